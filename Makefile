@@ -1,0 +1,45 @@
+# Two entry points for a fresh machine: `make run` and `make test`.
+# Installs are stamped, so a second run skips them.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP_STAMP := $(VENV)/.stamp-pip
+NPM_STAMP := node_modules/.stamp-npm
+SLITHER_VENV := .venv-slither
+
+.PHONY: run test deps lint pytest hardhat-test slither bench clean
+
+deps: $(PIP_STAMP) $(NPM_STAMP)
+
+$(PIP_STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -m pip install --quiet --progress-bar off -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" ; test $${PIPESTATUS[0]} -eq 0
+	@touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: deps
+	$(VENV)/bin/gaka robot run
+
+lint: deps
+	$(VENV)/bin/ruff check .
+
+pytest: deps
+	$(VENV)/bin/python -m pytest
+
+hardhat-test: deps
+	npx hardhat test
+
+test: deps
+	$(VENV)/bin/ruff check .
+	npx hardhat test
+	$(VENV)/bin/python -m pytest
+
+bench: deps
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules artifacts cache

@@ -1,0 +1,58 @@
+"""The `gaka` console script: one Typer app assembling each package's commands."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from gaka.config import Settings
+from robot.cli import app as robot_app
+from services.chain.cli import app as chain_app
+from swarm_sim.cli import app as swarm_app
+from vision.cli import paint
+
+app = typer.Typer(
+    help="gaka: a self-employed robot artist and a Byzantine-robust robot swarm.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(robot_app, name="robot")
+app.command("paint")(paint)
+app.add_typer(chain_app, name="chain")
+app.add_typer(swarm_app, name="swarm")
+
+config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective config (TOML file + GAKA_* env), secrets masked."""
+    typer.echo(json.dumps(Settings().public_view(), indent=2))
+
+
+def _later(name: str, what: str) -> typer.Typer:
+    group = typer.Typer(help=f"{what} (arrives with the economy/daemon wave).")
+
+    @group.callback(invoke_without_command=True)
+    def _pending(ctx: typer.Context) -> None:
+        if ctx.invoked_subcommand is None:
+            typer.echo(f"`gaka {name}` is not implemented yet: {what.lower()}.", err=True)
+            raise typer.Exit(2)
+
+    return group
+
+
+for _name, _what in [
+    ("wallet", "Wallet balance and ledger of the robot"),
+    ("auction", "Auction status and settlement"),
+    ("supplies", "Paint and canvas stock, supply orders"),
+    ("mission", "Secret Merkle missions"),
+    ("serve", "REST API and web dashboard"),
+]:
+    app.add_typer(_later(_name, _what), name=_name)
+
+
+def main() -> None:
+    app()

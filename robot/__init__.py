@@ -1,0 +1,1 @@
+"""The robot: daemon, camera, arm drivers, kinematics, calibration, trajectories, filming."""

@@ -1,0 +1,1 @@
+"""Everything external: chain, IPFS, NFTs, auctions, ledger, supplies, API."""

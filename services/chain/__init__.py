@@ -1,0 +1,1 @@
+"""Solidity compilation, chain backends, transactions, keystore, deployment."""

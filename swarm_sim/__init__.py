@@ -1,0 +1,1 @@
+"""Swarm simulator: collective decisions and Merkle missions with Byzantine robots."""

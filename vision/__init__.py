@@ -1,0 +1,1 @@
+"""Pure image-to-plan functions: capture, preprocessing, stroke painter, plan format, metrics."""
