@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import typer
+from services.chain.cli import app as chain_app
 
 from gaka.config import Settings
 from robot.cli import app as robot_app
-from services.chain.cli import app as chain_app
 from swarm_sim.cli import app as swarm_app
 from vision.cli import paint
 

@@ -1,0 +1,339 @@
+"""One `Chain` interface over the embedded EVM, a local Hardhat node and any JSON-RPC URL."""
+
+from __future__ import annotations
+
+import ast
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from eth_abi import decode as abi_decode
+from eth_account.signers.local import LocalAccount
+from eth_tester import EthereumTester
+from eth_tester.exceptions import TransactionFailed
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from web3 import EthereumTesterProvider, HTTPProvider, Web3
+from web3.contract.contract import Contract, ContractFunction
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+
+from services.chain.compiler import Artifact
+from services.chain.embedded import DEV_ACCOUNTS, PersistentPyEVMBackend
+from services.chain.errors import (
+    ChainError,
+    ContractReverted,
+    RPCUnavailable,
+    TransactionTimeout,
+)
+from services.chain.keystore import embedded_dev_accounts, hardhat_dev_accounts
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+HARDHAT_CHAIN_ID = 31337
+_TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
+_ERROR_SELECTOR = "0x08c379a0"
+_PANIC_SELECTOR = "0x4e487b71"
+
+
+@dataclass
+class ChainSpec:
+    """Where to connect and how long to wait."""
+
+    network: str = "embedded"
+    data_dir: Path | None = None
+    rpc_url: str | None = None
+    signer: LocalAccount | None = None
+    rpc_timeout_s: float = 10.0
+    receipt_timeout_s: float = 120.0
+    retries: int = 3
+
+
+def _abi_types(inputs: list[dict[str, Any]]) -> list[str]:
+    types = []
+    for item in inputs:
+        if item["type"].startswith("tuple"):
+            types.append(f"({','.join(_abi_types(item['components']))}){item['type'][5:]}")
+        else:
+            types.append(item["type"])
+    return types
+
+
+def decode_revert(data: str | bytes | None, abi: list[dict[str, Any]] | None = None) -> str:
+    """Human-readable revert reason: Error(string), Panic(uint256) or a custom error."""
+    if isinstance(data, bytes):
+        data = "0x" + data.hex()
+    if not data or data == "0x":
+        return "no reason given"
+    body = bytes.fromhex(data[10:])
+    selector = data[:10].lower()
+    try:
+        if selector == _ERROR_SELECTOR:
+            return abi_decode(["string"], body)[0]
+        if selector == _PANIC_SELECTOR:
+            return f"Panic(0x{abi_decode(['uint256'], body)[0]:02x})"
+        for item in abi or []:
+            if item.get("type") != "error":
+                continue
+            types = _abi_types(item["inputs"])
+            sig = f"{item['name']}({','.join(types)})"
+            if "0x" + function_signature_to_4byte_selector(sig).hex() == selector:
+                args = abi_decode(types, body)
+                return f"{item['name']}({', '.join(map(str, args))})"
+    except Exception:  # noqa: BLE001 - undecodable data is reported raw
+        pass
+    return f"unknown error {data}"
+
+
+def _revert_data(exc: Exception) -> str | None:
+    data = getattr(exc, "data", None)
+    if isinstance(data, dict):
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        return data
+    if isinstance(exc, TransactionFailed) and exc.args:
+        raw = exc.args[0]
+        if isinstance(raw, bytes):
+            return "0x" + raw.hex()
+        if isinstance(raw, str) and raw.startswith("execution reverted: "):
+            text = raw.removeprefix("execution reverted: ")
+            if text.startswith("0x"):
+                return text
+            # eth-tester renders undecodable revert data as a bytes literal.
+            if text[:2] in ("b'", 'b"'):
+                return "0x" + ast.literal_eval(text).hex()
+    return None
+
+
+def _as_revert(exc: Exception, abi: list[dict[str, Any]] | None) -> ContractReverted:
+    data = _revert_data(exc)
+    if data is not None:
+        return ContractReverted(decode_revert(data, abi), data)
+    message = str(exc.args[0]) if exc.args else str(exc)
+    return ContractReverted(message.removeprefix("execution reverted: "))
+
+
+_REVERTS = (ContractLogicError, ContractCustomError, TransactionFailed)
+
+
+@dataclass
+class Chain:
+    """A connected chain with local signers; every revert raises ContractReverted."""
+
+    w3: Web3
+    network: str
+    signers: list[LocalAccount]
+    spec: ChainSpec
+    backend: PersistentPyEVMBackend | None = None
+    _nonces: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def accounts(self) -> list[str]:
+        return [s.address for s in self.signers]
+
+    @property
+    def chain_id(self) -> int:
+        return self._rpc(lambda: self.w3.eth.chain_id)
+
+    def _rpc(self, fn: Callable[[], T]) -> T:
+        """Run an RPC call, retrying transient network errors a bounded number of times."""
+        for attempt in range(self.spec.retries):
+            try:
+                return fn()
+            except _TRANSIENT as exc:
+                if attempt == self.spec.retries - 1:
+                    raise RPCUnavailable(self.spec.rpc_url or self.network,
+                                         exc.__class__.__name__) from None
+                time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _signer(self, sender: str | None) -> LocalAccount:
+        if not self.signers:
+            raise ChainError(f"no signer for network {self.network}: configure a keystore")
+        if sender is None:
+            return self.signers[0]
+        for s in self.signers:
+            if s.address.lower() == sender.lower():
+                return s
+        raise ChainError(f"no local signer for {sender}")
+
+    def _fees(self) -> dict[str, int]:
+        block = self._rpc(lambda: self.w3.eth.get_block("latest"))
+        base = int(block.get("baseFeePerGas") or 0)
+        tip = 10**9 if self.network != "embedded" else 0
+        return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+
+    def _next_nonce(self, address: str) -> int:
+        chain_nonce = self._rpc(lambda: self.w3.eth.get_transaction_count(address, "pending"))
+        nonce = max(chain_nonce, self._nonces.get(address, 0))
+        self._nonces[address] = nonce + 1
+        return nonce
+
+    def _send(self, tx: dict[str, Any], abi: list[dict[str, Any]] | None,
+              sender: str | None) -> dict[str, Any]:
+        signer = self._signer(sender)
+        tx = {**tx, "from": signer.address, "chainId": self.chain_id, **self._fees()}
+        try:
+            if "gas" not in tx:
+                estimate = self._rpc(lambda: self.w3.eth.estimate_gas(tx))
+                tx["gas"] = min(int(estimate * 1.25) + 10_000, 30_000_000)
+        except _REVERTS as exc:
+            raise _as_revert(exc, abi) from None
+        with self._lock:
+            tx["nonce"] = self._next_nonce(signer.address)
+            signed = signer.sign_transaction(tx)
+            tx_hash = self._broadcast(signed.raw_transaction, signed.hash)
+        receipt = self.wait(tx_hash)
+        if receipt["status"] != 1:
+            raise self._replay_revert(tx, receipt, abi)
+        return receipt
+
+    def _broadcast(self, raw: bytes, tx_hash: bytes) -> bytes:
+        """Send one signed transaction; retries resend the same bytes, so never twice."""
+        for attempt in range(self.spec.retries):
+            try:
+                return self.w3.eth.send_raw_transaction(raw)
+            except _TRANSIENT as exc:
+                last: Exception = exc
+            except Web3RPCError as exc:
+                text = str(exc).lower()
+                if "already known" in text or "already imported" in text or "nonce too low" in text:
+                    if self._known(tx_hash):
+                        return tx_hash
+                raise ChainError(f"transaction rejected by the node: {exc}") from None
+            except _REVERTS:
+                raise
+            except (TransactionFailed, ValueError) as exc:
+                raise ChainError(f"transaction rejected: {exc}") from None
+            time.sleep(0.2 * 2**attempt)
+            if self._known(tx_hash):
+                return tx_hash
+        raise RPCUnavailable(self.spec.rpc_url or self.network, last.__class__.__name__)
+
+    def _known(self, tx_hash: bytes) -> bool:
+        try:
+            self.w3.eth.get_transaction(tx_hash)
+        except Exception:  # noqa: BLE001 - unknown or unreachable both mean "not known"
+            return False
+        return True
+
+    def _replay_revert(self, tx: dict[str, Any], receipt: dict[str, Any],
+                       abi: list[dict[str, Any]] | None) -> ContractReverted:
+        call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+        try:
+            self.w3.eth.call(call, receipt["blockNumber"] - 1)
+        except _REVERTS as exc:
+            err = _as_revert(exc, abi)
+            return ContractReverted(err.reason, err.data, receipt["transactionHash"].hex())
+        return ContractReverted("reverted (out of gas?)", None, receipt["transactionHash"].hex())
+
+    def wait(self, tx_hash: bytes) -> dict[str, Any]:
+        """Wait for a receipt, bounded by the receipt timeout."""
+        try:
+            return dict(self._rpc(lambda: self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.spec.receipt_timeout_s, poll_latency=0.05)))
+        except TimeExhausted:
+            raise TransactionTimeout(
+                f"transaction {tx_hash.hex()} not mined within {self.spec.receipt_timeout_s} s"
+            ) from None
+
+    def deploy(self, artifact: Artifact, *args: Any, sender: str | None = None) -> Contract:
+        """Deploy a compiled contract and return a bound web3 contract."""
+        factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        data = factory.constructor(*args).data_in_transaction
+        receipt = self._send({"data": data, "value": 0}, artifact.abi, sender)
+        return self.at(artifact, receipt["contractAddress"], receipt=receipt)
+
+    def at(self, artifact: Artifact, address: str, receipt: dict[str, Any] | None = None
+           ) -> Contract:
+        """A contract bound to an existing address."""
+        contract = self.w3.eth.contract(address=to_checksum_address(address), abi=artifact.abi)
+        contract.deploy_receipt = receipt
+        return contract
+
+    def transact(self, fn: ContractFunction, sender: str | None = None, value: int = 0,
+                 gas: int | None = None) -> dict[str, Any]:
+        """Sign, send and wait for a contract call; raises ContractReverted on revert."""
+        tx: dict[str, Any] = {"to": fn.address, "data": fn._encode_transaction_data(),
+                              "value": value}
+        if gas is not None:
+            tx["gas"] = gas
+        return self._send(tx, fn.contract_abi, sender)
+
+    def send_eth(self, to: str, value: int, sender: str | None = None) -> dict[str, Any]:
+        """Plain ether transfer."""
+        return self._send({"to": to_checksum_address(to), "value": value, "gas": 21_000},
+                          None, sender)
+
+    def call(self, fn: ContractFunction, sender: str | None = None) -> Any:
+        """Read-only call; raises ContractReverted on revert."""
+        opts = {"from": sender or (self.accounts[0] if self.signers else None)}
+        try:
+            return self._rpc(lambda: fn.call({k: v for k, v in opts.items() if v}))
+        except _REVERTS as exc:
+            raise _as_revert(exc, fn.contract_abi) from None
+
+    def balance(self, address: str) -> int:
+        return self._rpc(lambda: self.w3.eth.get_balance(to_checksum_address(address)))
+
+    def now(self) -> int:
+        """Timestamp of the latest block."""
+        return int(self._rpc(lambda: self.w3.eth.get_block("latest"))["timestamp"])
+
+    def increase_time(self, seconds: int) -> None:
+        """Move chain time forward and mine a block (local chains only)."""
+        if self.backend is not None:
+            self.backend.time_travel(self.now() + seconds)
+        elif self.network == "localhost":
+            self.w3.provider.make_request("evm_increaseTime", [seconds])
+            self.w3.provider.make_request("evm_mine", [])
+        else:
+            raise ChainError(f"cannot move time on network {self.network}")
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
+
+
+def _http_web3(url: str, timeout: float) -> Web3:
+    return Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+
+
+def _check_alive(chain: Chain, url: str) -> None:
+    try:
+        chain.chain_id  # noqa: B018 - the first request proves the node answers
+    except RPCUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - anything else means it is not a JSON-RPC node
+        raise RPCUnavailable(url, f"not a JSON-RPC node ({exc.__class__.__name__})") from None
+
+
+def open_chain(spec: ChainSpec) -> Chain:
+    """Connect to the chain named by spec; the embedded one is opened from spec.data_dir."""
+    if spec.network == "embedded" and spec.rpc_url is None:
+        if spec.data_dir is None:
+            raise ChainError("the embedded chain needs a data directory")
+        backend = PersistentPyEVMBackend(Path(spec.data_dir) / "chain" / "embedded.sqlite")
+        w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
+        return Chain(w3, "embedded", embedded_dev_accounts(DEV_ACCOUNTS), spec, backend)
+
+    if spec.rpc_url is None:
+        raise ChainError(f"network {spec.network} needs an RPC URL")
+    chain = Chain(_http_web3(spec.rpc_url, spec.rpc_timeout_s), spec.network, [], spec)
+    _check_alive(chain, spec.rpc_url)
+    if spec.signer is not None:
+        chain.signers = [spec.signer]
+    elif spec.network == "localhost":
+        if chain.chain_id != HARDHAT_CHAIN_ID:
+            raise ChainError(
+                f"{spec.rpc_url} is chain {chain.chain_id}, not a local Hardhat node "
+                f"({HARDHAT_CHAIN_ID}); use a keystore signer"
+            )
+        chain.signers = hardhat_dev_accounts(DEV_ACCOUNTS)
+    return chain
