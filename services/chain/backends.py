@@ -120,6 +120,17 @@ def _as_revert(exc: Exception, abi: list[dict[str, Any]] | None) -> ContractReve
 _REVERTS = (ContractLogicError, ContractCustomError, TransactionFailed)
 
 
+def _mined_revert(exc: Web3RPCError, abi: list[dict[str, Any]] | None) -> ContractReverted | None:
+    """Hardhat automines a reverting transaction and reports it as an RPC error."""
+    error = (exc.rpc_response or {}).get("error") or {}
+    data = error.get("data") if isinstance(error, dict) else None
+    if not isinstance(data, dict) or "txHash" not in data:
+        return None
+    revert = data.get("data")
+    reason = decode_revert(revert, abi) if isinstance(revert, str) else str(data.get("message"))
+    return ContractReverted(reason, revert, data["txHash"])
+
+
 @dataclass
 class Chain:
     """A connected chain with local signers; every revert raises ContractReverted."""
@@ -187,13 +198,20 @@ class Chain:
         with self._lock:
             tx["nonce"] = self._next_nonce(signer.address)
             signed = signer.sign_transaction(tx)
-            tx_hash = self._broadcast(signed.raw_transaction, signed.hash)
+            try:
+                tx_hash = self._broadcast(signed.raw_transaction, signed.hash, abi)
+            except ContractReverted:
+                raise
+            except ChainError:
+                # Not accepted: the nonce is still free, so ask the node next time.
+                self._nonces.pop(signer.address, None)
+                raise
         receipt = self.wait(tx_hash)
         if receipt["status"] != 1:
             raise self._replay_revert(tx, receipt, abi)
         return receipt
 
-    def _broadcast(self, raw: bytes, tx_hash: bytes) -> bytes:
+    def _broadcast(self, raw: bytes, tx_hash: bytes, abi: list[dict[str, Any]] | None) -> bytes:
         """Send one signed transaction; retries resend the same bytes, so never twice."""
         for attempt in range(self.spec.retries):
             try:
@@ -201,10 +219,14 @@ class Chain:
             except _TRANSIENT as exc:
                 last: Exception = exc
             except Web3RPCError as exc:
+                mined = _mined_revert(exc, abi)
+                if mined is not None:
+                    raise mined from None
                 text = str(exc).lower()
-                if "already known" in text or "already imported" in text or "nonce too low" in text:
-                    if self._known(tx_hash):
-                        return tx_hash
+                duplicate = any(m in text for m in ("already known", "already imported",
+                                                     "nonce too low"))
+                if duplicate and self._known(tx_hash):
+                    return tx_hash
                 raise ChainError(f"transaction rejected by the node: {exc}") from None
             except _REVERTS:
                 raise
