@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import typer
-from services.chain.cli import app as chain_app
+from pydantic import ValidationError
 
 from gaka.config import Settings
+from gaka.errors import GakaError
 from robot.cli import app as robot_app
+from services.chain.cli import app as chain_app
 from swarm_sim.cli import app as swarm_app
 from vision.cli import paint
 
@@ -16,6 +19,8 @@ app = typer.Typer(
     help="gaka: a self-employed robot artist and a Byzantine-robust robot swarm.",
     no_args_is_help=True,
     add_completion=False,
+    # Rich tracebacks print local variables, which may hold keys or passwords.
+    pretty_exceptions_enable=False,
 )
 app.add_typer(robot_app, name="robot")
 app.command("paint")(paint)
@@ -55,4 +60,11 @@ for _name, _what in [
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except GakaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except ValidationError as exc:
+        print(f"error: invalid configuration: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     keystore_password_file: Path | None = Field(None, description="file holding the password")
     rpc_timeout_s: float = Field(10.0, description="per-request RPC timeout")
     receipt_timeout_s: float = Field(120.0, description="how long to wait for a receipt")
+    robot_address: str | None = Field(
+        None, description="robot wallet; default: dev account 1 on local chains, else the signer"
+    )
     deployments_dir: Path = Field(Path("deployments"), description="deployments/<network>.json")
 
     @field_validator("network")

@@ -310,7 +310,8 @@ class Chain:
     def increase_time(self, seconds: int) -> None:
         """Move chain time forward and mine a block (local chains only)."""
         if self.backend is not None:
-            self.backend.time_travel(self.now() + seconds)
+            # eth-tester's time_travel mines its block one second before the target.
+            self.backend.time_travel(self.now() + seconds + 1)
         elif self.network == "localhost":
             self.w3.provider.make_request("evm_increaseTime", [seconds])
             self.w3.provider.make_request("evm_mine", [])

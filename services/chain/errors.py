@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from gaka.errors import GakaError
 
-class ChainError(Exception):
+
+class ChainError(GakaError):
     """Base of every chain-layer error; its message is safe to show a user."""
 
 
