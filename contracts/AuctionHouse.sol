@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {PayoutVault} from "./PayoutVault.sol";
+
+/// @title AuctionHouse
+/// @notice English auctions of paintings opened by the robot. The token is escrowed here; bids
+/// must beat the previous one by a minimum raise; a late bid extends the end to now + buffer;
+/// the outbid bidder is refunded with a capped push, or credited for `withdraw`. Anyone settles
+/// after the end: the token goes to the winner (or back to the seller when the winner cannot
+/// take it, the winner being refunded), the proceeds to the seller minus an optional fee.
+contract AuctionHouse is PayoutVault, Ownable {
+    /// @notice Longest auction the robot may open.
+    uint256 public constant MAX_DURATION = 30 days;
+    /// @notice Longest time buffer the owner may set.
+    uint256 public constant MAX_TIME_BUFFER = 1 days;
+    /// @notice Highest platform fee, in basis points (10 %).
+    uint256 public constant MAX_FEE_BPS = 1_000;
+    /// @notice Gas given to the NFT transfer to the winner, receiver hook included.
+    uint256 public constant DELIVERY_GAS = 150_000;
+    /// @notice Gas that must remain after the delivery attempt to finish settling either way.
+    uint256 public constant SETTLE_RESERVE_GAS = 80_000;
+
+    /// @dev Highest bid; while `bidder` is zero, `amount` holds the reserve price.
+    struct Bid {
+        address bidder;
+        uint96 amount;
+    }
+
+    /// @dev Auction terms, fixed when it opens (raise and buffer snapshotted from the config).
+    struct Lot {
+        address seller;
+        uint40 endTime;
+        uint16 minRaiseBps;
+        uint32 timeBuffer;
+    }
+
+    /// @dev Settings read together, packed in one slot.
+    struct Config {
+        address feeRecipient;
+        uint16 feeBps;
+        uint16 minRaiseBps;
+        uint32 timeBuffer;
+    }
+
+    /// @notice The painting contract whose tokens are auctioned.
+    IERC721 public immutable nft;
+    /// @notice The only account that may open auctions (the robot wallet).
+    address public robot;
+    /// @notice Fee, minimum raise and time buffer applied to new auctions / settlements.
+    Config public config;
+    /// @notice Highest bid per token (reserve price while no bid).
+    mapping(uint256 tokenId => Bid) public highestBid;
+    /// @notice Terms of the open auction per token; `seller` is zero when none is open.
+    mapping(uint256 tokenId => Lot) public lots;
+
+    /// @notice An auction opened.
+    event AuctionCreated(
+        uint256 indexed tokenId, address indexed seller, uint256 reservePrice, uint256 endTime
+    );
+    /// @notice A bid became the highest.
+    event AuctionBid(uint256 indexed tokenId, address indexed bidder, uint256 amount);
+    /// @notice A late bid pushed the end of the auction.
+    event AuctionExtended(uint256 indexed tokenId, uint256 endTime);
+    /// @notice The winner received the token; the seller got `amount - fee`.
+    event AuctionSettled(
+        uint256 indexed tokenId, address indexed winner, uint256 amount, uint256 fee
+    );
+    /// @notice The auction ended without bids; the token went back to the seller.
+    event AuctionUnsold(uint256 indexed tokenId, address indexed seller);
+    /// @notice The winner could not receive the token: refunded, token back to the seller.
+    event DeliveryFailed(uint256 indexed tokenId, address indexed winner, uint256 amount);
+    /// @notice The robot allowed to open auctions changed.
+    event RobotUpdated(address indexed robot);
+    /// @notice The minimum raise or time buffer for new auctions changed.
+    event AuctionParamsUpdated(uint16 minRaiseBps, uint32 timeBuffer);
+    /// @notice The platform fee changed.
+    event FeeUpdated(address indexed recipient, uint16 feeBps);
+
+    /// @notice Only the robot opens auctions.
+    error NotRobot(address caller);
+    /// @notice No auction is open for this token.
+    error AuctionNotFound(uint256 tokenId);
+    /// @notice An auction is already open for this token.
+    error AuctionExists(uint256 tokenId);
+    /// @notice The auction is over; no more bids.
+    error AuctionEnded(uint256 tokenId, uint256 endTime);
+    /// @notice The auction is still running.
+    error AuctionNotEnded(uint256 tokenId, uint256 endTime);
+    /// @notice The bid is below the reserve or the minimum raise.
+    error BidTooLow(uint256 amount, uint256 minimum);
+    /// @notice The highest bidder may not outbid itself.
+    error AlreadyHighestBidder(address bidder);
+    /// @notice The reserve price must be at least 1 wei.
+    error ZeroReserve();
+    /// @notice The duration is zero or longer than MAX_DURATION.
+    error InvalidDuration(uint256 duration);
+    /// @notice The minimum raise must be within 1..10,000 basis points.
+    error InvalidMinRaise(uint256 bps);
+    /// @notice The time buffer is longer than MAX_TIME_BUFFER.
+    error InvalidTimeBuffer(uint256 timeBuffer);
+    /// @notice The fee is above MAX_FEE_BPS.
+    error FeeTooHigh(uint256 bps);
+    /// @notice Settling needs more gas so the winner's delivery gets its full budget.
+    error InsufficientGas(uint256 available, uint256 required);
+
+    /// @param nft_ The painting contract.
+    /// @param owner_ Owner (sets the robot, fee and auction parameters).
+    /// @param robot_ Account that opens auctions.
+    /// @param minRaiseBps Minimum raise over the previous bid, basis points.
+    /// @param timeBuffer Seconds a late bid pushes the end to.
+    constructor(IERC721 nft_, address owner_, address robot_, uint16 minRaiseBps, uint32 timeBuffer)
+        Ownable(owner_)
+    {
+        if (address(nft_) == address(0)) revert ZeroAddress();
+        nft = nft_;
+        _setRobot(robot_);
+        _setAuctionParams(minRaiseBps, timeBuffer);
+    }
+
+    /// @notice Opens an auction and escrows the token (the robot must have approved this house).
+    /// @param tokenId Painting to sell; the caller must own it.
+    /// @param reservePrice Lowest acceptable first bid, in wei (at least 1).
+    /// @param duration Seconds until the auction ends, at most MAX_DURATION.
+    function createAuction(uint256 tokenId, uint96 reservePrice, uint256 duration)
+        external
+        nonReentrant
+    {
+        if (msg.sender != robot) revert NotRobot(msg.sender);
+        if (reservePrice == 0) revert ZeroReserve();
+        if (duration == 0 || duration > MAX_DURATION) revert InvalidDuration(duration);
+        if (lots[tokenId].seller != address(0)) revert AuctionExists(tokenId);
+        Config memory c = config;
+        uint40 endTime = uint40(block.timestamp + duration);
+        lots[tokenId] = Lot(msg.sender, endTime, c.minRaiseBps, c.timeBuffer);
+        highestBid[tokenId] = Bid(address(0), reservePrice);
+        emit AuctionCreated(tokenId, msg.sender, reservePrice, endTime);
+        nft.transferFrom(msg.sender, address(this), tokenId);
+    }
+
+    /// @notice Bids `msg.value` on a running auction; refunds the previous highest bidder.
+    /// @param tokenId Painting to bid on.
+    function bid(uint256 tokenId) external payable nonReentrant {
+        Lot memory lot = lots[tokenId];
+        if (lot.seller == address(0)) revert AuctionNotFound(tokenId);
+        // slither-disable-next-line timestamp
+        if (block.timestamp >= lot.endTime) revert AuctionEnded(tokenId, lot.endTime);
+        Bid memory top = highestBid[tokenId];
+        if (top.bidder == msg.sender) revert AlreadyHighestBidder(msg.sender);
+        uint256 minimum = _minimumBid(top, lot.minRaiseBps);
+        if (msg.value < minimum) revert BidTooLow(msg.value, minimum);
+        // All ETH in existence is below 2**96 wei, so the cast cannot truncate a real bid.
+        highestBid[tokenId] = Bid(msg.sender, uint96(msg.value));
+        emit AuctionBid(tokenId, msg.sender, msg.value);
+        unchecked {
+            // endTime > block.timestamp was checked above.
+            // slither-disable-next-line timestamp
+            if (lot.endTime - block.timestamp < lot.timeBuffer) {
+                uint40 endTime = uint40(block.timestamp + lot.timeBuffer);
+                lots[tokenId].endTime = endTime;
+                emit AuctionExtended(tokenId, endTime);
+            }
+        }
+        if (top.bidder != address(0)) _pay(top.bidder, top.amount);
+    }
+
+    /// @notice Ends an auction after its end time; callable by anyone.
+    /// @param tokenId Painting whose auction to settle.
+    function settle(uint256 tokenId) external nonReentrant {
+        Lot memory lot = lots[tokenId];
+        if (lot.seller == address(0)) revert AuctionNotFound(tokenId);
+        // slither-disable-next-line timestamp
+        if (block.timestamp < lot.endTime) revert AuctionNotEnded(tokenId, lot.endTime);
+        Bid memory top = highestBid[tokenId];
+        delete lots[tokenId];
+        delete highestBid[tokenId];
+        if (top.bidder == address(0)) {
+            emit AuctionUnsold(tokenId, lot.seller);
+            nft.transferFrom(address(this), lot.seller, tokenId);
+            return;
+        }
+        if (!_deliver(top.bidder, tokenId)) {
+            emit DeliveryFailed(tokenId, top.bidder, top.amount);
+            nft.transferFrom(address(this), lot.seller, tokenId);
+            _pay(top.bidder, top.amount);
+            return;
+        }
+        Config memory c = config;
+        uint256 fee = uint256(top.amount) * c.feeBps / 10_000;
+        emit AuctionSettled(tokenId, top.bidder, top.amount, fee);
+        if (fee != 0) pendingWithdrawals[c.feeRecipient] += fee;
+        _pay(lot.seller, top.amount - fee);
+    }
+
+    /// @notice Sets the account allowed to open auctions.
+    /// @param robot_ New robot wallet.
+    function setRobot(address robot_) external onlyOwner {
+        _setRobot(robot_);
+    }
+
+    /// @notice Sets the minimum raise and time buffer of auctions opened from now on.
+    /// @param minRaiseBps Minimum raise, 1..10,000 basis points.
+    /// @param timeBuffer Late-bid extension in seconds, at most MAX_TIME_BUFFER.
+    function setAuctionParams(uint16 minRaiseBps, uint32 timeBuffer) external onlyOwner {
+        _setAuctionParams(minRaiseBps, timeBuffer);
+    }
+
+    /// @notice Sets the platform fee taken from proceeds at settlement.
+    /// @param recipient Account credited with the fee (non-zero when the fee is non-zero).
+    /// @param feeBps Fee in basis points, at most MAX_FEE_BPS.
+    function setFee(address recipient, uint16 feeBps) external onlyOwner {
+        if (feeBps > MAX_FEE_BPS) revert FeeTooHigh(feeBps);
+        if (feeBps != 0 && recipient == address(0)) revert ZeroAddress();
+        config.feeRecipient = recipient;
+        config.feeBps = feeBps;
+        emit FeeUpdated(recipient, feeBps);
+    }
+
+    /// @notice Smallest bid the auction accepts now.
+    /// @param tokenId Painting.
+    /// @return The reserve before the first bid, then the highest bid plus the minimum raise.
+    function minimumBid(uint256 tokenId) external view returns (uint256) {
+        Lot memory lot = lots[tokenId];
+        if (lot.seller == address(0)) revert AuctionNotFound(tokenId);
+        return _minimumBid(highestBid[tokenId], lot.minRaiseBps);
+    }
+
+    function _minimumBid(Bid memory top, uint256 minRaiseBps) private pure returns (uint256) {
+        if (top.bidder == address(0)) return top.amount;
+        uint256 raise = uint256(top.amount) * minRaiseBps / 10_000;
+        return top.amount + (raise == 0 ? 1 : raise);
+    }
+
+    /// @dev Safe-transfers the token to `to` with a fixed gas budget and no return data copied;
+    /// false when the receiver rejects it or burns the budget.
+    function _deliver(address to, uint256 tokenId) private returns (bool ok) {
+        // Without this check a settler could pass too little gas to make an honest winner's
+        // delivery fail on purpose (EIP-150 forwards at most 63/64 of what is left).
+        uint256 required = DELIVERY_GAS * 64 / 63 + SETTLE_RESERVE_GAS;
+        if (gasleft() < required) revert InsufficientGas(gasleft(), required);
+        bytes memory data = abi.encodeWithSignature(
+            "safeTransferFrom(address,address,uint256)", address(this), to, tokenId
+        );
+        address target = address(nft);
+        // slither-disable-next-line assembly
+        assembly ("memory-safe") {
+            ok := call(DELIVERY_GAS, target, 0, add(data, 32), mload(data), 0, 0)
+        }
+    }
+
+    function _setRobot(address robot_) private {
+        if (robot_ == address(0)) revert ZeroAddress();
+        robot = robot_;
+        emit RobotUpdated(robot_);
+    }
+
+    function _setAuctionParams(uint16 minRaiseBps, uint32 timeBuffer) private {
+        if (minRaiseBps == 0 || minRaiseBps > 10_000) revert InvalidMinRaise(minRaiseBps);
+        if (timeBuffer > MAX_TIME_BUFFER) revert InvalidTimeBuffer(timeBuffer);
+        config.minRaiseBps = minRaiseBps;
+        config.timeBuffer = timeBuffer;
+        emit AuctionParamsUpdated(minRaiseBps, timeBuffer);
+    }
+}

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC4906} from "@openzeppelin/contracts/interfaces/IERC4906.sol";
+import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+
+/// @title PaintingNFT
+/// @notice One token per painting. The token id is the painting's provenance hash (the hash of
+/// its stroke plan), so a plan can be minted once and the provenance costs no storage. The
+/// metadata is an IPFS CIDv1 (raw codec, sha2-256) stored as its 32-byte digest; `tokenURI`
+/// rebuilds the base32 `ipfs://bafkrei...` string from it.
+contract PaintingNFT is ERC721, ERC2981, AccessControl, IERC4906 {
+    /// @notice Role allowed to mint (the robot's wallet).
+    bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
+    /// @notice Highest royalty the admin may set, in basis points (10 %).
+    uint96 public constant MAX_ROYALTY_BPS = 1_000;
+
+    bytes4 private constant _ERC4906_INTERFACE_ID = 0x49064906;
+    /// @dev CIDv1 prefix: version 1, codec raw (0x55), multihash sha2-256 (0x12) of 32 bytes.
+    bytes4 private constant _CID_PREFIX = 0x01551220;
+    bytes32 private constant _BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
+
+    mapping(uint256 tokenId => bytes32 digest) private _cidDigest;
+
+    /// @notice A painting was minted to `to` with metadata CID digest `cidDigest`.
+    event PaintingMinted(uint256 indexed tokenId, address indexed to, bytes32 cidDigest);
+    /// @notice The royalty receiver or rate changed.
+    event RoyaltyUpdated(address indexed receiver, uint96 bps);
+
+    /// @notice The provenance hash (token id) was zero.
+    error ZeroProvenance();
+    /// @notice The CID digest was zero.
+    error EmptyCid();
+    /// @notice The royalty rate passed the cap.
+    error RoyaltyTooHigh(uint96 bps, uint96 max);
+    /// @notice Metadata can only change while the minter still holds the token.
+    error NotTokenHolder(uint256 tokenId, address caller);
+
+    /// @param admin Holder of DEFAULT_ADMIN_ROLE (grants roles, sets royalties).
+    /// @param royaltyReceiver Receiver of ERC-2981 royalties (the robot wallet).
+    /// @param royaltyBps Royalty rate in basis points.
+    constructor(address admin, address royaltyReceiver, uint96 royaltyBps)
+        ERC721("Gaka Paintings", "GAKA")
+    {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _setRoyalty(royaltyReceiver, royaltyBps);
+    }
+
+    /// @notice Mints the painting whose stroke plan hashes to `provenance`.
+    /// @param to Receiver of the token (normally the robot itself).
+    /// @param provenance Hash of the stroke plan; becomes the token id.
+    /// @param cidDigest sha2-256 digest of the metadata JSON (its CIDv1 raw digest).
+    /// @return tokenId The new token id, `uint256(provenance)`.
+    function mint(address to, bytes32 provenance, bytes32 cidDigest)
+        external
+        onlyRole(MINTER_ROLE)
+        returns (uint256 tokenId)
+    {
+        if (provenance == bytes32(0)) revert ZeroProvenance();
+        if (cidDigest == bytes32(0)) revert EmptyCid();
+        tokenId = uint256(provenance);
+        _cidDigest[tokenId] = cidDigest;
+        // _mint (not _safeMint): the minter names its own wallet; it reverts on a repeated plan.
+        _mint(to, tokenId);
+        emit PaintingMinted(tokenId, to, cidDigest);
+    }
+
+    /// @notice Replaces the metadata of a painting the minter still holds (ERC-4906 event).
+    /// @param tokenId Painting to update.
+    /// @param cidDigest New metadata digest.
+    function updateMetadata(uint256 tokenId, bytes32 cidDigest) external onlyRole(MINTER_ROLE) {
+        if (cidDigest == bytes32(0)) revert EmptyCid();
+        if (_requireOwned(tokenId) != msg.sender) revert NotTokenHolder(tokenId, msg.sender);
+        _cidDigest[tokenId] = cidDigest;
+        emit MetadataUpdate(tokenId);
+    }
+
+    /// @notice Sets the ERC-2981 royalty receiver and rate for every token.
+    /// @param receiver Royalty receiver.
+    /// @param bps Rate in basis points, at most MAX_ROYALTY_BPS.
+    function setRoyalty(address receiver, uint96 bps) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setRoyalty(receiver, bps);
+    }
+
+    /// @notice Metadata CID digest of a painting.
+    /// @param tokenId Painting.
+    /// @return The sha2-256 digest of its metadata JSON.
+    function cidDigestOf(uint256 tokenId) external view returns (bytes32) {
+        _requireOwned(tokenId);
+        return _cidDigest[tokenId];
+    }
+
+    /// @notice Provenance hash (stroke plan hash) of a painting.
+    /// @param tokenId Painting.
+    /// @return The provenance hash, equal to the token id.
+    function provenanceOf(uint256 tokenId) external view returns (bytes32) {
+        _requireOwned(tokenId);
+        return bytes32(tokenId);
+    }
+
+    /// @notice `ipfs://<CIDv1>` of the painting's metadata JSON.
+    /// @param tokenId Painting.
+    /// @return The metadata URI.
+    function tokenURI(uint256 tokenId) public view override returns (string memory) {
+        _requireOwned(tokenId);
+        return string.concat("ipfs://", cidV1(_cidDigest[tokenId]));
+    }
+
+    /// @notice CIDv1 string (multibase base32, raw codec, sha2-256) of a digest.
+    /// @param digest sha2-256 digest of the content.
+    /// @return The CID as IPFS prints it (`bafkrei...`, 59 characters).
+    function cidV1(bytes32 digest) public pure returns (string memory) {
+        bytes memory raw = abi.encodePacked(_CID_PREFIX, digest);
+        bytes memory out = new bytes(59);
+        out[0] = "b";
+        uint256 buffer;
+        uint256 bits;
+        uint256 j = 1;
+        unchecked {
+            for (uint256 i; i < raw.length; ++i) {
+                buffer = ((buffer << 8) | uint8(raw[i])) & 0xfff;
+                bits += 8;
+                while (bits >= 5) {
+                    bits -= 5;
+                    out[j++] = _BASE32_ALPHABET[(buffer >> bits) & 31];
+                }
+            }
+            // 36 bytes = 288 bits leave 3 bits, padded with zeros to a last 5-bit group.
+            out[j] = _BASE32_ALPHABET[(buffer << (5 - bits)) & 31];
+        }
+        return string(out);
+    }
+
+    /// @inheritdoc IERC165
+    function supportsInterface(bytes4 interfaceId)
+        public
+        view
+        override(ERC721, ERC2981, AccessControl, IERC165)
+        returns (bool)
+    {
+        return interfaceId == _ERC4906_INTERFACE_ID || super.supportsInterface(interfaceId);
+    }
+
+    function _setRoyalty(address receiver, uint96 bps) private {
+        if (bps > MAX_ROYALTY_BPS) revert RoyaltyTooHigh(bps, MAX_ROYALTY_BPS);
+        _setDefaultRoyalty(receiver, bps);
+        emit RoyaltyUpdated(receiver, bps);
+    }
+}
