@@ -1,0 +1,275 @@
+const { expect } = require('chai');
+const { ethers } = require('hardhat');
+const { loadFixture, time } = require('@nomicfoundation/hardhat-network-helpers');
+const { ONE_ETH, deployAll, painting, withAuction } = require('./fixtures');
+
+const bidData = (house, tokenId) => house.interface.encodeFunctionData('bid', [tokenId]);
+
+async function endAuction(house, tokenId) {
+  const lot = await house.lots(tokenId);
+  await time.increaseTo(lot.endTime);
+}
+
+describe('AuctionHouse: auctions', function () {
+  it('opens an auction, escrows the token and records the terms', async function () {
+    const { nft, house, robot } = await loadFixture(deployAll);
+    const p = painting(1);
+    await nft.connect(robot).mint(robot.address, p.provenance, p.cid);
+    const tx = house.connect(robot).createAuction(p.provenance, ONE_ETH, 3600);
+    const end = (await time.latest()) + 1 + 3600;
+    await expect(tx).to.emit(house, 'AuctionCreated').withArgs(p.provenance, robot.address, ONE_ETH, end);
+    expect(await nft.ownerOf(p.provenance)).to.equal(await house.getAddress());
+    const lot = await house.lots(p.provenance);
+    expect([lot.seller, lot.endTime, lot.minRaiseBps, lot.timeBuffer]).to.deep.equal([robot.address, BigInt(end), 500n, 900n]);
+    expect(await house.minimumBid(p.provenance)).to.equal(ONE_ETH);
+  });
+
+  it('lets only the robot open auctions with sane terms, once per token', async function () {
+    const { nft, house, robot, alice, tokenId } = await loadFixture(withAuction);
+    const p = painting(2);
+    await nft.connect(robot).mint(robot.address, p.provenance, p.cid);
+    await expect(house.connect(alice).createAuction(p.provenance, 1, 60))
+      .to.be.revertedWithCustomError(house, 'NotRobot').withArgs(alice.address);
+    await expect(house.connect(robot).createAuction(p.provenance, 0, 60))
+      .to.be.revertedWithCustomError(house, 'ZeroReserve');
+    await expect(house.connect(robot).createAuction(p.provenance, 1, 0))
+      .to.be.revertedWithCustomError(house, 'InvalidDuration').withArgs(0);
+    const tooLong = 30n * 86400n + 1n;
+    await expect(house.connect(robot).createAuction(p.provenance, 1, tooLong))
+      .to.be.revertedWithCustomError(house, 'InvalidDuration').withArgs(tooLong);
+    await expect(house.connect(robot).createAuction(tokenId, 1, 60))
+      .to.be.revertedWithCustomError(house, 'AuctionExists').withArgs(tokenId);
+    await nft.connect(robot).setApprovalForAll(await house.getAddress(), false);
+    await expect(house.connect(robot).createAuction(p.provenance, 1, 60))
+      .to.be.revertedWithCustomError(nft, 'ERC721InsufficientApproval');
+  });
+
+  it('takes a first bid at the reserve, then only bids that beat it by the minimum raise', async function () {
+    const { house, alice, bob, tokenId } = await loadFixture(withAuction);
+    await expect(house.connect(alice).bid(tokenId, { value: ONE_ETH - 1n }))
+      .to.be.revertedWithCustomError(house, 'BidTooLow').withArgs(ONE_ETH - 1n, ONE_ETH);
+    await expect(house.connect(alice).bid(tokenId, { value: ONE_ETH }))
+      .to.emit(house, 'AuctionBid').withArgs(tokenId, alice.address, ONE_ETH);
+    const min = ONE_ETH + ONE_ETH * 500n / 10_000n;
+    expect(await house.minimumBid(tokenId)).to.equal(min);
+    await expect(house.connect(bob).bid(tokenId, { value: min - 1n }))
+      .to.be.revertedWithCustomError(house, 'BidTooLow').withArgs(min - 1n, min);
+    await expect(house.connect(alice).bid(tokenId, { value: 2n * ONE_ETH }))
+      .to.be.revertedWithCustomError(house, 'AlreadyHighestBidder').withArgs(alice.address);
+    await expect(house.connect(bob).bid(tokenId, { value: min }))
+      .to.changeEtherBalances([alice, bob, house], [ONE_ETH, -min, min - ONE_ETH]);
+    const top = await house.highestBid(tokenId);
+    expect([top.bidder, top.amount]).to.deep.equal([bob.address, min]);
+  });
+
+  it('raises by at least 1 wei when the percentage rounds to zero', async function () {
+    const { nft, house, robot, alice, bob } = await loadFixture(deployAll);
+    const p = painting(5);
+    await nft.connect(robot).mint(robot.address, p.provenance, p.cid);
+    await house.connect(robot).createAuction(p.provenance, 1, 3600);
+    await house.connect(alice).bid(p.provenance, { value: 1 });
+    expect(await house.minimumBid(p.provenance)).to.equal(2n);
+    await expect(house.connect(bob).bid(p.provenance, { value: 1 }))
+      .to.be.revertedWithCustomError(house, 'BidTooLow').withArgs(1, 2);
+  });
+
+  it('extends the end when a bid arrives within the time buffer', async function () {
+    const { house, alice, bob, tokenId } = await loadFixture(withAuction);
+    await house.connect(alice).bid(tokenId, { value: ONE_ETH });
+    const end = (await house.lots(tokenId)).endTime;
+    await time.setNextBlockTimestamp(end - 60n);
+    await expect(house.connect(bob).bid(tokenId, { value: 2n * ONE_ETH }))
+      .to.emit(house, 'AuctionExtended').withArgs(tokenId, end - 60n + 900n);
+    expect((await house.lots(tokenId)).endTime).to.equal(end - 60n + 900n);
+  });
+
+  it('refuses bids after the end and on tokens without an auction', async function () {
+    const { house, alice, tokenId } = await loadFixture(withAuction);
+    await expect(house.connect(alice).bid(1n, { value: ONE_ETH }))
+      .to.be.revertedWithCustomError(house, 'AuctionNotFound').withArgs(1n);
+    await expect(house.minimumBid(1n)).to.be.revertedWithCustomError(house, 'AuctionNotFound');
+    await endAuction(house, tokenId);
+    const end = (await house.lots(tokenId)).endTime;
+    await expect(house.connect(alice).bid(tokenId, { value: ONE_ETH }))
+      .to.be.revertedWithCustomError(house, 'AuctionEnded').withArgs(tokenId, end);
+  });
+
+  it('settles: token to the winner, proceeds to the robot, fee credited to the platform', async function () {
+    const { nft, house, deployer, robot, alice, carol, tokenId } = await loadFixture(withAuction);
+    await expect(house.connect(deployer).setFee(carol.address, 250))
+      .to.emit(house, 'FeeUpdated').withArgs(carol.address, 250);
+    await house.connect(alice).bid(tokenId, { value: 2n * ONE_ETH });
+    await expect(house.settle(tokenId)).to.be.revertedWithCustomError(house, 'AuctionNotEnded');
+    await endAuction(house, tokenId);
+    const fee = 2n * ONE_ETH * 250n / 10_000n;
+    const tx = house.connect(carol).settle(tokenId);
+    await expect(tx).to.emit(house, 'AuctionSettled').withArgs(tokenId, alice.address, 2n * ONE_ETH, fee);
+    await expect(tx).to.changeEtherBalances([robot, house], [2n * ONE_ETH - fee, -(2n * ONE_ETH - fee)]);
+    expect(await nft.ownerOf(tokenId)).to.equal(alice.address);
+    expect(await house.pendingWithdrawals(carol.address)).to.equal(fee);
+    await expect(house.connect(carol).withdraw())
+      .to.emit(house, 'Withdrawal').withArgs(carol.address, carol.address, fee);
+    expect(await ethers.provider.getBalance(await house.getAddress())).to.equal(0n);
+    await expect(house.settle(tokenId)).to.be.revertedWithCustomError(house, 'AuctionNotFound');
+  });
+
+  it('returns an unsold token to the robot, which can list it again', async function () {
+    const { nft, house, robot, alice, tokenId } = await loadFixture(withAuction);
+    await endAuction(house, tokenId);
+    await expect(house.connect(alice).settle(tokenId))
+      .to.emit(house, 'AuctionUnsold').withArgs(tokenId, robot.address);
+    expect(await nft.ownerOf(tokenId)).to.equal(robot.address);
+    await expect(house.connect(robot).createAuction(tokenId, ONE_ETH, 60)).to.emit(house, 'AuctionCreated');
+  });
+
+  it('refuses to settle with too little gas to give the winner its full delivery budget', async function () {
+    const { nft, house, alice, tokenId } = await loadFixture(withAuction);
+    await house.connect(alice).bid(tokenId, { value: ONE_ETH });
+    await endAuction(house, tokenId);
+    await expect(house.settle(tokenId, { gasLimit: 150_000 }))
+      .to.be.revertedWithCustomError(house, 'InsufficientGas');
+    await house.settle(tokenId);
+    expect(await nft.ownerOf(tokenId)).to.equal(alice.address);
+  });
+
+  it('lets only the owner change robot, parameters and fee, within bounds', async function () {
+    const { house, deployer, alice, bob } = await loadFixture(deployAll);
+    await expect(house.connect(deployer).setRobot(alice.address))
+      .to.emit(house, 'RobotUpdated').withArgs(alice.address);
+    expect(await house.robot()).to.equal(alice.address);
+    await expect(house.connect(deployer).setRobot(ethers.ZeroAddress))
+      .to.be.revertedWithCustomError(house, 'ZeroAddress');
+    await expect(house.connect(deployer).setAuctionParams(200, 300))
+      .to.emit(house, 'AuctionParamsUpdated').withArgs(200, 300);
+    const cfg = await house.config();
+    expect([cfg.minRaiseBps, cfg.timeBuffer]).to.deep.equal([200n, 300n]);
+    await expect(house.connect(deployer).setAuctionParams(0, 300))
+      .to.be.revertedWithCustomError(house, 'InvalidMinRaise').withArgs(0);
+    await expect(house.connect(deployer).setAuctionParams(10_001, 300))
+      .to.be.revertedWithCustomError(house, 'InvalidMinRaise').withArgs(10_001);
+    await expect(house.connect(deployer).setAuctionParams(200, 86_401))
+      .to.be.revertedWithCustomError(house, 'InvalidTimeBuffer').withArgs(86_401);
+    await expect(house.connect(deployer).setFee(bob.address, 1001))
+      .to.be.revertedWithCustomError(house, 'FeeTooHigh').withArgs(1001);
+    await expect(house.connect(deployer).setFee(ethers.ZeroAddress, 10))
+      .to.be.revertedWithCustomError(house, 'ZeroAddress');
+    for (const call of [
+      house.connect(alice).setRobot(alice.address),
+      house.connect(alice).setAuctionParams(200, 300),
+      house.connect(alice).setFee(alice.address, 1),
+    ]) {
+      await expect(call).to.be.revertedWithCustomError(house, 'OwnableUnauthorizedAccount').withArgs(alice.address);
+    }
+  });
+
+  it('rejects a zero NFT address at deployment', async function () {
+    const [owner] = await ethers.getSigners();
+    const factory = await ethers.getContractFactory('AuctionHouse');
+    await expect(factory.deploy(ethers.ZeroAddress, owner.address, owner.address, 500, 900))
+      .to.be.revertedWithCustomError(factory, 'ZeroAddress');
+  });
+
+  it('withdraw with no credit and withdrawTo the zero address revert', async function () {
+    const { house, alice } = await loadFixture(deployAll);
+    await expect(house.connect(alice).withdraw()).to.be.revertedWithCustomError(house, 'NothingToWithdraw');
+    await expect(house.connect(alice).withdrawTo(ethers.ZeroAddress))
+      .to.be.revertedWithCustomError(house, 'ZeroAddress');
+  });
+});
+
+describe('AuctionHouse: hostile bidders', function () {
+  it('a bidder whose receive reverts is credited, cannot block, and withdraws elsewhere', async function () {
+    const { house, alice, bob, tokenId } = await loadFixture(withAuction);
+    const attacker = await ethers.deployContract('RevertingBidder');
+    await attacker.connect(alice).execute(await house.getAddress(), bidData(house, tokenId), { value: ONE_ETH });
+    await expect(house.connect(bob).bid(tokenId, { value: 2n * ONE_ETH }))
+      .to.emit(house, 'PaymentDeferred').withArgs(await attacker.getAddress(), ONE_ETH);
+    expect(await house.pendingWithdrawals(await attacker.getAddress())).to.equal(ONE_ETH);
+    const withdraw = house.interface.encodeFunctionData('withdraw');
+    await expect(attacker.execute(await house.getAddress(), withdraw))
+      .to.be.revertedWithCustomError(house, 'WithdrawFailed').withArgs(await attacker.getAddress());
+    const withdrawTo = house.interface.encodeFunctionData('withdrawTo', [alice.address]);
+    await expect(attacker.execute(await house.getAddress(), withdrawTo))
+      .to.changeEtherBalances([alice, house], [ONE_ETH, -ONE_ETH]);
+  });
+
+  it('a reentrant bidder cannot re-enter bid, settle or withdraw from its refund', async function () {
+    const { house, alice, bob, tokenId } = await loadFixture(withAuction);
+    const attacker = await ethers.deployContract('ReentrantBidder');
+    const houseAddr = await house.getAddress();
+    const guard = house.interface.getError('ReentrancyGuardReentrantCall').selector;
+    await attacker.connect(alice).execute(houseAddr, bidData(house, tokenId), { value: ONE_ETH });
+    for (const data of [
+      bidData(house, tokenId),
+      house.interface.encodeFunctionData('settle', [tokenId]),
+      house.interface.encodeFunctionData('withdraw'),
+    ]) {
+      await attacker.setReentry(houseAddr, data, 0n);
+      const outbid = await house.minimumBid(tokenId);
+      const tx = house.connect(bob).bid(tokenId, { value: outbid });
+      await expect(tx).to.emit(attacker, 'ReentryAttempted').withArgs(false, guard);
+      await attacker.connect(alice).execute(houseAddr, bidData(house, tokenId), { value: await house.minimumBid(tokenId) });
+    }
+    const top = await house.highestBid(tokenId);
+    expect(top.bidder).to.equal(await attacker.getAddress());
+    // Everything the house holds is the one highest bid: refunds went out exactly once.
+    expect(await ethers.provider.getBalance(houseAddr)).to.equal(top.amount);
+  });
+
+  for (const [label, burn] of [['burns all its gas', true], ['returns a returndata bomb', false]]) {
+    it(`a bidder that ${label} is credited at bounded cost and its win still settles`, async function () {
+      const { nft, house, robot, alice, bob, carol, tokenId } = await loadFixture(withAuction);
+      const griefer = await ethers.deployContract('GasGriefer', [burn, 80_000]);
+      const houseAddr = await house.getAddress();
+      await griefer.connect(alice).execute(houseAddr, bidData(house, tokenId), { value: ONE_ETH });
+      const tx = await house.connect(bob).bid(tokenId, { value: 2n * ONE_ETH });
+      await expect(tx).to.emit(house, 'PaymentDeferred').withArgs(await griefer.getAddress(), ONE_ETH);
+      const hostile = (await tx.wait()).gasUsed;
+      const honest = (await (await house.connect(carol).bid(tokenId, { value: 3n * ONE_ETH })).wait()).gasUsed;
+      // The griefer costs the outbidder at most the push cap + stipend + its credit slot + event.
+      const bound = honest + (await house.PUSH_GAS()) + 2_300n + 22_100n + 2_000n;
+      expect(hostile).to.be.lessThan(bound);
+      // The griefer wins the next round; its hostile ERC-721 hook makes delivery fail safely.
+      const again = await house.minimumBid(tokenId);
+      await griefer.connect(alice).execute(houseAddr, bidData(house, tokenId), { value: again });
+      await endAuction(house, tokenId);
+      const settle = house.settle(tokenId);
+      await expect(settle).to.emit(house, 'DeliveryFailed').withArgs(tokenId, await griefer.getAddress(), again);
+      expect(await nft.ownerOf(tokenId)).to.equal(robot.address);
+      expect(await house.pendingWithdrawals(await griefer.getAddress())).to.equal(ONE_ETH + again);
+      expect(await ethers.provider.getBalance(houseAddr)).to.equal(ONE_ETH + again);
+    });
+  }
+
+  it('a winner that rejects ERC-721 tokens is refunded and the token returns to the robot', async function () {
+    const { nft, house, robot, alice, tokenId } = await loadFixture(withAuction);
+    const rejecting = await ethers.deployContract('RejectingReceiver');
+    await rejecting.connect(alice).execute(await house.getAddress(), bidData(house, tokenId), { value: ONE_ETH });
+    await endAuction(house, tokenId);
+    const tx = house.settle(tokenId);
+    await expect(tx).to.emit(house, 'DeliveryFailed').withArgs(tokenId, await rejecting.getAddress(), ONE_ETH);
+    await expect(tx).to.changeEtherBalances([rejecting, house, robot], [ONE_ETH, -ONE_ETH, 0n]);
+    expect(await nft.ownerOf(tokenId)).to.equal(robot.address);
+    await expect(house.connect(robot).createAuction(tokenId, ONE_ETH, 60)).to.emit(house, 'AuctionCreated');
+  });
+
+  it('a seller that refuses ETH is credited instead of blocking settlement', async function () {
+    const { nft, house, deployer, alice, tokenId } = await loadFixture(withAuction);
+    // A contract robot wallet that rejects ETH opens the second auction.
+    const robotContract = await ethers.deployContract('RevertingBidder');
+    const robotAddr = await robotContract.getAddress();
+    await house.connect(deployer).setRobot(robotAddr);
+    await nft.connect(deployer).grantRole(await nft.MINTER_ROLE(), robotAddr);
+    const p = painting(9);
+    const nftAddr = await nft.getAddress();
+    await robotContract.execute(nftAddr, nft.interface.encodeFunctionData('mint', [robotAddr, p.provenance, p.cid]));
+    await robotContract.execute(nftAddr, nft.interface.encodeFunctionData('setApprovalForAll', [await house.getAddress(), true]));
+    await robotContract.execute(await house.getAddress(),
+      house.interface.encodeFunctionData('createAuction', [p.provenance, ONE_ETH, 60]));
+    await house.connect(alice).bid(p.provenance, { value: ONE_ETH });
+    await endAuction(house, p.provenance);
+    await expect(house.settle(p.provenance)).to.emit(house, 'PaymentDeferred').withArgs(robotAddr, ONE_ETH);
+    expect(await nft.ownerOf(p.provenance)).to.equal(alice.address);
+    void tokenId;
+  });
+});

@@ -1,0 +1,155 @@
+const { expect } = require('chai');
+const { ethers } = require('hardhat');
+const { loadFixture, time } = require('@nomicfoundation/hardhat-network-helpers');
+const { deployAll } = require('./fixtures');
+
+const PRICE = 7_500_000_000_000_000n; // one canvas, 0.0075 ETH (Gaka-Chu)
+const WINDOW = 14n * 86400n;
+
+async function withShop() {
+  const f = await deployAll();
+  await f.supplies.connect(f.deployer).setItem(2, f.shop.address, PRICE);
+  return f;
+}
+
+async function withOrder() {
+  const f = await withShop();
+  await f.supplies.connect(f.robot).order(2, 3, { value: 3n * PRICE });
+  return { ...f, orderId: 1n };
+}
+
+describe('SupplyShop', function () {
+  it('lists, changes and removes catalogue items (owner only)', async function () {
+    const { supplies, deployer, shop, alice } = await loadFixture(deployAll);
+    await expect(supplies.connect(deployer).setItem(5, shop.address, 10))
+      .to.emit(supplies, 'ItemListed').withArgs(5, shop.address, 10);
+    expect(await supplies.items(5)).to.deep.equal([shop.address, 10n]);
+    await expect(supplies.connect(deployer).setItem(5, ethers.ZeroAddress, 10))
+      .to.be.revertedWithCustomError(supplies, 'ZeroAddress');
+    await expect(supplies.connect(deployer).setItem(5, shop.address, 0))
+      .to.be.revertedWithCustomError(supplies, 'ZeroPrice');
+    await expect(supplies.connect(alice).setItem(5, alice.address, 1))
+      .to.be.revertedWithCustomError(supplies, 'OwnableUnauthorizedAccount');
+    await expect(supplies.connect(deployer).removeItem(5)).to.emit(supplies, 'ItemRemoved').withArgs(5);
+    await expect(supplies.connect(deployer).removeItem(5))
+      .to.be.revertedWithCustomError(supplies, 'UnknownItem').withArgs(5);
+    await expect(supplies.connect(alice).removeItem(1))
+      .to.be.revertedWithCustomError(supplies, 'OwnableUnauthorizedAccount');
+  });
+
+  it('sets the windows within bounds (owner only)', async function () {
+    const { supplies, deployer, alice } = await loadFixture(deployAll);
+    await expect(supplies.connect(deployer).setWindows(60, 120))
+      .to.emit(supplies, 'WindowsUpdated').withArgs(60, 120);
+    const s = await supplies.settings();
+    expect([s.fulfilWindow, s.confirmWindow]).to.deep.equal([60n, 120n]);
+    const tooLong = 180 * 86400 + 1;
+    for (const [f, c, bad] of [[0, 1, 0], [1, 0, 0], [tooLong, 1, tooLong], [1, tooLong, tooLong]]) {
+      await expect(supplies.connect(deployer).setWindows(f, c))
+        .to.be.revertedWithCustomError(supplies, 'InvalidWindow').withArgs(bad);
+    }
+    await expect(supplies.connect(alice).setWindows(1, 1))
+      .to.be.revertedWithCustomError(supplies, 'OwnableUnauthorizedAccount');
+  });
+
+  it('escrows an order paid exactly price x quantity', async function () {
+    const { supplies, robot, shop } = await loadFixture(withShop);
+    const tx = supplies.connect(robot).order(2, 3, { value: 3n * PRICE });
+    const deadline = BigInt(await time.latest()) + 1n + WINDOW;
+    await expect(tx).to.emit(supplies, 'OrderPlaced').withArgs(1, robot.address, 2, 3, 3n * PRICE, deadline);
+    await expect(tx).to.changeEtherBalances([robot, supplies], [-3n * PRICE, 3n * PRICE]);
+    const o = await supplies.orders(1);
+    expect([o.buyer, o.amount, o.shop, o.deadline, o.status]).to.deep.equal([robot.address, 3n * PRICE, shop.address, deadline, 1n]);
+    expect((await supplies.settings()).nextOrderId).to.equal(2n);
+  });
+
+  it('rejects orders of unknown items, bad quantities and wrong payments', async function () {
+    const { supplies, robot } = await loadFixture(withShop);
+    await expect(supplies.connect(robot).order(99, 1, { value: PRICE }))
+      .to.be.revertedWithCustomError(supplies, 'UnknownItem').withArgs(99);
+    await expect(supplies.connect(robot).order(2, 0))
+      .to.be.revertedWithCustomError(supplies, 'InvalidQuantity').withArgs(0);
+    await expect(supplies.connect(robot).order(2, 1001, { value: 1001n * PRICE }))
+      .to.be.revertedWithCustomError(supplies, 'InvalidQuantity').withArgs(1001);
+    await expect(supplies.connect(robot).order(2, 2, { value: PRICE }))
+      .to.be.revertedWithCustomError(supplies, 'WrongPayment').withArgs(PRICE, 2n * PRICE);
+  });
+
+  it('pays the shop when the buyer confirms delivery, fulfilled or not', async function () {
+    const { supplies, robot, shop, alice, orderId } = await loadFixture(withOrder);
+    await expect(supplies.connect(alice).confirmDelivery(orderId))
+      .to.be.revertedWithCustomError(supplies, 'Unauthorized').withArgs(orderId, alice.address);
+    const tx = supplies.connect(robot).confirmDelivery(orderId);
+    await expect(tx).to.emit(supplies, 'DeliveryConfirmed').withArgs(orderId, shop.address, 3n * PRICE);
+    await expect(tx).to.changeEtherBalances([shop, supplies], [3n * PRICE, -3n * PRICE]);
+    expect((await supplies.orders(orderId)).status).to.equal(3n);
+    await expect(supplies.connect(robot).confirmDelivery(orderId))
+      .to.be.revertedWithCustomError(supplies, 'InvalidStatus').withArgs(orderId, 3);
+  });
+
+  it('lets the shop mark fulfilment before the deadline, then the buyer confirm', async function () {
+    const { supplies, robot, shop, alice, orderId } = await loadFixture(withOrder);
+    await expect(supplies.connect(alice).markFulfilled(orderId))
+      .to.be.revertedWithCustomError(supplies, 'Unauthorized').withArgs(orderId, alice.address);
+    const tx = supplies.connect(shop).markFulfilled(orderId);
+    await expect(tx).to.emit(supplies, 'OrderFulfilled').withArgs(orderId, BigInt(await time.latest()) + 1n + WINDOW);
+    await expect(supplies.connect(shop).markFulfilled(orderId))
+      .to.be.revertedWithCustomError(supplies, 'InvalidStatus').withArgs(orderId, 2);
+    await expect(supplies.connect(robot).refund(orderId))
+      .to.be.revertedWithCustomError(supplies, 'InvalidStatus').withArgs(orderId, 2);
+    await expect(supplies.connect(robot).confirmDelivery(orderId))
+      .to.changeEtherBalances([shop], [3n * PRICE]);
+  });
+
+  it('releases a fulfilled payment to the shop once the confirmation window has passed', async function () {
+    const { supplies, shop, alice, orderId } = await loadFixture(withOrder);
+    await expect(supplies.releasePayment(orderId))
+      .to.be.revertedWithCustomError(supplies, 'InvalidStatus').withArgs(orderId, 1);
+    await supplies.connect(shop).markFulfilled(orderId);
+    const deadline = (await supplies.orders(orderId)).deadline;
+    await expect(supplies.releasePayment(orderId))
+      .to.be.revertedWithCustomError(supplies, 'DeadlineNotReached').withArgs(orderId, deadline);
+    await time.increaseTo(deadline);
+    const tx = supplies.connect(alice).releasePayment(orderId);
+    await expect(tx).to.emit(supplies, 'PaymentReleased').withArgs(orderId, shop.address, 3n * PRICE);
+    await expect(tx).to.changeEtherBalances([shop, supplies], [3n * PRICE, -3n * PRICE]);
+  });
+
+  it('refunds the buyer when the shop misses the deadline', async function () {
+    const { supplies, robot, shop, alice, orderId } = await loadFixture(withOrder);
+    const deadline = (await supplies.orders(orderId)).deadline;
+    await expect(supplies.refund(orderId))
+      .to.be.revertedWithCustomError(supplies, 'DeadlineNotReached').withArgs(orderId, deadline);
+    await time.increaseTo(deadline);
+    await expect(supplies.connect(shop).markFulfilled(orderId))
+      .to.be.revertedWithCustomError(supplies, 'DeadlinePassed').withArgs(orderId, deadline);
+    const tx = supplies.connect(alice).refund(orderId);
+    await expect(tx).to.emit(supplies, 'OrderRefunded').withArgs(orderId, robot.address, 3n * PRICE);
+    await expect(tx).to.changeEtherBalances([robot, supplies], [3n * PRICE, -3n * PRICE]);
+    expect((await supplies.orders(orderId)).status).to.equal(4n);
+    await expect(supplies.refund(orderId))
+      .to.be.revertedWithCustomError(supplies, 'InvalidStatus').withArgs(orderId, 4);
+  });
+
+  it('credits a shop that refuses ETH instead of blocking the buyer, and blocks re-entry', async function () {
+    const { supplies, deployer, robot } = await loadFixture(deployAll);
+    const hostileShop = await ethers.deployContract('RevertingBidder');
+    const shopAddr = await hostileShop.getAddress();
+    await supplies.connect(deployer).setItem(3, shopAddr, PRICE);
+    await supplies.connect(robot).order(3, 1, { value: PRICE });
+    await expect(supplies.connect(robot).confirmDelivery(1))
+      .to.emit(supplies, 'PaymentDeferred').withArgs(shopAddr, PRICE);
+    expect(await supplies.pendingWithdrawals(shopAddr)).to.equal(PRICE);
+    const reentrant = await ethers.deployContract('ReentrantBidder');
+    const rAddr = await reentrant.getAddress();
+    await supplies.connect(deployer).setItem(4, rAddr, PRICE);
+    await supplies.connect(robot).order(4, 1, { value: PRICE });
+    await supplies.connect(robot).order(4, 1, { value: PRICE });
+    const suppliesAddr = await supplies.getAddress();
+    await reentrant.setReentry(suppliesAddr, supplies.interface.encodeFunctionData('confirmDelivery', [3]), 0);
+    const guard = supplies.interface.getError('ReentrancyGuardReentrantCall').selector;
+    await expect(supplies.connect(robot).confirmDelivery(2))
+      .to.emit(reentrant, 'ReentryAttempted').withArgs(false, guard);
+    expect((await supplies.orders(3)).status).to.equal(1n);
+  });
+});
