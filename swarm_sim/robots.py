@@ -1,0 +1,259 @@
+"""Vectorised robots of a batch of independent runs: motion, sensing, phases, neighbours.
+
+Every array is flat over the batch (run-major: robot i of run r sits at r * n + i), so one
+numpy operation advances all robots of all runs by one tick. Runs never see each other: their
+spatial-hash cells are padded apart and their random numbers come from their own seeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from swarm_sim import rng
+from swarm_sim.arena import ArenaSpec, lay_tiles
+from swarm_sim.config import Scenario
+
+EXPLORE, DISSEMINATE = 0, 1
+# Random-number streams, so that draws for different purposes never coincide.
+S_TURN, S_HEADING, S_EXPLORE, S_DISSEMINATE, S_CHOICE, S_BYZANTINE = range(6)
+
+
+@dataclass
+class Swarm:
+    """State of runs × robots; the per-robot arrays all have length runs * robots."""
+
+    runs: int
+    n: int
+    arena: ArenaSpec
+    tiles: np.ndarray  # (runs * tiles,) bool, True = black
+    run_of: np.ndarray
+    local: np.ndarray
+    seeds: np.ndarray  # each robot carries its run's seed (uint64)
+    x: np.ndarray
+    y: np.ndarray
+    vx: np.ndarray
+    vy: np.ndarray
+    turn_in: np.ndarray
+    phase: np.ndarray
+    phase_left: np.ndarray
+    opinion: np.ndarray  # int8 colour (discrete) – 0 white, 1 black
+    estimate: np.ndarray  # float32 black-share estimate (continuous)
+    quality: np.ndarray
+    seen: np.ndarray  # tiles sensed in the current exploration
+    matched: np.ndarray  # ... that matched the opinion
+    seen_total: np.ndarray  # tiles sensed since the start
+    black_total: np.ndarray  # ... that were black
+    byzantine: np.ndarray
+    inbox: np.ndarray  # (M, memory) last messages received, most recent first
+    inbox_quality: np.ndarray
+    inbox_n: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return self.runs * self.n
+
+
+def _placement(
+    scenario: Scenario, byz: int, g: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions and Byzantine mask of one run; 'cluster' packs the liars in one corner."""
+    side, n = scenario.arena.side_m, scenario.robots
+    margin = min(0.05, side / 10)
+    x = g.uniform(margin, side - margin, n)
+    y = g.uniform(margin, side - margin, n)
+    liars = np.zeros(n, dtype=bool)
+    liars[g.permutation(n)[:byz]] = True
+    if scenario.byzantine.placement == "cluster" and byz:
+        corner = margin + (side - 2 * margin) * min(1.0, np.sqrt(byz / n))
+        x[liars] = g.uniform(margin, corner, byz)
+        y[liars] = g.uniform(margin, corner, byz)
+    return x, y, liars
+
+
+def _initial_opinions(n: int, liars: np.ndarray, g: np.random.Generator) -> np.ndarray:
+    """Honest robots start half and half (the extra one, if odd, drawn at random)."""
+    honest = np.flatnonzero(~liars)
+    colours = np.zeros(honest.size, dtype=np.int8)
+    colours[: honest.size // 2] = 1
+    if honest.size % 2:
+        colours[-1] = g.integers(0, 2)
+    out = np.zeros(n, dtype=np.int8)
+    out[honest] = g.permutation(colours)
+    return out
+
+
+def new_swarm(scenarios: list[Scenario], seeds: list[int]) -> Swarm:
+    """Initial state of a batch; the scenarios share all but the seed and Byzantine count."""
+    base = scenarios[0]
+    n, runs, t = base.robots, len(scenarios), base.timing
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("x", "y", "h", "byz", "op", "tiles")}
+    for scenario, seed in zip(scenarios, seeds, strict=True):
+        g = rng.generator(seed, 0)
+        cols["tiles"].append(lay_tiles(base.arena, g).ravel())
+        x, y, liars = _placement(scenario, scenario.byzantine_count, g)
+        cols["x"].append(x)
+        cols["y"].append(y)
+        cols["byz"].append(liars)
+        cols["h"].append(g.uniform(0, 2 * np.pi, n))
+        cols["op"].append(_initial_opinions(n, liars, g))
+    m = runs * n
+    heading = np.concatenate(cols["h"])
+    step = t.speed_m_s / t.ticks_per_s
+    seeds_arr = np.repeat(np.array(seeds, dtype=np.uint64), n)
+    local = np.tile(np.arange(n, dtype=np.uint32), runs)
+    u = rng.uniform(seeds_arr, -1, local, S_EXPLORE)
+    turn = rng.uniform(seeds_arr, -1, local, S_TURN)
+    return Swarm(
+        runs=runs,
+        n=n,
+        arena=base.arena,
+        tiles=np.concatenate(cols["tiles"]),
+        run_of=np.repeat(np.arange(runs, dtype=np.int64), n),
+        local=local,
+        seeds=seeds_arr,
+        x=np.concatenate(cols["x"]).astype(np.float32),
+        y=np.concatenate(cols["y"]).astype(np.float32),
+        vx=(np.cos(heading) * step).astype(np.float32),
+        vy=(np.sin(heading) * step).astype(np.float32),
+        turn_in=rng.exponential_ticks(turn, t.turn_mean_s * t.ticks_per_s),
+        phase=np.zeros(m, dtype=np.int8),
+        phase_left=rng.exponential_ticks(u, t.explore_mean_s * t.ticks_per_s),
+        opinion=np.concatenate(cols["op"]),
+        estimate=np.full(m, 0.5, dtype=np.float32),
+        quality=np.zeros(m, dtype=np.float32),
+        seen=np.zeros(m, dtype=np.int32),
+        matched=np.zeros(m, dtype=np.int32),
+        seen_total=np.zeros(m, dtype=np.int32),
+        black_total=np.zeros(m, dtype=np.int32),
+        byzantine=np.concatenate(cols["byz"]),
+        inbox=np.zeros((m, t.memory), dtype=np.float32),
+        inbox_quality=np.zeros((m, t.memory), dtype=np.float32),
+        inbox_n=np.zeros(m, dtype=np.int8),
+    )
+
+
+def move(s: Swarm, tick: int, turn_mean_ticks: float) -> None:
+    """Straight runs with random turns; robots that would leave the arena bounce off the wall."""
+    s.x += s.vx
+    s.y += s.vy
+    side = np.float32(s.arena.side_m)
+    for pos, vel in ((s.x, s.vx), (s.y, s.vy)):
+        out = np.flatnonzero((pos < 0) | (pos > side))
+        if out.size:
+            p = pos[out]
+            pos[out] = np.where(p < 0, -p, 2 * side - p)
+            vel[out] = -vel[out]
+    s.turn_in -= 1
+    turning = np.flatnonzero(s.turn_in <= 0)
+    if turning.size:
+        seeds, local = s.seeds[turning], s.local[turning]
+        angle = 2 * np.pi * rng.uniform(seeds, tick, local, S_HEADING)
+        speed = np.hypot(s.vx[turning], s.vy[turning])
+        s.vx[turning] = np.cos(angle) * speed
+        s.vy[turning] = np.sin(angle) * speed
+        s.turn_in[turning] = rng.exponential_ticks(
+            rng.uniform(seeds, tick, local, S_TURN), turn_mean_ticks
+        )
+
+
+def tile_under(s: Swarm) -> np.ndarray:
+    """Colour of the tile under each robot (True = black)."""
+    t = s.arena.tiles_per_side
+    inv = np.float32(1.0 / s.arena.tile_m)
+    col = np.minimum((s.x * inv).astype(np.int64), t - 1)
+    row = np.minimum((s.y * inv).astype(np.int64), t - 1)
+    return s.tiles[s.run_of * (t * t) + row * t + col]
+
+
+def sense(s: Swarm) -> None:
+    """Exploring robots count the tiles they see and those matching their opinion."""
+    black = tile_under(s)
+    exploring = s.phase == EXPLORE
+    s.seen += exploring
+    s.matched += exploring & (black == s.opinion.astype(bool))
+    s.seen_total += exploring
+    s.black_total += exploring & black
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Spatial hash of a batch: square cells of the communication range, padded per run."""
+
+    cell_m: float
+    per_side: int
+
+    @staticmethod
+    def for_arena(arena: ArenaSpec, range_m: float) -> Grid:
+        return Grid(range_m, int(np.ceil(arena.side_m / range_m)))
+
+    @property
+    def stride(self) -> int:
+        return self.per_side + 2
+
+    @property
+    def per_run(self) -> int:
+        return self.stride * self.stride
+
+    def cells(self, x: np.ndarray, y: np.ndarray, run: np.ndarray) -> np.ndarray:
+        inv = np.float32(1.0 / self.cell_m)
+        cx = np.minimum((x * inv).astype(np.int64), self.per_side - 1) + 1
+        cy = np.minimum((y * inv).astype(np.int64), self.per_side - 1) + 1
+        return run * self.per_run + cy * self.stride + cx
+
+    def offsets(self) -> np.ndarray:
+        d = np.array([-1, 0, 1])
+        return (d[:, None] * self.stride + d[None, :]).ravel()
+
+
+def neighbour_pairs(
+    grid: Grid, s: Swarm, receivers: np.ndarray, senders: np.ndarray, range_m: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """All (receiver, sender) index pairs closer than range_m, by sort-based spatial hashing.
+
+    Cost is O((R + S) log S + pairs), never O(R * S).
+    """
+    empty = np.empty(0, dtype=np.int64)
+    if receivers.size == 0 or senders.size == 0:
+        return empty, empty
+    scell = grid.cells(s.x[senders], s.y[senders], s.run_of[senders])
+    order = np.argsort(scell, kind="stable")
+    sorted_cells = scell[order]
+    query = (grid.cells(s.x[receivers], s.y[receivers], s.run_of[receivers])[:, None]
+             + grid.offsets()[None, :]).ravel()
+    lo = np.searchsorted(sorted_cells, query, "left")
+    counts = np.searchsorted(sorted_cells, query, "right") - lo
+    total = int(counts.sum())
+    if total == 0:
+        return empty, empty
+    rec = np.repeat(np.repeat(receivers, 9), counts)
+    first = np.cumsum(counts) - counts
+    snd = senders[order[np.arange(total) - np.repeat(first - lo, counts)]]
+    dx = s.x[rec] - s.x[snd]
+    dy = s.y[rec] - s.y[snd]
+    keep = (dx * dx + dy * dy <= np.float32(range_m * range_m)) & (rec != snd)
+    return rec[keep], snd[keep]
+
+
+def deliver(s: Swarm, receivers: np.ndarray, values: np.ndarray, qualities: np.ndarray) -> None:
+    """Push messages into the receivers' inboxes (most recent first, oldest dropped)."""
+    if receivers.size == 0:
+        return
+    m = s.inbox.shape[1]
+    order = np.argsort(receivers, kind="stable")
+    rec, val, qual = receivers[order], values[order], qualities[order]
+    who, start, count = np.unique(rec, return_index=True, return_counts=True)
+    rank = np.arange(rec.size) - np.repeat(start, count)
+    row = np.repeat(np.arange(who.size), count)
+    keep = rank < m
+    fresh = np.minimum(count, m)
+    # Newest messages take the first slots; older ones slide right by the number received.
+    src = np.arange(m)[None, :] - fresh[:, None]
+    rows = np.arange(who.size)[:, None]
+    for box, new in ((s.inbox, val), (s.inbox_quality, qual)):
+        shifted = box[who][rows, np.clip(src, 0, m - 1)]
+        incoming = np.zeros((who.size, m), dtype=box.dtype)
+        incoming[row[keep], fresh[row[keep]] - 1 - rank[keep]] = new[keep]
+        box[who] = np.where(src >= 0, shifted, incoming)
+    s.inbox_n[who] = np.minimum(s.inbox_n[who] + fresh, m).astype(np.int8)

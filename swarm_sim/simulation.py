@@ -1,0 +1,436 @@
+"""Advance a batch of runs tick by tick; classical strategies talk to neighbours, blockchain
+strategies talk to the consensus contract once per block."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from swarm_sim import byzantine as byz
+from swarm_sim import rng, strategies
+from swarm_sim.config import Scenario
+from swarm_sim.errors import SwarmError
+from swarm_sim.ledger import (
+    QUALITY_SCALE,
+    DecisionLedger,
+    EstimateLedger,
+    EvmBackend,
+    open_backend,
+)
+from swarm_sim.robots import (
+    DISSEMINATE,
+    EXPLORE,
+    S_BYZANTINE,
+    S_CHOICE,
+    S_DISSEMINATE,
+    S_EXPLORE,
+    Grid,
+    Swarm,
+    deliver,
+    move,
+    neighbour_pairs,
+    new_swarm,
+    sense,
+)
+
+WRONG_TRUTH_FLAG = 255
+W_MSR_F = 1
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Outcome of one run."""
+
+    run_index: int
+    seed: int
+    strategy: str
+    robots: int
+    byzantine: int
+    behaviour: str
+    consensus: bool
+    decision: float  # colour (discrete) or estimate (continuous); nan when undecided
+    correct: bool
+    consensus_time_s: float  # nan when never reached
+    abs_error: float
+    flagged_byzantine: int
+    flagged_honest: int
+    accepted_votes: int
+    rejected_votes: int
+    simulated_s: float
+
+
+def _batch_key(s: Scenario) -> Scenario:
+    """Runs can share a batch when they differ only in Byzantine count."""
+    return s.with_byzantine(0)
+
+
+class _Batch:
+    """The state of one batch while it runs; `run()` returns one RunResult per run."""
+
+    def __init__(self, scenarios: list[Scenario], seeds: list[int], run_indices: list[int],
+                 backend: EvmBackend | None) -> None:
+        keys = {_batch_key(s) for s in scenarios}
+        if len(keys) != 1:
+            raise SwarmError("a batch must share every parameter but the Byzantine count")
+        self.sc = scenarios[0]
+        self.scenarios, self.seeds, self.run_indices = scenarios, seeds, run_indices
+        self.s: Swarm = new_swarm(scenarios, seeds)
+        t = self.sc.timing
+        self.tps = t.ticks_per_s
+        self.grid = Grid.for_arena(self.sc.arena, t.comm_range_m)
+        self.jam_grid = Grid.for_arena(self.sc.arena, max(self.sc.byzantine.jam_range_m, 1e-3))
+        self.behaviour = self.sc.byzantine.behaviour
+        self.truth = (float(self.sc.arena.majority_colour) if self.sc.discrete
+                      else self.sc.arena.true_share)
+        self.wrong = (1.0 - self.truth) if self.sc.discrete else float(self.truth < 0.5)
+        self.liars = np.flatnonzero(self.s.byzantine)
+        self.honest = np.flatnonzero(~self.s.byzantine)
+        self.honest_count = np.bincount(self.s.run_of[self.honest], minlength=self.s.runs)
+        self.pending = np.zeros(self.s.size, dtype=bool)
+        self.done_at = np.full(self.s.runs, -1, dtype=np.int64)
+        self.decision = np.full(self.s.runs, np.nan)
+        self.ids = byz.identities(self.behaviour, self.sc.byzantine.sybil_identities)
+        self.s.estimate[:] = np.nan
+        self.ledger: DecisionLedger | EstimateLedger | None = None
+        self.backend = backend
+        if self.sc.on_chain:
+            self._open_ledger()
+
+    # ---- shared helpers -------------------------------------------------------------------
+
+    def _forged(self, tick: int, who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = self.s
+        u1 = rng.uniform(s.seeds[who], tick, s.local[who], S_BYZANTINE)
+        u2 = rng.uniform(s.seeds[who], tick, s.local[who], S_BYZANTINE + 1)
+        honest = (s.opinion[who].astype(np.float32) if self.sc.discrete
+                  else self._sensed(who))
+        return byz.forge(self.behaviour, honest, self.wrong, u1, u2,
+                         self.sc.byzantine.noise_sd, self.sc.discrete)
+
+    def _sensed(self, who: np.ndarray) -> np.ndarray:
+        s = self.s
+        return (s.black_total[who] / np.maximum(s.seen_total[who], 1)).astype(np.float32)
+
+    def _jammed(self, who: np.ndarray) -> np.ndarray:
+        """Mask over `who`: robots within range of a jamming robot this tick."""
+        if self.behaviour != "jamming" or self.liars.size == 0 or who.size == 0:
+            return np.zeros(who.size, dtype=bool)
+        rec, _ = neighbour_pairs(self.jam_grid, self.s, who, self.liars,
+                                 self.sc.byzantine.jam_range_m)
+        return np.isin(who, rec)
+
+    def _modulated(self) -> bool:
+        rule = self.sc.ledger.rule if self.sc.strategy == "blockchain" else self.sc.strategy
+        return rule in ("dmvd", "dmmd")
+
+    # ---- phases ---------------------------------------------------------------------------
+
+    def _transitions(self, tick: int) -> None:
+        s, t = self.s, self.sc.timing
+        s.phase_left -= 1
+        ended = np.flatnonzero(s.phase_left <= 0)
+        if ended.size == 0:
+            return
+        explored = ended[s.phase[ended] == EXPLORE]
+        disseminated = ended[s.phase[ended] == DISSEMINATE]
+        if explored.size:
+            self._start_dissemination(tick, explored, t)
+        if disseminated.size:
+            self._decide(tick, disseminated)
+            s.phase[disseminated] = EXPLORE
+            s.seen[disseminated] = 0
+            s.matched[disseminated] = 0
+            u = rng.uniform(s.seeds[disseminated], tick, s.local[disseminated], S_EXPLORE)
+            s.phase_left[disseminated] = rng.exponential_ticks(u, t.explore_mean_s * self.tps)
+
+    def _start_dissemination(self, tick: int, who: np.ndarray, t) -> None:
+        s = self.s
+        s.quality[who] = np.where(s.seen[who] > 0, s.matched[who] / np.maximum(s.seen[who], 1),
+                                  0.5)
+        if not self.sc.discrete:
+            sensed = self._sensed(who)
+            old = s.estimate[who]
+            s.estimate[who] = np.where(np.isnan(old), sensed, 0.5 * (old + sensed))
+        mean = t.dissemination_g_s * self.tps
+        if self._modulated():
+            mean = mean * s.quality[who]
+        u = rng.uniform(s.seeds[who], tick, s.local[who], S_DISSEMINATE)
+        s.phase_left[who] = (np.ceil(-np.log(u) * mean).astype(np.int32)
+                             + t.dissemination_min_ticks)
+        s.phase[who] = DISSEMINATE
+        s.inbox_n[who] = 0
+
+    def _decide(self, tick: int, who: np.ndarray) -> None:
+        s = self.s
+        if self.sc.on_chain:
+            self.pending[who] = True
+            return
+        who = who[~s.byzantine[who]]
+        if who.size == 0:
+            return
+        box, q, n = s.inbox[who], s.inbox_quality[who], s.inbox_n[who].astype(np.int64)
+        u = rng.uniform(s.seeds[who], tick, s.local[who], S_CHOICE)
+        strategy = self.sc.strategy
+        if strategy == "dmvd":
+            s.opinion[who] = strategies.voter_model(s.opinion[who], box, n, u)
+        elif strategy == "dmmd":
+            s.opinion[who] = strategies.majority(s.opinion[who], box, n)
+        elif strategy == "dc":
+            s.opinion[who] = strategies.direct_comparison(s.opinion[who], s.quality[who], box,
+                                                          q, n, u)
+        elif strategy == "lcp":
+            s.estimate[who] = strategies.linear_consensus(s.estimate[who], box, n)
+        else:
+            s.estimate[who] = strategies.wmsr(s.estimate[who], box, n, W_MSR_F)
+
+    # ---- classical communication ----------------------------------------------------------
+
+    def _communicate(self, tick: int) -> None:
+        s, t = self.s, self.sc.timing
+        disseminating = s.phase == DISSEMINATE
+        listening = np.flatnonzero(disseminating & (s.phase_left <= t.listen_ticks)
+                                   & ~s.byzantine)
+        if listening.size == 0:
+            return
+        sending = disseminating
+        if self.behaviour == "jamming":
+            sending = sending & ~s.byzantine
+        senders = np.flatnonzero(sending)
+        rec, snd = neighbour_pairs(self.grid, s, listening, senders, t.comm_range_m)
+        if rec.size == 0:
+            return
+        if self.behaviour == "jamming":
+            keep = ~self._jammed(rec)
+            rec, snd = rec[keep], snd[keep]
+        value = (s.opinion[snd].astype(np.float32) if self.sc.discrete
+                 else s.estimate[snd].astype(np.float32))
+        quality = s.quality[snd].copy()
+        lying = np.flatnonzero(s.byzantine[snd])
+        if lying.size:
+            value[lying], quality[lying] = self._forged(tick, snd[lying])
+            if self.ids > 1:
+                extra = np.repeat(lying, self.ids - 1)
+                rec = np.concatenate([rec, rec[extra]])
+                value = np.concatenate([value, value[extra]])
+                quality = np.concatenate([quality, quality[extra]])
+        deliver(s, rec, value, quality)
+
+    # ---- the chain ------------------------------------------------------------------------
+
+    def _identities(self, who: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(swarm, robot id, owner index) for every identity of `who` (Sybils have several)."""
+        s = self.s
+        swarm, robot, owner = s.run_of[who], s.local[who].astype(np.int64), who
+        liars = who[s.byzantine[who]]
+        if self.ids > 1 and liars.size:
+            extra = np.repeat(liars, self.ids - 1)
+            k = np.tile(np.arange(1, self.ids), liars.size)
+            swarm = np.concatenate([swarm, s.run_of[extra]])
+            robot = np.concatenate([robot, s.local[extra] + k * s.n])
+            owner = np.concatenate([owner, extra])
+        return swarm, robot, owner
+
+    def _open_ledger(self) -> None:
+        s, spec = self.s, self.sc.ledger
+        self.backend = self.backend or open_backend(spec.backend)
+        everyone = np.arange(s.size)
+        swarm, robot, owner = self._identities(everyone)
+        if self.sc.strategy == "blockchain":
+            ledger = DecisionLedger(self.backend, spec.rule, spec.stable_depth, spec.freshness,
+                                    spec.contingent)
+            said = s.opinion[owner].astype(np.float32)
+            liars = s.byzantine[owner]
+            said[liars], _ = self._forged(-1, owner[liars])
+            ledger.register(self.seeds, swarm, robot, said.astype(np.uint8))
+        else:
+            ledger = EstimateLedger(self.backend, spec.stake_wei, spec.round_size, s.runs)
+            per_robot = spec.stake_wei * spec.deposit_votes
+            # One robot's budget, whatever the number of identities it splits it over.
+            share = np.where(s.byzantine[owner], per_robot // self.ids, per_robot)
+            ledger.deposit(swarm, robot, share)
+        self.ledger = ledger
+
+    def _block(self, tick: int) -> None:
+        s = self.s
+        # A robot still waiting for the contract's answer has no opinion to announce yet.
+        voting = np.flatnonzero((s.phase == DISSEMINATE) & ~self.pending)
+        if self.behaviour == "jamming":
+            voting = voting[~s.byzantine[voting]]
+            voting = voting[~self._jammed(voting)]
+        if isinstance(self.ledger, DecisionLedger):
+            self._decision_block(tick, voting)
+        else:
+            self._estimate_block(tick, voting)
+
+    def _said(self, tick: int, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s = self.s
+        value = s.opinion[owner].astype(np.float32)
+        quality = s.quality[owner].copy()
+        liars = np.flatnonzero(s.byzantine[owner])
+        if liars.size:
+            value[liars], quality[liars] = self._forged(tick, owner[liars])
+        return value, quality
+
+    def _decision_block(self, tick: int, voting: np.ndarray) -> None:
+        s = self.s
+        asking = np.flatnonzero(self.pending)
+        asking = asking[~self._jammed(asking)]
+        d_swarm, d_robot, d_owner = self._identities(asking)
+        _, d_quality = self._said(tick, d_owner)
+        v_swarm, v_robot, v_owner = self._identities(voting)
+        v_value, v_quality = self._said(tick, v_owner)
+        q16 = lambda q: np.rint(np.clip(q, 0, 1) * QUALITY_SCALE).astype(np.uint16)  # noqa: E731
+        result = self.ledger.step(
+            (d_swarm, d_robot, q16(d_quality)),
+            (v_swarm, v_robot, v_value.astype(np.uint8), q16(v_quality)),
+        )
+        self.pending[asking] = False
+        adopt = (~s.byzantine[d_owner]) & (result != WRONG_TRUTH_FLAG)
+        who = d_owner[adopt]
+        s.opinion[who] = result[adopt].astype(np.int8)
+        s.seen[who] = 0
+        s.matched[who] = 0
+
+    def _estimate_block(self, tick: int, voting: np.ndarray) -> None:
+        s = self.s
+        voting = voting[s.seen_total[voting] > 0]
+        swarm, robot, owner = self._identities(voting)
+        value = self._sensed(owner)
+        liars = np.flatnonzero(s.byzantine[owner])
+        if liars.size:
+            value[liars], _ = self._forged(tick, owner[liars])
+        self.ledger.step(swarm, robot, value)
+        mean, _ = self.ledger.means()
+        s.estimate[self.honest] = mean[s.run_of[self.honest]]
+
+    # ---- outcome --------------------------------------------------------------------------
+
+    def _check(self, tick: int) -> None:
+        s = self.s
+        open_runs = self.done_at < 0
+        if self.sc.discrete:
+            ones = np.bincount(s.run_of[self.honest], weights=s.opinion[self.honest],
+                               minlength=s.runs)
+            agreed = open_runs & ((ones == 0) | (ones == self.honest_count))
+            self.decision[agreed] = (ones[agreed] > 0).astype(float)
+        else:
+            est = s.estimate[self.honest]
+            runs = s.run_of[self.honest]
+            hi = np.full(s.runs, -np.inf)
+            lo = np.full(s.runs, np.inf)
+            np.maximum.at(hi, runs, np.nan_to_num(est, nan=np.inf))
+            np.minimum.at(lo, runs, np.nan_to_num(est, nan=-np.inf))
+            centre = 0.5 * (hi + lo)
+            agreed = (open_runs & (hi - lo <= self.sc.tolerance)
+                      & (np.abs(centre - self.truth) <= self.sc.tolerance))
+        self.done_at[agreed] = tick + 1
+
+    def _final_error(self) -> np.ndarray:
+        s = self.s
+        if self.sc.discrete:
+            wrong = np.bincount(s.run_of[self.honest],
+                                weights=(s.opinion[self.honest] != self.truth),
+                                minlength=s.runs)
+            return wrong / self.honest_count
+        total = np.bincount(s.run_of[self.honest], weights=np.nan_to_num(
+            s.estimate[self.honest], nan=0.5), minlength=s.runs)
+        return np.abs(total / self.honest_count - self.truth)
+
+    def run(self, progress: Callable[[int], None] | None = None) -> list[RunResult]:
+        s, t = self.s, self.sc.timing
+        turn_mean = t.turn_mean_s * self.tps
+        block_ticks = self.sc.ledger.block_ticks
+        last = 0
+        ticks = self.sc.max_ticks
+        for tick in range(ticks):
+            move(s, tick, turn_mean)
+            sense(s)
+            self._transitions(tick)
+            if self.sc.on_chain:
+                if tick % block_ticks == block_ticks - 1:
+                    self._block(tick)
+            else:
+                self._communicate(tick)
+            if tick % self.tps == self.tps - 1:
+                self._check(tick)
+                if self.sc.discrete and (self.done_at >= 0).all():
+                    ticks = tick + 1
+                    break
+            if progress is not None and tick - last >= 1000:
+                progress(tick - last)
+                last = tick
+        if progress is not None:
+            progress(ticks - last)
+        return self._results(ticks)
+
+    def _results(self, ticks: int) -> list[RunResult]:
+        s = self.s
+        flagged = np.zeros((2, s.runs), dtype=np.int64)
+        counters = {"acceptedVotes": 0, "rejectedVotes": 0}
+        if isinstance(self.ledger, DecisionLedger):
+            swarm, robot, owner = self._identities(np.arange(s.size))
+            state = self.ledger.opinions(swarm, robot)
+            hit = state == WRONG_TRUTH_FLAG
+            np.add.at(flagged, (s.byzantine[owner].astype(int) ^ 1, swarm), hit)
+        if self.ledger is not None:
+            counters.update(self.ledger.counters())
+        error = self._final_error()
+        final_estimate = None
+        if not self.sc.discrete:
+            final_estimate = np.bincount(s.run_of[self.honest], weights=np.nan_to_num(
+                s.estimate[self.honest], nan=0.5), minlength=s.runs) / self.honest_count
+        out = []
+        for r, (scenario, seed, index) in enumerate(
+                zip(self.scenarios, self.seeds, self.run_indices, strict=True)):
+            done = self.done_at[r] >= 0
+            if self.sc.discrete:
+                decision = self.decision[r] if done else math.nan
+                correct = bool(done and decision == self.truth)
+            else:
+                decision = float(final_estimate[r])
+                correct = bool(error[r] <= self.sc.tolerance)
+            out.append(RunResult(
+                run_index=index, seed=seed, strategy=self._label(), robots=s.n,
+                byzantine=scenario.byzantine_count, behaviour=self.behaviour,
+                consensus=bool(done), decision=float(decision), correct=correct,
+                consensus_time_s=float(self.done_at[r] / self.tps) if done else math.nan,
+                abs_error=float(error[r]),
+                flagged_byzantine=int(flagged[0, r]), flagged_honest=int(flagged[1, r]),
+                accepted_votes=int(counters["acceptedVotes"]),
+                rejected_votes=int(counters["rejectedVotes"]),
+                simulated_s=ticks / self.tps,
+            ))
+        return out
+
+    def _label(self) -> str:
+        if self.sc.strategy == "blockchain":
+            return f"blockchain-{self.sc.ledger.rule}"
+        return self.sc.strategy
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+
+
+def simulate_batch(scenarios: list[Scenario], seeds: list[int], run_indices: list[int],
+                   backend: EvmBackend | None = None,
+                   progress: Callable[[int], None] | None = None) -> list[RunResult]:
+    """Simulate runs that share every parameter but seed and Byzantine count, side by side."""
+    if not scenarios:
+        return []
+    batch = _Batch(scenarios, seeds, run_indices, backend)
+    try:
+        return batch.run(progress)
+    finally:
+        if backend is None:
+            batch.close()
+
+
+def simulate(scenario: Scenario, seed: int, run_index: int = 0,
+             backend: EvmBackend | None = None) -> RunResult:
+    """One run."""
+    return simulate_batch([scenario], [seed], [run_index], backend)[0]
+
