@@ -137,6 +137,7 @@ class ArmConfig:
     name: str
     description: str
     chain: Chain
+    home: np.ndarray
     motion: MotionLimits
     brush: BrushSpec
     workcell: Workcell
@@ -211,9 +212,13 @@ def parse_arm(doc: dict[str, Any], source: Path) -> ArmConfig:
         dip_dwell_s=_pos(w, "dip_dwell_s", where),
         wash_dwell_s=_pos(w, "wash_dwell_s", where),
     )
+    home = _vec(doc, "home", chain.dof, where)
+    home[chain.revolute] = np.radians(home[chain.revolute])
+    if ((home < chain.lower) | (home > chain.upper)).any():
+        raise ArmConfigError(f"{where}: home lies outside the joint limits")
     return ArmConfig(name=str(doc.get("name", source.stem)),
-                     description=str(doc.get("description", "")), chain=chain, motion=motion,
-                     brush=brush, workcell=workcell, source=source)
+                     description=str(doc.get("description", "")), chain=chain, home=home,
+                     motion=motion, brush=brush, workcell=workcell, source=source)
 
 
 def transform(xyz: np.ndarray, rpy: np.ndarray) -> np.ndarray:

@@ -369,7 +369,7 @@ def solve_path(chain: Chain, poses: np.ndarray, q_start: np.ndarray,
     poses = np.asarray(poses, dtype=float).reshape(-1, 4, 4)
     q_start = np.asarray(q_start, dtype=float)
     if chain.has_spherical_wrist():
-        q = _path_analytic(chain, poses, q_start, max_step)
+        q = _path_analytic(chain, poses, q_start)
     else:
         q = _path_dls(chain, poses, q_start, max_step)
     if check_continuity and len(q):
@@ -385,33 +385,30 @@ def solve_path(chain: Chain, poses: np.ndarray, q_start: np.ndarray,
     return q
 
 
-def _path_analytic(chain: Chain, poses: np.ndarray, q_start: np.ndarray,
-                   max_step: float) -> np.ndarray:
-    """Stay on the first waypoint's branch, unwrapped along the path; where that breaks
-    (a limit, a singularity, a jump) fall back to choosing waypoint by waypoint."""
+def _path_analytic(chain: Chain, poses: np.ndarray, q_start: np.ndarray) -> np.ndarray:
+    """Waypoint by waypoint, the in-limit branch (and 2π turn) nearest the previous one."""
     cands = ik_analytic_candidates(chain, poses, q_ref=q_start)
-    q0, branch, found, _ = select_closest(chain, cands[:1], q_start)
-    if found[0]:
-        path = cands[:, branch[0]].copy()
-        path[0] = q0[0]
-        if not np.isnan(path).any():
-            rev = chain.revolute
-            path[:, rev] = np.unwrap(path[:, rev], axis=0)
-            steps = joint_distance(chain, path[1:], path[:-1])
-            if not limit_violations(chain, path).any() and not (steps > max_step).any():
-                return path
+    valid = ~np.isnan(cands).any(axis=-1)
+    lo, hi = chain.lower[:, None] - 1e-9, chain.upper[:, None] + 1e-9
+    turns = np.where(chain.revolute[:, None], TWO_PI * np.array([0.0, -1.0, 1.0]), 0.0)
+    off5 = chain.joints[4].offset
     out = np.empty((len(poses), chain.dof))
     prev = q_start
-    off5 = chain.joints[4].offset
     for k in range(len(poses)):
         c = cands[k]
-        if (np.abs(np.sin(c[:, 4] + off5)) < 1e-9).any():
+        if (np.abs(np.sin(c[valid[k], 4] + off5)) < 1e-9).any():
             # Wrist singular: the free wrist angle comes from the previous waypoint.
             c = ik_analytic_candidates(chain, poses[k], q_ref=prev)[0]
-        q, _, found, geometric = select_closest(chain, c[None], prev)
-        if not found[0]:
-            _raise_unsolved(chain, poses[k], k, bool(geometric[0]), c, prev)
-        out[k] = prev = q[0]
+        near = c + np.where(chain.revolute, TWO_PI * np.round((prev - c) / TWO_PI), 0.0)
+        alts = near[..., None] + turns  # (8, n, 3)
+        cost = np.abs(alts - prev[:, None]) + np.where((alts >= lo) & (alts <= hi), 0.0, 1e6)
+        pick = np.argmin(cost, axis=-1)
+        q = np.take_along_axis(alts, pick[..., None], axis=-1)[..., 0]
+        inside = valid[k] & (np.min(cost, axis=-1) < 1e6).all(axis=-1)
+        if not inside.any():
+            _raise_unsolved(chain, poses[k], k, bool(valid[k].any()), c, prev)
+        dist = np.where(inside, joint_distance(chain, q, prev), np.inf)
+        out[k] = prev = q[np.argmin(dist)]
     return out
 
 

@@ -1,0 +1,244 @@
+"""From a stroke plan to a timed trajectory: Cartesian waypoints, poses and joints.
+
+Each stroke becomes: travel (brush lifted), approach (brush down to the depth that gives
+the stroke's width at its first point), the stroke (depth following pressure), lift.
+Before a stroke the brush is dipped in the pot of the stroke's colour when it holds
+another colour (after a wash) or has painted `dip_length_mm` since its last dip.
+Every move has a trapezoidal speed profile (cruise speed, acceleration limit); a move
+whose joints would outrun their speed limits is slowed down. Joints come from inverse
+kinematics at every waypoint, continuous from one waypoint to the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from robot.arm_model import ArmConfig
+from robot.brush import BrushModel
+from robot.calibration import CanvasCalibration
+from robot.errors import TrajectoryError
+from robot.kinematics import fk, solve_path
+from vision.plan import Plan, split_strokes
+
+
+class Motion(IntEnum):
+    """What the arm is doing on the way to a waypoint."""
+
+    TRAVEL = 0
+    APPROACH = 1
+    PAINT = 2
+    LIFT = 3
+    DIP = 4
+    WASH = 5
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Waypoints k = 0..N-1: time, tip in canvas mm, tool pose (base), joints, and labels.
+
+    `motion[k]`/`feed_mm_s[k]`/`stroke[k]` describe the move arriving at waypoint k
+    (`stroke` is the plan's stroke index while painting, else -1)."""
+
+    t: np.ndarray
+    tip_canvas: np.ndarray
+    poses: np.ndarray
+    q: np.ndarray
+    motion: np.ndarray
+    feed_mm_s: np.ndarray
+    stroke: np.ndarray
+    pot_rgb: tuple[tuple[int, int, int], ...]
+    dips: int
+    washes: int
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.t[-1]) if len(self.t) else 0.0
+
+    def painted_length_mm(self) -> float:
+        seg = np.linalg.norm(np.diff(self.tip_canvas[:, :2], axis=0), axis=1)
+        return float(seg[self.motion[1:] == Motion.PAINT].sum())
+
+
+@dataclass
+class _Builder:
+    """Accumulates moves as (points, motion, speed, stroke, dwell) in canvas mm."""
+
+    spacing: float
+    travel_spacing: float
+    accel: float
+    pos: np.ndarray
+    points: list[np.ndarray]
+    times: list[np.ndarray]
+    motion: list[np.ndarray]
+    feed: list[np.ndarray]
+    stroke: list[np.ndarray]
+    clock: float = 0.0
+
+    def move(self, path: np.ndarray, kind: Motion, speed: float, stroke: int = -1) -> None:
+        path = np.vstack([self.pos[None], np.asarray(path, dtype=float)])
+        spacing = self.travel_spacing if kind in (Motion.TRAVEL, Motion.DIP, Motion.WASH) \
+            else self.spacing
+        pts = resample(path, spacing)[1:]
+        if not len(pts):
+            return
+        seg = np.linalg.norm(np.diff(np.vstack([self.pos[None], pts]), axis=0), axis=1)
+        s = np.cumsum(seg)
+        t = self.clock + trapezoid_times(s, speed, self.accel)
+        self._append(pts, t, kind, speed, stroke)
+
+    def dwell(self, seconds: float, kind: Motion) -> None:
+        self._append(self.pos[None], np.array([self.clock + seconds]), kind, 0.0, -1)
+
+    def _append(self, pts: np.ndarray, t: np.ndarray, kind: Motion, speed: float,
+                stroke: int) -> None:
+        self.points.append(pts)
+        self.times.append(t)
+        self.motion.append(np.full(len(pts), int(kind), dtype=np.int8))
+        self.feed.append(np.full(len(pts), speed))
+        self.stroke.append(np.full(len(pts), stroke, dtype=np.int32))
+        self.pos, self.clock = pts[-1], float(t[-1])
+
+
+def resample(path: np.ndarray, spacing: float) -> np.ndarray:
+    """Insert points so no segment of `path` (k, d) is longer than `spacing`; keeps vertices."""
+    out = [path[:1]]
+    for a, b in zip(path[:-1], path[1:], strict=True):
+        n = max(1, int(np.ceil(np.linalg.norm(b[:3] - a[:3]) / spacing)))
+        f = np.arange(1, n + 1)[:, None] / n
+        out.append(a + f * (b - a))
+    return np.vstack(out)
+
+
+def trapezoid_times(s: np.ndarray, v_max: float, a_max: float) -> np.ndarray:
+    """Times to reach arc lengths `s` (increasing, from rest at 0 to rest at s[-1])."""
+    total = float(s[-1]) if len(s) else 0.0
+    if total <= 0:
+        return np.zeros_like(s)
+    ramp = v_max**2 / a_max  # accelerating + braking distance at full speed
+    if total < ramp:  # triangle: never reaches v_max
+        v_peak = np.sqrt(a_max * total)
+        half = total / 2.0
+        t_half = v_peak / a_max
+        return np.where(s <= half, np.sqrt(2.0 * s / a_max),
+                        2 * t_half - np.sqrt(np.maximum(2.0 * (total - s) / a_max, 0.0)))
+    d_acc = ramp / 2.0
+    t_acc = v_max / a_max
+    t_total = 2 * t_acc + (total - ramp) / v_max
+    return np.where(s <= d_acc, np.sqrt(2.0 * s / a_max),
+                    np.where(s <= total - d_acc, t_acc + (s - d_acc) / v_max,
+                             t_total - np.sqrt(np.maximum(2.0 * (total - s) / a_max, 0.0))))
+
+
+def brush_down_orientation() -> np.ndarray:
+    """Tool orientation in the canvas frame: brush axis into the canvas, tool x along x."""
+    return np.eye(3)
+
+
+def canvas_poses(tip_canvas: np.ndarray, cal: CanvasCalibration) -> np.ndarray:
+    """Tool poses (N, 4, 4) in the base frame for tip positions in canvas mm."""
+    poses = np.zeros((len(tip_canvas), 4, 4))
+    poses[:, :3, :3] = cal.base_from_canvas[:3, :3] @ brush_down_orientation()
+    poses[:, :3, 3] = cal.to_base(tip_canvas)
+    poses[:, 3, 3] = 1.0
+    return poses
+
+
+def fit_plan(plan: Plan, canvas_size_mm: tuple[float, float]) -> Plan:
+    """Scale a plan uniformly (points and widths) to fit the calibrated canvas."""
+    scale = min(canvas_size_mm[0] / plan.canvas.width_mm,
+                canvas_size_mm[1] / plan.canvas.height_mm)
+    doc = plan.to_dict()
+    doc["canvas"] = {"width_mm": plan.canvas.width_mm * scale,
+                     "height_mm": plan.canvas.height_mm * scale}
+    for s in doc["strokes"]:
+        s["width_mm"] *= scale
+        s["points"] = [[x * scale, y * scale, p] for x, y, p in s["points"]]
+    return Plan.from_dict(doc)
+
+
+def plan_trajectory(plan: Plan, arm: ArmConfig, cal: CanvasCalibration, brush: BrushModel,
+                    q_start: np.ndarray) -> Trajectory:
+    """Turn `plan` into a timed, IK-solved trajectory for `arm` on the calibrated canvas."""
+    w, h = cal.canvas_size_mm
+    if plan.canvas.width_mm > w + 1e-6 or plan.canvas.height_mm > h + 1e-6:
+        raise TrajectoryError(
+            f"the plan's canvas ({plan.canvas.width_mm:g} x {plan.canvas.height_mm:g} mm) is "
+            f"larger than the calibrated canvas ({w:g} x {h:g} mm); scale it to fit (--fit)"
+        )
+    cell = arm.workcell
+    if len(plan.palette) > len(cell.pots_xy):
+        raise TrajectoryError(f"the plan uses {len(plan.palette)} paints but the workcell has "
+                              f"{len(cell.pots_xy)} pots")
+    m = arm.motion
+    plan = split_strokes(plan, max_length_mm=cell.dip_length_mm)
+    start_tip = cal.to_canvas(fk(arm.chain, q_start)[:3, 3])
+    b = _Builder(m.waypoint_spacing_mm, m.travel_spacing_mm, m.accel, start_tip, [], [], [], [],
+                 [])
+    canvas_up = -m.lift_mm
+    pot_up = -(cell.pot_rim_mm + m.lift_mm)
+    pot_down = -(cell.pot_rim_mm - cell.pot_dip_mm)
+    loaded: int | None = None
+    painted = 0.0
+    dips = washes = 0
+
+    def visit(xy: np.ndarray, kind: Motion, dwell: float) -> None:
+        b.move(np.array([[*b.pos[:2], pot_up]]), Motion.LIFT, m.approach_speed)
+        b.move(np.array([[*xy, pot_up]]), kind, m.travel_speed)
+        b.move(np.array([[*xy, pot_down]]), kind, m.approach_speed)
+        b.dwell(dwell, kind)
+        b.move(np.array([[*xy, pot_up]]), kind, m.approach_speed)
+
+    for i, stroke in enumerate(plan.strokes):
+        length = stroke.length_mm()
+        if loaded != stroke.color or painted + length > cell.dip_length_mm + 1e-9:
+            if loaded is not None and loaded != stroke.color:
+                visit(cell.wash_xy, Motion.WASH, cell.wash_dwell_s)
+                washes += 1
+            visit(cell.pots_xy[stroke.color], Motion.DIP, cell.dip_dwell_s)
+            dips += 1
+            loaded, painted = stroke.color, 0.0
+        pts = stroke.array()
+        depth = brush.depth_for_width(stroke.width_mm * pts[:, 2])
+        path = np.column_stack([pts[:, :2], depth])
+        if b.pos[2] > canvas_up:
+            b.move(np.array([[*b.pos[:2], canvas_up]]), Motion.LIFT, m.approach_speed)
+        b.move(np.array([[*path[0, :2], min(b.pos[2], canvas_up)]]), Motion.TRAVEL,
+               m.travel_speed)
+        b.move(np.array([[*path[0, :2], canvas_up]]), Motion.APPROACH, m.approach_speed)
+        b.move(path[:1], Motion.APPROACH, m.approach_speed, i)
+        b.move(path[1:], Motion.PAINT, m.paint_speed, i)
+        b.move(np.array([[*path[-1, :2], canvas_up]]), Motion.LIFT, m.approach_speed)
+        painted += length
+    if loaded is not None:
+        visit(cell.wash_xy, Motion.WASH, cell.wash_dwell_s)
+        washes += 1
+    if not b.points:
+        raise TrajectoryError("the plan has no strokes: nothing to paint")
+    tips = np.vstack(b.points)
+    t = np.concatenate(b.times)
+    motion = np.concatenate(b.motion)
+    poses = canvas_poses(tips, cal)
+    q = solve_path(arm.chain, poses, q_start, max_step=m.max_joint_step)
+    t = _respect_joint_speeds(t, np.vstack([q_start[None], q]), arm, motion)
+    return Trajectory(t=t, tip_canvas=tips, poses=poses, q=q, motion=motion,
+                      feed_mm_s=np.concatenate(b.feed), stroke=np.concatenate(b.stroke),
+                      pot_rgb=tuple(p.rgb for p in plan.palette), dips=dips, washes=washes)
+
+
+def _respect_joint_speeds(t: np.ndarray, q_with_start: np.ndarray, arm: ArmConfig,
+                          motion: np.ndarray) -> np.ndarray:
+    """Stretch each move (a run of equal `motion`) whose joints would exceed their speeds."""
+    dt = np.diff(np.concatenate([[0.0], t]))
+    dq = np.abs(np.diff(q_with_start, axis=0))
+    need = np.max(dq / arm.chain.max_speed, axis=1)  # seconds each step needs at full speed
+    ratio = np.where(dt > 0, need / np.maximum(dt, 1e-12), np.where(need > 0, np.inf, 0.0))
+    run = np.concatenate([[0], np.cumsum(motion[1:] != motion[:-1])])
+    factor = np.ones(run[-1] + 1)
+    np.maximum.at(factor, run, ratio)
+    factor = np.where(np.isfinite(factor), factor, 1.0)
+    stretched = dt * np.maximum(factor[run], 1.0)
+    stretched = np.where((dt == 0) & (need > 0), need, stretched)
+    return np.cumsum(stretched)
