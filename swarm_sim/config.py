@@ -97,6 +97,7 @@ class LedgerSpec:
     rule: str = "dmmd"
     stake_wei: int = 10**15
     deposit_votes: int = 40
+    bond_votes: int = 40
     round_size: int = 10
 
     def __post_init__(self) -> None:
@@ -107,8 +108,9 @@ class LedgerSpec:
                "block_ticks and stable_depth must be at least 1")
         _check(self.freshness >= 1 and self.contingent >= 1,
                "freshness and contingent must be at least 1")
-        _check(self.stake_wei >= 1 and self.deposit_votes >= 1 and self.round_size >= 2,
-               "stake_wei and deposit_votes must be >= 1, round_size >= 2")
+        _check(self.stake_wei >= 1 and self.deposit_votes >= 1 and self.bond_votes >= 0
+               and self.round_size >= 2,
+               "stake_wei and deposit_votes must be >= 1, bond_votes >= 0, round_size >= 2")
 
 
 @dataclass(frozen=True)

@@ -238,13 +238,13 @@ class DecisionLedger:
 class EstimateLedger:
     """SwarmEstimate: deposit-backed votes on the black share, outliers lose their stake."""
 
-    def __init__(self, backend: EvmBackend, stake_wei: int, round_size: int, swarms: int) -> None:
+    def __init__(self, backend: EvmBackend, stake_wei: int, bond_wei: int, round_size: int,
+                 swarms: int) -> None:
         self.backend = backend
         artifact = _artifact("SwarmEstimate")
         self.abi = artifact.abi
         self.swarms = swarms
-        self.stake_wei = stake_wei
-        self.address = backend.deploy(artifact, [stake_wei, round_size, swarms])
+        self.address = backend.deploy(artifact, [stake_wei, bond_wei, round_size, swarms])
 
     def deposit(self, swarm: np.ndarray, robot: np.ndarray, amount_wei: np.ndarray) -> None:
         amounts = amount_wei.astype(object)

@@ -110,7 +110,7 @@ def new_swarm(scenarios: list[Scenario], seeds: list[int]) -> Swarm:
         n=n,
         arena=base.arena,
         tiles=np.concatenate(cols["tiles"]),
-        run_of=np.repeat(np.arange(runs, dtype=np.int64), n),
+        run_of=np.repeat(np.arange(runs, dtype=np.int32), n),
         local=local,
         seeds=seeds_arr,
         x=np.concatenate(cols["x"]).astype(np.float32),
@@ -162,19 +162,21 @@ def tile_under(s: Swarm) -> np.ndarray:
     """Colour of the tile under each robot (True = black)."""
     t = s.arena.tiles_per_side
     inv = np.float32(1.0 / s.arena.tile_m)
-    col = np.minimum((s.x * inv).astype(np.int64), t - 1)
-    row = np.minimum((s.y * inv).astype(np.int64), t - 1)
-    return s.tiles[s.run_of * (t * t) + row * t + col]
+    col = np.minimum((s.x * inv).astype(np.int32), t - 1)
+    row = np.minimum((s.y * inv).astype(np.int32), t - 1)
+    return s.tiles[s.run_of * np.int32(t * t) + row * t + col]
 
 
-def sense(s: Swarm) -> None:
-    """Exploring robots count the tiles they see and those matching their opinion."""
+def sense(s: Swarm, totals: bool) -> None:
+    """Exploring robots count the tiles they see and those matching their opinion; with
+    `totals`, also every tile and black tile since the start (continuous estimates)."""
     black = tile_under(s)
     exploring = s.phase == EXPLORE
     s.seen += exploring
     s.matched += exploring & (black == s.opinion.astype(bool))
-    s.seen_total += exploring
-    s.black_total += exploring & black
+    if totals:
+        s.seen_total += exploring
+        s.black_total += exploring & black
 
 
 @dataclass(frozen=True)
@@ -198,9 +200,10 @@ class Grid:
 
     def cells(self, x: np.ndarray, y: np.ndarray, run: np.ndarray) -> np.ndarray:
         inv = np.float32(1.0 / self.cell_m)
-        cx = np.minimum((x * inv).astype(np.int64), self.per_side - 1) + 1
-        cy = np.minimum((y * inv).astype(np.int64), self.per_side - 1) + 1
-        return run * self.per_run + cy * self.stride + cx
+        cx = np.minimum((x * inv).astype(np.int32), self.per_side - 1) + 1
+        cy = np.minimum((y * inv).astype(np.int32), self.per_side - 1) + 1
+        # int32 keeps the sort fast; it holds any batch below 2**31 cells.
+        return run * np.int32(self.per_run) + cy * self.stride + cx
 
     def offsets(self) -> np.ndarray:
         d = np.array([-1, 0, 1])
@@ -219,11 +222,13 @@ def neighbour_pairs(
         return empty, empty
     scell = grid.cells(s.x[senders], s.y[senders], s.run_of[senders])
     order = np.argsort(scell, kind="stable")
-    sorted_cells = scell[order]
+    # Dense per-cell table (counting sort): a cell's senders are order[start : start + count].
+    per_cell = np.bincount(scell, minlength=s.runs * grid.per_run)
+    start = np.cumsum(per_cell) - per_cell
     query = (grid.cells(s.x[receivers], s.y[receivers], s.run_of[receivers])[:, None]
              + grid.offsets()[None, :]).ravel()
-    lo = np.searchsorted(sorted_cells, query, "left")
-    counts = np.searchsorted(sorted_cells, query, "right") - lo
+    lo = start[query]
+    counts = per_cell[query]
     total = int(counts.sum())
     if total == 0:
         return empty, empty
@@ -241,9 +246,13 @@ def deliver(s: Swarm, receivers: np.ndarray, values: np.ndarray, qualities: np.n
     if receivers.size == 0:
         return
     m = s.inbox.shape[1]
-    order = np.argsort(receivers, kind="stable")
-    rec, val, qual = receivers[order], values[order], qualities[order]
-    who, start, count = np.unique(rec, return_index=True, return_counts=True)
+    rec, val, qual = receivers, values, qualities
+    if np.any(rec[1:] < rec[:-1]):  # pairs usually arrive grouped by receiver already
+        order = np.argsort(rec, kind="stable")
+        rec, val, qual = rec[order], val[order], qual[order]
+    start = np.flatnonzero(np.concatenate(([True], rec[1:] != rec[:-1])))
+    who = rec[start]
+    count = np.diff(np.append(start, rec.size))
     rank = np.arange(rec.size) - np.repeat(start, count)
     row = np.repeat(np.arange(who.size), count)
     keep = rank < m

@@ -165,9 +165,11 @@ class _Batch:
 
     def _decide(self, tick: int, who: np.ndarray) -> None:
         s = self.s
-        if self.sc.on_chain:
-            self.pending[who] = True
+        if self.sc.strategy == "blockchain":
+            self.pending[who] = True  # the contract decides, at the next block
             return
+        if self.sc.on_chain:
+            return  # the estimate contract has no per-robot decision
         who = who[~s.byzantine[who]]
         if who.size == 0:
             return
@@ -246,8 +248,9 @@ class _Batch:
             said[liars], _ = self._forged(-1, owner[liars])
             ledger.register(self.seeds, swarm, robot, said.astype(np.uint8))
         else:
-            ledger = EstimateLedger(self.backend, spec.stake_wei, spec.round_size, s.runs)
-            per_robot = spec.stake_wei * spec.deposit_votes
+            bond = spec.stake_wei * spec.bond_votes
+            ledger = EstimateLedger(self.backend, spec.stake_wei, bond, spec.round_size, s.runs)
+            per_robot = bond + spec.stake_wei * spec.deposit_votes
             # One robot's budget, whatever the number of identities it splits it over.
             share = np.where(s.byzantine[owner], per_robot // self.ids, per_robot)
             ledger.deposit(swarm, robot, share)
@@ -319,12 +322,15 @@ class _Batch:
         else:
             est = s.estimate[self.honest]
             runs = s.run_of[self.honest]
+            known = np.bincount(runs, weights=~np.isnan(est), minlength=s.runs)
+            filled = np.nan_to_num(est, nan=0.5)
             hi = np.full(s.runs, -np.inf)
             lo = np.full(s.runs, np.inf)
-            np.maximum.at(hi, runs, np.nan_to_num(est, nan=np.inf))
-            np.minimum.at(lo, runs, np.nan_to_num(est, nan=-np.inf))
+            np.maximum.at(hi, runs, filled)
+            np.minimum.at(lo, runs, filled)
             centre = 0.5 * (hi + lo)
-            agreed = (open_runs & (hi - lo <= self.sc.tolerance)
+            agreed = (open_runs & (known == self.honest_count)
+                      & (hi - lo <= self.sc.tolerance)
                       & (np.abs(centre - self.truth) <= self.sc.tolerance))
         self.done_at[agreed] = tick + 1
 
@@ -347,7 +353,7 @@ class _Batch:
         ticks = self.sc.max_ticks
         for tick in range(ticks):
             move(s, tick, turn_mean)
-            sense(s)
+            sense(s, totals=not self.sc.discrete)
             self._transitions(tick)
             if self.sc.on_chain:
                 if tick % block_ticks == block_ticks - 1:

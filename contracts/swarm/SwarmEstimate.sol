@@ -4,10 +4,12 @@ pragma solidity ^0.8.24;
 /// @title Deposit-weighted collective estimate with outlier rejection and payouts.
 /// @notice After Strobel, Castello Ferrer and Dorigo (Frontiers 2020). Every vote carries an
 /// estimate (parts per million) and locks `stake` wei from the voter's deposit. When a swarm's
-/// round holds `roundSize` votes, the half closest to the current mean (the round's median for
-/// the first round) becomes the new mean and shares every stake of the round; the other half
-/// loses its stakes. Voting power is bought with ether, never with identities: an attacker that
-/// splits its deposit over many identities (a Sybil attack) gets no more votes than its deposit.
+/// round holds `roundSize` votes, the half closest to the round's mean is accepted: its average
+/// updates the swarm's mean (halfway, so one round cannot move it all the way) and it shares
+/// every stake of the round; the other half loses its stakes. Voting power is bought with
+/// ether, never with identities: an identity votes only once it has locked a bond of `minBond`
+/// wei, and every vote spends `stake` more, so an attacker that splits one deposit over many
+/// identities (a Sybil attack) gets no more votes than that deposit pays for.
 /// One contract hosts several independent swarms; records are packed big-endian in `bytes`.
 contract SwarmEstimate {
     uint256 private constant DEPOSIT_SIZE = 18; // swarm u16, robot u32, amount u96
@@ -15,10 +17,12 @@ contract SwarmEstimate {
     uint32 public constant SCALE = 1_000_000;
 
     uint256 public immutable stake;
+    uint256 public immutable minBond;
     uint32 public immutable roundSize;
     uint16 public immutable swarms;
 
     mapping(uint256 => uint256) public balanceOf; // swarm << 32 | robot -> wei
+    mapping(uint256 => uint256) public bondOf;
     mapping(uint16 => uint32[]) private roundValues;
     mapping(uint16 => uint256[]) private roundVoters;
     mapping(uint16 => uint32) public meanOf;
@@ -35,14 +39,16 @@ contract SwarmEstimate {
     error UnknownSwarm(uint16 swarm);
     error EstimateOutOfRange(uint32 estimate);
 
-    constructor(uint256 stake_, uint32 roundSize_, uint16 swarms_) {
+    constructor(uint256 stake_, uint256 minBond_, uint32 roundSize_, uint16 swarms_) {
         if (stake_ == 0 || roundSize_ < 2 || swarms_ == 0) revert BadParameters();
         stake = stake_;
+        minBond = minBond_;
         roundSize = roundSize_;
         swarms = swarms_;
     }
 
-    /// @notice Credit each identity with the ether declared for it; the sum must equal msg.value.
+    /// @notice Credit each identity with the ether declared for it (the first `minBond` wei
+    /// of an identity are locked as its bond); the sum must equal msg.value.
     function deposit(bytes calldata records) external payable {
         if (records.length % DEPOSIT_SIZE != 0) revert BadRecords(records.length, DEPOSIT_SIZE);
         uint256 total;
@@ -50,13 +56,20 @@ contract SwarmEstimate {
             uint16 swarm = uint16(_cuint(records, at, 2));
             if (swarm >= swarms) revert UnknownSwarm(swarm);
             uint256 amount = _cuint(records, at + 6, 12);
-            balanceOf[_key(swarm, uint32(_cuint(records, at + 2, 4)))] += amount;
+            uint256 id = _key(swarm, uint32(_cuint(records, at + 2, 4)));
+            uint256 balance = balanceOf[id] + amount;
+            if (bondOf[id] < minBond && balance >= minBond - bondOf[id]) {
+                balance -= minBond - bondOf[id];
+                bondOf[id] = minBond;
+            }
+            balanceOf[id] = balance;
             total += amount;
         }
         if (total != msg.value) revert BadDeposit(msg.value, total);
     }
 
-    /// @notice One block of votes; a vote without `stake` left in its deposit is rejected.
+    /// @notice One block of votes; a vote from an identity without a full bond, or without
+    /// `stake` left in its balance, is rejected.
     function step(bytes calldata votes) external {
         if (votes.length % VOTE_SIZE != 0) revert BadRecords(votes.length, VOTE_SIZE);
         uint256 accepted;
@@ -66,7 +79,7 @@ contract SwarmEstimate {
             uint256 voter = _key(swarm, uint32(_cuint(votes, at + 2, 4)));
             uint32 estimate = uint32(_cuint(votes, at + 6, 4));
             if (estimate > SCALE) revert EstimateOutOfRange(estimate);
-            if (balanceOf[voter] < stake) continue;
+            if (bondOf[voter] < minBond || balanceOf[voter] < stake) continue;
             balanceOf[voter] -= stake;
             accepted++;
             roundValues[swarm].push(estimate);
@@ -87,26 +100,38 @@ contract SwarmEstimate {
     }
 
     function _payout(uint16 swarm) private {
-        uint32[] storage values = roundValues[swarm];
         uint256[] storage voters = roundVoters[swarm];
-        uint256 n = values.length;
-        uint32[] memory v = new uint32[](n);
-        for (uint256 i = 0; i < n; i++) v[i] = values[i];
-        uint32 ref = roundsOf[swarm] == 0 ? _median(v) : meanOf[swarm];
-
-        uint256[] memory order = _byDistance(v, ref);
-        uint256 winners = n / 2;
-        uint256 sum;
-        for (uint256 i = 0; i < winners; i++) sum += v[order[i]];
-        uint32 mean = uint32(sum / winners);
-        uint256 share = (stake * n) / winners;
+        (uint256[] memory order, uint32 accepted) = _closestHalf(roundValues[swarm]);
+        uint256 winners = order.length / 2;
+        uint256 share = (stake * order.length) / winners;
         for (uint256 i = 0; i < winners; i++) balanceOf[voters[order[i]]] += share;
 
+        uint32 rounds = roundsOf[swarm];
+        uint32 mean = rounds == 0 ? accepted : (meanOf[swarm] + accepted) / 2;
         meanOf[swarm] = mean;
-        roundsOf[swarm] += 1;
-        emit Payout(swarm, roundsOf[swarm], mean);
+        roundsOf[swarm] = rounds + 1;
+        emit Payout(swarm, rounds + 1, mean);
         delete roundValues[swarm];
         delete roundVoters[swarm];
+    }
+
+    /// @dev Votes ordered by distance to the round's mean, and the average of the closer half.
+    function _closestHalf(uint32[] storage values)
+        private
+        view
+        returns (uint256[] memory order, uint32 accepted)
+    {
+        uint256 n = values.length;
+        uint32[] memory v = new uint32[](n);
+        uint256 total;
+        for (uint256 i = 0; i < n; i++) {
+            v[i] = values[i];
+            total += v[i];
+        }
+        order = _byDistance(v, uint32(total / n));
+        uint256 sum;
+        for (uint256 i = 0; i < n / 2; i++) sum += v[order[i]];
+        accepted = uint32(sum / (n / 2));
     }
 
     /// @dev Indices sorted by |v - ref|, ties by arrival order (insertion sort: rounds are small).
@@ -125,21 +150,6 @@ contract SwarmEstimate {
                 j--;
             }
         }
-    }
-
-    function _median(uint32[] memory v) private pure returns (uint32) {
-        uint32[] memory s = new uint32[](v.length);
-        for (uint256 i = 0; i < v.length; i++) s[i] = v[i];
-        for (uint256 i = 1; i < s.length; i++) {
-            uint32 x = s[i];
-            uint256 j = i;
-            while (j > 0 && s[j - 1] > x) {
-                s[j] = s[j - 1];
-                j--;
-            }
-            s[j] = x;
-        }
-        return s[s.length / 2];
     }
 
     function _key(uint16 swarm, uint32 robot) private pure returns (uint256) {

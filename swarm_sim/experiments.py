@@ -1,0 +1,230 @@
+"""Runs and sweeps: strategy × Byzantine count × seeds, in local processes or on Ray.
+
+A sweep is planned as a fixed list of runs; run i is seeded from (base seed, i) only, and runs
+are cut into batches in plan order, so the same sweep gives the same table on one process,
+on many, or on a Ray cluster.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from swarm_sim.config import DISCRETE, RULES, STRATEGIES, Scenario
+from swarm_sim.errors import SwarmError
+from swarm_sim.rng import run_seed
+from swarm_sim.simulation import RunResult, simulate_batch
+
+BATCH_RUNS = 500
+Z95 = 1.959963984540054
+
+
+def strategy_labels() -> list[str]:
+    """Every strategy a sweep accepts; the blockchain one is named after its contract rule."""
+    return [s for s in STRATEGIES if s != "blockchain"] + [f"blockchain-{r}" for r in RULES]
+
+
+def scenario_for(base: Scenario, label: str, byzantine: int) -> Scenario:
+    """The scenario of one sweep cell; 'blockchain-<rule>' selects the contract's rule."""
+    if label.startswith("blockchain-") and label != "blockchain-estimate":
+        rule = label.removeprefix("blockchain-")
+        if rule not in RULES:
+            raise SwarmError(f"unknown blockchain rule {rule!r}; choose one of {', '.join(RULES)}")
+        scenario = replace(base, strategy="blockchain", ledger=replace(base.ledger, rule=rule))
+    elif label in STRATEGIES:
+        scenario = replace(base, strategy=label)
+    else:
+        raise SwarmError(
+            f"unknown strategy {label!r}; choose from {', '.join(strategy_labels())}")
+    return scenario.with_byzantine(byzantine)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A full factorial sweep."""
+
+    base: Scenario = field(default_factory=Scenario)
+    strategies: tuple[str, ...] = ("dmvd", "dmmd", "dc", "blockchain-dmmd")
+    byzantine: tuple[int, ...] = tuple(range(10))
+    seeds: int = 45
+    base_seed: int = 2018
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise SwarmError(f"a sweep needs at least 1 seed per cell, got {self.seeds}")
+        if not self.strategies or not self.byzantine:
+            raise SwarmError("a sweep needs at least one strategy and one Byzantine count")
+        for b in self.byzantine:
+            if b < 0:
+                raise SwarmError(f"Byzantine counts must not be negative, got {b}")
+        for label in self.strategies:
+            scenario_for(self.base, label, max(self.byzantine))
+
+    @property
+    def runs(self) -> int:
+        return len(self.strategies) * len(self.byzantine) * self.seeds
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Runs simulated side by side: same strategy and parameters, own seeds."""
+
+    scenarios: tuple[Scenario, ...]
+    seeds: tuple[int, ...]
+    run_indices: tuple[int, ...]
+
+
+def aamas2018() -> Sweep:
+    """Strobel, Castelló Ferrer and Dorigo (AAMAS 2018): 20 robots, 400 tiles, 34 % black,
+    0–9 Byzantine robots always voting the wrong colour, 45 runs per setting."""
+    return Sweep(strategies=("dmvd", "dmmd", "dc", "blockchain-dmmd", "blockchain-dmvd"))
+
+
+PRESETS: dict[str, Callable[[], Sweep]] = {"aamas2018": aamas2018}
+
+
+def plan(sweep: Sweep, batch_runs: int = BATCH_RUNS) -> list[Batch]:
+    """The sweep's runs in a fixed order, cut into batches per strategy."""
+    batches: list[Batch] = []
+    index = 0
+    for label in sweep.strategies:
+        cell: list[tuple[Scenario, int, int]] = []
+        for b in sweep.byzantine:
+            scenario = scenario_for(sweep.base, label, b)
+            for _ in range(sweep.seeds):
+                cell.append((scenario, run_seed(sweep.base_seed, index), index))
+                index += 1
+        for at in range(0, len(cell), batch_runs):
+            chunk = cell[at:at + batch_runs]
+            batches.append(Batch(*(tuple(c) for c in zip(*chunk, strict=True))))
+    return batches
+
+
+def run_batch(batch: Batch) -> list[RunResult]:
+    """Worker entry point (a plain function, so processes and Ray can ship it)."""
+    return simulate_batch(list(batch.scenarios), list(batch.seeds), list(batch.run_indices))
+
+
+def _local(batches: list[Batch], workers: int) -> Iterator[list[RunResult]]:
+    if workers <= 1:
+        for b in batches:
+            yield run_batch(b)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(run_batch, b) for b in batches]
+        for f in as_completed(futures):
+            yield f.result()
+
+
+def _ray(batches: list[Batch], address: str) -> Iterator[list[RunResult]]:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(run_batch)
+    pending = [remote.remote(b) for b in batches]
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        yield ray.get(ready[0])
+
+
+def execute(sweep: Sweep, workers: int | None = None, ray_address: str | None = None,
+            progress: bool = True, batch_runs: int = BATCH_RUNS) -> pd.DataFrame:
+    """Run every run of the sweep; one row per run, ordered by run index."""
+    from tqdm import tqdm
+
+    batches = plan(sweep, batch_runs)
+    workers = workers or min(len(batches), os.cpu_count() or 1)
+    source = _ray(batches, ray_address) if ray_address else _local(batches, workers)
+    rows: list[dict] = []
+    with tqdm(total=sweep.runs, unit="run", disable=not progress, desc="swarm sweep") as bar:
+        for results in source:
+            rows.extend(asdict(r) for r in results)
+            bar.update(len(results))
+    return pd.DataFrame(rows).sort_values("run_index", ignore_index=True)
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion."""
+    if n == 0:
+        return math.nan, math.nan
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def summarise(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy and Byzantine count: exit probability (Wilson 95 %), time, error."""
+    rows = []
+    for (strategy, byz), g in runs.groupby(["strategy", "byzantine"], sort=True):
+        k, n = int(g["correct"].sum()), len(g)
+        lo, hi = wilson(k, n)
+        reached = g.loc[g["consensus"], "consensus_time_s"]
+        rows.append({
+            "strategy": strategy, "byzantine": int(byz), "runs": n,
+            "exit_probability": k / n, "wilson_low": lo, "wilson_high": hi,
+            "consensus_rate": float(g["consensus"].mean()),
+            "consensus_time_median_s": float(reached.median()) if len(reached) else math.nan,
+            "abs_error_mean": float(g["abs_error"].mean()),
+            "flagged_byzantine_mean": float(g["flagged_byzantine"].mean()),
+            "flagged_honest_total": int(g["flagged_honest"].sum()),
+        })
+    return pd.DataFrame(rows)
+
+
+def save_table(frame: pd.DataFrame, path: Path) -> None:
+    """CSV or Parquet, by the file's suffix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    elif path.suffix == ".csv":
+        frame.to_csv(path, index=False, float_format="%.6g")
+    else:
+        raise SwarmError(f"cannot write {path}: use a .csv or .parquet file name")
+
+
+def load_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise SwarmError(f"no such results file: {path}")
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    raise SwarmError(f"cannot read {path}: use a .csv or .parquet file")
+
+
+def plot_exit_probability(summary: pd.DataFrame, path: Path, title: str = "") -> None:
+    """PNG: exit probability vs number of Byzantine robots, one line per strategy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    needed = {"strategy", "byzantine", "exit_probability", "wilson_low", "wilson_high"}
+    if not needed <= set(summary.columns):
+        raise SwarmError(f"the table lacks columns {sorted(needed - set(summary.columns))}; "
+                         "give a summary table (gaka swarm sweep --summary)")
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for strategy, g in summary.groupby("strategy", sort=True):
+        g = g.sort_values("byzantine")
+        err = [g["exit_probability"] - g["wilson_low"], g["wilson_high"] - g["exit_probability"]]
+        ax.errorbar(g["byzantine"], g["exit_probability"], yerr=err, marker="o", capsize=3,
+                    label=strategy, linestyle="--" if strategy in DISCRETE else "-")
+    ax.set_xlabel("Byzantine robots")
+    ax.set_ylabel("exit probability (Wilson 95 %)")
+    ax.set_ylim(-0.03, 1.03)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
