@@ -70,7 +70,7 @@ class SimulatedArm:
     def __init__(self, arm: ArmConfig, brush: BrushModel | None = None, *,
                  world_canvas: np.ndarray | None = None, px_per_mm: float = 2.0,
                  film: FilmRecorder | None = None, sample_dt: float = 0.02, seed: int = 0,
-                 touch_noise_mm: float = 0.02) -> None:
+                 touch_noise_mm: float = 0.05) -> None:
         self.name = f"sim:{arm.name}"
         self.config = arm
         self.brush = brush if brush is not None else BrushModel.from_spec(arm.brush)
@@ -104,18 +104,17 @@ class SimulatedArm:
         """A photo of the canvas through `camera`."""
         return camera.capture(self.canvas_rgb(), self.canvas_size_mm, self.rng)
 
-    def touch(self, canvas_xy: tuple[float, float], nominal: np.ndarray,
-              lift_mm: float = 20.0) -> np.ndarray:
-        """Lower the brush at a canvas mark (located by the `nominal` canvas pose) until it
-        meets the real canvas; returns the tip in base mm (a touch sensor's reading)."""
-        n_nom = nominal[:3, 2]
-        start = nominal[:3, :3] @ [canvas_xy[0], canvas_xy[1], -lift_mm] + nominal[:3, 3]
-        n_true, o_true = self.world_canvas[:3, 2], self.world_canvas[:3, 3]
-        s = -float((start - o_true) @ n_true) / float(n_nom @ n_true)
-        s += self.rng.normal(0.0, self.touch_noise_mm)
+    def touch(self, canvas_xy: tuple[float, float]) -> np.ndarray:
+        """Jog the brush onto a mark of the real canvas until it touches (as an operator does
+        with a teach pendant); returns the tip in base mm as the arm reads it.
+
+        The reading carries the operator's aim error in the plane and the contact
+        sensor's noise along the normal (`touch_noise_mm` each)."""
+        local = np.array([canvas_xy[0], canvas_xy[1], 0.0])
+        local += self.rng.normal(0.0, self.touch_noise_mm, size=3)
         pose = np.eye(4)
-        pose[:3, :3] = nominal[:3, :3]
-        pose[:3, 3] = start + s * n_nom
+        pose[:3, :3] = self.config.workcell.canvas_pose()[:3, :3]  # the arm's brush-down
+        pose[:3, 3] = self.world_canvas[:3, :3] @ local + self.world_canvas[:3, 3]
         self.q = solve_ik(self.config.chain, pose, self.q)
         return fk(self.config.chain, self.q)[:3, 3]
 

@@ -271,7 +271,8 @@ def canvas_homography(corners_px: np.ndarray, canvas_size_mm: tuple[float, float
     corners = np.asarray(corners_px, dtype=np.float32).reshape(4, 2)
     w, h = canvas_size_mm[0] * px_per_mm, canvas_size_mm[1] * px_per_mm
     dst = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
-    area = 0.5 * abs(float(np.cross(corners[2] - corners[0], corners[3] - corners[1])))
+    d1, d2 = corners[2] - corners[0], corners[3] - corners[1]
+    area = 0.5 * abs(float(d1[0] * d2[1] - d1[1] * d2[0]))
     if not math.isfinite(area) or area < 1.0:
         raise CalibrationError("camera corners enclose no area: cannot rectify")
     return cv2.getPerspectiveTransform(corners, dst)

@@ -21,7 +21,7 @@ from robot.brush import BrushModel
 from robot.calibration import CanvasCalibration
 from robot.errors import TrajectoryError
 from robot.kinematics import fk, solve_path
-from vision.plan import Plan, split_strokes
+from vision.plan import Plan, Stroke, split_strokes
 
 
 class Motion(IntEnum):
@@ -132,15 +132,15 @@ def trapezoid_times(s: np.ndarray, v_max: float, a_max: float) -> np.ndarray:
                              t_total - np.sqrt(np.maximum(2.0 * (total - s) / a_max, 0.0))))
 
 
-def brush_down_orientation() -> np.ndarray:
-    """Tool orientation in the canvas frame: brush axis into the canvas, tool x along x."""
-    return np.eye(3)
+def canvas_poses(tip_canvas: np.ndarray, cal: CanvasCalibration,
+                 brush_down: np.ndarray) -> np.ndarray:
+    """Tool poses (N, 4, 4) in the base frame for tip positions in canvas mm.
 
-
-def canvas_poses(tip_canvas: np.ndarray, cal: CanvasCalibration) -> np.ndarray:
-    """Tool poses (N, 4, 4) in the base frame for tip positions in canvas mm."""
+    Positions follow the calibrated canvas; the orientation is the arm's brush-down
+    rotation `brush_down` (base frame), which a 4-axis arm can hold whatever the
+    canvas' small tilt, and which is within a fraction of a degree of perpendicular."""
     poses = np.zeros((len(tip_canvas), 4, 4))
-    poses[:, :3, :3] = cal.base_from_canvas[:3, :3] @ brush_down_orientation()
+    poses[:, :3, :3] = brush_down
     poses[:, :3, 3] = cal.to_base(tip_canvas)
     poses[:, 3, 3] = 1.0
     return poses
@@ -159,6 +159,49 @@ def fit_plan(plan: Plan, canvas_size_mm: tuple[float, float]) -> Plan:
     return Plan.from_dict(doc)
 
 
+def passes_for_brush(plan: Plan, max_width_mm: float, overlap: float = 0.15) -> Plan:
+    """Replace strokes wider than the brush by parallel passes covering the same band.
+
+    A stroke of local half-width R becomes k side-by-side passes of half-width about R/k
+    (widened by `overlap` so no seam shows), offset along the local normal. Each pass is
+    lengthened or shortened at its ends so together they keep the stroke's round caps.
+    Points stay inside the canvas; order is kept (the passes of one stroke are adjacent).
+    """
+    out: list[Stroke] = []
+    w, h = plan.canvas.width_mm, plan.canvas.height_mm
+    for s in plan.strokes:
+        pts = s.array()
+        half = s.width_mm * pts[:, 2] / 2.0
+        if 2.0 * half.max() <= max_width_mm + 1e-9:
+            out.append(s)
+            continue
+        k = int(np.ceil(2.0 * half.max() / (max_width_mm / (1.0 + overlap))))
+        tangent = _tangents(pts[:, :2])
+        normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])
+        r_pass = np.minimum(half / k * (1.0 + overlap), max_width_mm / 2.0)
+        width = 2.0 * float(r_pass.max())
+        for j in range(k):
+            off = half * ((2 * j + 1) / k - 1.0)
+            xy = pts[:, :2] + normal * off[:, None]
+            ends = np.sqrt(np.maximum(half[[0, -1]] ** 2 - off[[0, -1]] ** 2, 0.0)) \
+                - r_pass[[0, -1]]
+            xy[0] -= tangent[0] * ends[0]
+            xy[-1] += tangent[-1] * ends[1]
+            xy = np.clip(xy, 0.0, [w, h])
+            pressure = np.clip(r_pass / (width / 2.0), 0.0, 1.0)
+            out.append(Stroke(s.color, width, tuple(zip(xy[:, 0].tolist(), xy[:, 1].tolist(),
+                                                        pressure.tolist(), strict=True))))
+    return plan.with_strokes(out)
+
+
+def _tangents(xy: np.ndarray) -> np.ndarray:
+    """Unit tangents at polyline points (central differences; x axis for a dab)."""
+    d = np.gradient(xy, axis=0) if len(xy) > 1 else np.zeros_like(xy)
+    n = np.linalg.norm(d, axis=1, keepdims=True)
+    fallback = np.array([[1.0, 0.0]])
+    return np.where(n > 1e-9, d / np.maximum(n, 1e-12), fallback)
+
+
 def plan_trajectory(plan: Plan, arm: ArmConfig, cal: CanvasCalibration, brush: BrushModel,
                     q_start: np.ndarray) -> Trajectory:
     """Turn `plan` into a timed, IK-solved trajectory for `arm` on the calibrated canvas."""
@@ -173,7 +216,8 @@ def plan_trajectory(plan: Plan, arm: ArmConfig, cal: CanvasCalibration, brush: B
         raise TrajectoryError(f"the plan uses {len(plan.palette)} paints but the workcell has "
                               f"{len(cell.pots_xy)} pots")
     m = arm.motion
-    plan = split_strokes(plan, max_length_mm=cell.dip_length_mm)
+    plan = split_strokes(passes_for_brush(plan, brush.max_width_mm),
+                         max_length_mm=cell.dip_length_mm)
     start_tip = cal.to_canvas(fk(arm.chain, q_start)[:3, 3])
     b = _Builder(m.waypoint_spacing_mm, m.travel_spacing_mm, m.accel, start_tip, [], [], [], [],
                  [])
@@ -220,7 +264,7 @@ def plan_trajectory(plan: Plan, arm: ArmConfig, cal: CanvasCalibration, brush: B
     tips = np.vstack(b.points)
     t = np.concatenate(b.times)
     motion = np.concatenate(b.motion)
-    poses = canvas_poses(tips, cal)
+    poses = canvas_poses(tips, cal, cell.canvas_pose()[:3, :3])
     q = solve_path(arm.chain, poses, q_start, max_step=m.max_joint_step)
     t = _respect_joint_speeds(t, np.vstack([q_start[None], q]), arm, motion)
     return Trajectory(t=t, tip_canvas=tips, poses=poses, q=q, motion=motion,
