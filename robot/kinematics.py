@@ -386,9 +386,47 @@ def solve_path(chain: Chain, poses: np.ndarray, q_start: np.ndarray,
 
 
 def _path_analytic(chain: Chain, poses: np.ndarray, q_start: np.ndarray) -> np.ndarray:
-    """Waypoint by waypoint, the in-limit branch (and 2π turn) nearest the previous one."""
+    """Follow, waypoint by waypoint, the branch nearest the previous one.
+
+    Fast path: the branch choice only needs, per waypoint, which candidate is nearest
+    each candidate of the waypoint before (an (N, 8, 8) table, computed at once); the
+    angles are then unwrapped along the chosen branches. Where that leaves a joint
+    limit, or at a wrist singularity, the exact waypoint-by-waypoint choice decides."""
     cands = ik_analytic_candidates(chain, poses, q_ref=q_start)
     valid = ~np.isnan(cands).any(axis=-1)
+    off5 = chain.joints[4].offset
+    singular = (np.abs(np.sin(np.where(valid, cands[..., 4], 1.0) + off5)) < 1e-9).any()
+    q0, branch, found, _ = select_closest(chain, cands[:1], q_start)
+    if found[0] and not singular:
+        diff = cands[1:, None, :, :] - cands[:-1, :, None, :]  # (N-1, from, to, n)
+        diff = np.where(chain.revolute, (diff + np.pi) % TWO_PI - np.pi, diff)
+        dist = np.nan_to_num(joint_distance(chain, diff, np.zeros(chain.dof)), nan=np.inf)
+        dist = np.where(_wrappable(chain, cands[1:])[:, None, :], dist, np.inf)
+        nearest = np.argmin(dist, axis=2)  # (N-1, from)
+        path_branch = np.empty(len(poses), dtype=np.int64)
+        b = path_branch[0] = int(branch[0])
+        for k, row in enumerate(nearest.tolist(), start=1):
+            b = path_branch[k] = row[b]
+        q = cands[np.arange(len(poses)), path_branch]
+        q[0] = q0[0]
+        rev = chain.revolute
+        q[:, rev] = np.unwrap(q[:, rev], axis=0)
+        if not np.isnan(q).any() and not limit_violations(chain, q).any():
+            return q
+    return _path_analytic_exact(chain, poses, q_start, cands, valid)
+
+
+def _wrappable(chain: Chain, cands: np.ndarray) -> np.ndarray:
+    """Candidates (..., n) that some 2π turn of each revolute joint puts inside the limits."""
+    turns = np.where(chain.revolute[:, None], TWO_PI * np.arange(-2, 3), 0.0)
+    alts = np.nan_to_num(cands, nan=np.inf)[..., None] + turns
+    ok = (alts >= chain.lower[:, None] - 1e-9) & (alts <= chain.upper[:, None] + 1e-9)
+    return ok.any(axis=-1).all(axis=-1)
+
+
+def _path_analytic_exact(chain: Chain, poses: np.ndarray, q_start: np.ndarray,
+                         cands: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Waypoint by waypoint, the in-limit branch (and 2π turn) nearest the previous one."""
     lo, hi = chain.lower[:, None] - 1e-9, chain.upper[:, None] + 1e-9
     turns = np.where(chain.revolute[:, None], TWO_PI * np.array([0.0, -1.0, 1.0]), 0.0)
     off5 = chain.joints[4].offset
