@@ -3,6 +3,7 @@ strategies talk to the consensus contract once per block."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ class RunResult:
     accepted_votes: int
     rejected_votes: int
     simulated_s: float
+    digest: str  # sha256 of the run's final robot state: equal digests, equal runs
 
 
 def _batch_key(s: Scenario) -> Scenario:
@@ -408,8 +410,17 @@ class _Batch:
                 accepted_votes=int(counters["acceptedVotes"]),
                 rejected_votes=int(counters["rejectedVotes"]),
                 simulated_s=ticks / self.tps,
+                digest=self._digest(r),
             ))
         return out
+
+    def _digest(self, run: int) -> str:
+        s = self.s
+        mine = slice(run * s.n, (run + 1) * s.n)
+        h = hashlib.sha256()
+        for arr in (s.x, s.y, s.opinion, s.estimate, s.phase, s.phase_left):
+            h.update(np.ascontiguousarray(arr[mine]).tobytes())
+        return h.hexdigest()
 
     def _label(self) -> str:
         if self.sc.strategy == "blockchain":

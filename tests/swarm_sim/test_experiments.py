@@ -1,0 +1,116 @@
+"""Sweeps (local processes and Ray), statistics, bad input and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from swarm_sim.arena import ArenaSpec
+from swarm_sim.config import ByzantineSpec, Scenario, Timing
+from swarm_sim.errors import SwarmError
+from swarm_sim.experiments import Sweep, execute, plan, summarise, wilson
+from tests.conftest import GAKA
+
+TINY = Sweep(
+    base=Scenario(robots=10, max_time_s=40, arena=ArenaSpec(side_m=1.4, tiles_per_side=14)),
+    strategies=("dmmd", "blockchain-dmvd"), byzantine=(0, 2), seeds=3, base_seed=5)
+
+
+def test_wilson_interval_contains_the_estimate_and_shrinks_with_more_runs() -> None:
+    lo, hi = wilson(30, 45)
+    assert lo < 30 / 45 < hi
+    lo_big, hi_big = wilson(300, 450)
+    assert hi_big - lo_big < hi - lo
+    assert wilson(0, 45)[0] == 0.0 and wilson(45, 45)[1] == 1.0
+    flipped = wilson(15, 45)
+    assert flipped == pytest.approx((1 - hi, 1 - lo))
+
+
+def test_runs_are_seeded_from_base_seed_and_index_whatever_the_batching() -> None:
+    coarse = [r for b in plan(TINY, batch_runs=100) for r in b.run_indices]
+    fine = [r for b in plan(TINY, batch_runs=2) for r in b.run_indices]
+    assert sorted(coarse) == sorted(fine) == list(range(TINY.runs))
+    seeds = {i: s for b in plan(TINY, 100) for i, s in zip(b.run_indices, b.seeds, strict=True)}
+    assert seeds == {i: s for b in plan(TINY, 2) for i, s in zip(b.run_indices, b.seeds,
+                                                                   strict=True)}
+
+
+def test_local_processes_and_ray_give_the_same_table() -> None:
+    ray = pytest.importorskip("ray")
+    local = execute(TINY, workers=2, progress=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        on_ray = execute(TINY, ray_address="auto", progress=False, batch_runs=4)
+    finally:
+        ray.shutdown()
+    assert len(local) == TINY.runs
+    pd.testing.assert_frame_equal(local.drop(columns="simulated_s"),
+                                  on_ray.drop(columns="simulated_s"))
+    pd.testing.assert_frame_equal(summarise(local), summarise(on_ray))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Scenario(robots=-3), "at least 1 robot"),
+    (lambda: Scenario(robots=0), "at least 1 robot"),
+    (lambda: ByzantineSpec(count=-1), "must not be negative"),
+    (lambda: ByzantineSpec(share=1.5), r"share must lie in \[0, 1\]"),
+    (lambda: ByzantineSpec(share=-0.1), r"share must lie in \[0, 1\]"),
+    (lambda: Scenario(robots=5, byzantine=ByzantineSpec(count=9)), "only 5"),
+    (lambda: ArenaSpec(tiles_per_side=0), "arena is empty"),
+    (lambda: ArenaSpec(side_m=0.0), "side must be positive"),
+    (lambda: Scenario(arena=ArenaSpec(black_share=0.5, tiles_per_side=2)), "no majority colour"),
+    (lambda: Scenario(strategy="telepathy"), "unknown strategy"),
+    (lambda: Timing(memory=0), "memory"),
+    (lambda: Sweep(byzantine=(0, -2)), "must not be negative"),
+    (lambda: Sweep(strategies=("blockchain-oracle",)), "unknown blockchain rule"),
+])
+def test_bad_parameters_are_clear_errors(make, message: str) -> None:
+    with pytest.raises(SwarmError, match=message):
+        make()
+
+
+def _gaka(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([str(GAKA), "swarm", *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def test_cli_reports_bad_input_without_a_traceback(gaka_env: dict[str, str]) -> None:
+    for args in (["run", "--byzantine-share", "1.5"], ["run", "--robots", "-4"],
+                 ["run", "--tiles", "0"], ["sweep", "--byzantine", "0,-3", "--quiet"]):
+        done = _gaka(*args, env=gaka_env)
+        assert done.returncode != 0
+        assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
+
+
+def test_cli_sweep_writes_runs_summary_and_plot(tmp_path: Path, gaka_env: dict[str, str]
+                                                ) -> None:
+    runs, summary, png = tmp_path / "runs.parquet", tmp_path / "s.csv", tmp_path / "p.png"
+    done = _gaka("sweep", "--strategies", "dmvd,dc", "--byzantine", "0-1", "--seeds", "2",
+                 "--robots", "8", "--max-time", "30", "--workers", "1", "--quiet",
+                 "--out", str(runs), "--summary", str(summary), "--plot", str(png),
+                 env=gaka_env)
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_parquet(runs)) == 8
+    table = pd.read_csv(summary)
+    assert set(table["strategy"]) == {"dmvd", "dc"} and set(table["byzantine"]) == {0, 1}
+    assert png.read_bytes().startswith(b"\x89PNG")
+    again = tmp_path / "again.png"
+    assert _gaka("plot", str(summary), "--out", str(again), env=gaka_env).returncode == 0
+    assert again.read_bytes().startswith(b"\x89PNG")
+
+
+def test_cli_run_prints_the_outcome(gaka_env: dict[str, str]) -> None:
+    done = _gaka("run", "--strategy", "blockchain-estimate", "--robots", "10",
+                 "--byzantine", "2", "--behaviour", "sybil", "--max-time", "30", env=gaka_env)
+    assert done.returncode == 0, done.stderr
+    assert '"strategy": "blockchain-estimate"' in done.stdout
+
+
+def test_sweep_is_reproducible_in_one_process_too() -> None:
+    one = execute(dataclasses.replace(TINY, strategies=("dmmd",)), workers=1, progress=False)
+    two = execute(dataclasses.replace(TINY, strategies=("dmmd",)), workers=1, progress=False)
+    pd.testing.assert_frame_equal(one, two)
