@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 
@@ -18,3 +19,112 @@ def run() -> None:
 
     deployment = deploy_project(Settings())
     typer.echo(json.dumps(deployment, indent=2))
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise typer.BadParameter(f"expected WIDTHxHEIGHT, got {text!r}") from None
+    return w, h
+
+
+def _default_calibration(config: str) -> Path:
+    from gaka.config import Settings
+
+    return Settings().data_dir / "calibration" / f"{Path(config).stem}.json"
+
+
+@app.command("paint")
+def paint(
+    plan: Path = typer.Argument(..., help="stroke plan JSON (from `gaka paint`)"),
+    arm: str = typer.Option("sim", "--arm", help="sim | gcode"),
+    config: str = typer.Option("kuka_kr6_r900", "--config",
+                               help="arm config: a shipped name or a TOML file"),
+    port: str | None = typer.Option(None, "--port", help="serial port of the G-code arm"),
+    calibration: Path | None = typer.Option(
+        None, "--calibration",
+        help="calibration JSON (default: the one `gaka robot calibrate` saved, if any)"),
+    video: Path | None = typer.Option(None, "--video", help="film the painting to this MP4"),
+    film_size: str = typer.Option("1280x720", "--film-size", help="film resolution WxH"),
+    fps: float = typer.Option(30.0, "--fps", help="film frame rate"),
+    speedup: float = typer.Option(10.0, "--speedup",
+                                  help="time-lapse factor (arm seconds per film second)"),
+    canvas: Path | None = typer.Option(None, "--canvas", help="save the simulated canvas (PNG)"),
+    px_per_mm: float = typer.Option(2.0, "--px-per-mm", help="simulated canvas resolution"),
+    fit: bool = typer.Option(False, "--fit", help="scale the plan to fit the canvas"),
+    jitter_mm: float = typer.Option(0.0, "--jitter-mm", help="brush wobble (simulation)"),
+    width_noise: float = typer.Option(0.0, "--width-noise", help="relative width noise (sim)"),
+    paint_scale: float = typer.Option(1.0, "--paint-scale",
+                                      help="paint a dip holds, x the config's (sim)"),
+    target: Path | None = typer.Option(None, "--target",
+                                       help="the plan's source image (for --corrections)"),
+    corrections: int = typer.Option(0, "--corrections",
+                                    help="closed loop: up to K corrective strokes (sim)"),
+    misplace_mm: float = typer.Option(0.0, "--misplace-mm",
+                                      help="simulated canvas lies off its configured pose"),
+    seed: int = typer.Option(0, "--seed", help="seed of the simulated world"),
+    report: Path | None = typer.Option(None, "--report", help="also write the record here"),
+) -> None:
+    """Paint PLAN with the simulated arm (filming it) or a GRBL arm on a serial port."""
+    from robot.errors import RobotError
+    from robot.film import FilmSpec
+    from robot.jobs import PaintOptions, SimWorld, run_paint
+    from vision.plan import PlanError
+
+    if calibration is None and _default_calibration(config).is_file():
+        calibration = _default_calibration(config)
+    w, h = _size(film_size)
+    opts = PaintOptions(plan=plan, arm=arm, config=config, port=port, calibration=calibration,
+                        video=video, film=FilmSpec(w, h, fps, speedup), canvas_png=canvas,
+                        px_per_mm=px_per_mm, fit=fit, jitter_mm=jitter_mm,
+                        width_noise=width_noise, paint_scale=paint_scale, target=target,
+                        corrections=corrections, world=SimWorld(misplace_mm, seed))
+    try:
+        record = run_paint(opts)
+    except (RobotError, PlanError) as exc:
+        raise _fail(exc) from None
+    text = json.dumps(record, indent=2)
+    if report is not None:
+        report.write_text(text + "\n", encoding="utf-8")
+    typer.echo(text)
+
+
+@app.command("calibrate")
+def calibrate(
+    out: Path | None = typer.Option(None, "--out",
+                                    help="where to save (default: data dir/calibration/ARM.json)"),
+    config: str = typer.Option("kuka_kr6_r900", "--config",
+                               help="arm config: a shipped name or a TOML file"),
+    arm: str | None = typer.Option(None, "--arm",
+                                   help="'sim': touch the marks with the simulated arm"),
+    points: Path | None = typer.Option(None, "--points",
+                                       help="touch points file (JSON or CSV u,v,x,y,z)"),
+    point: list[str] = typer.Option([], "--point", help="one touch point u,v,x,y,z (repeat)"),
+    marks: str = typer.Option("4x3", "--marks", help="grid of marks the simulated arm touches"),
+    camera: Path | None = typer.Option(None, "--camera",
+                                       help="photo of the blank canvas (finds its corners)"),
+    max_rms_mm: float = typer.Option(0.5, "--max-rms-mm", help="refuse a plane fit worse than"),
+    misplace_mm: float = typer.Option(0.0, "--misplace-mm",
+                                      help="simulated canvas lies off its configured pose"),
+    seed: int = typer.Option(0, "--seed", help="seed of the simulated world"),
+) -> None:
+    """Record a canvas calibration from brush-touch points (and a camera photo)."""
+    from robot.errors import RobotError
+    from robot.jobs import CalibrateOptions, SimWorld, run_calibrate
+
+    cols, rows = _size(marks)
+    opts = CalibrateOptions(out=out or _default_calibration(config), config=config, arm=arm,
+                            points_file=points, points=tuple(point), marks=(cols, rows),
+                            camera_image=camera, max_plane_rms_mm=max_rms_mm,
+                            world=SimWorld(misplace_mm, seed))
+    try:
+        record = run_calibrate(opts)
+    except RobotError as exc:
+        raise _fail(exc) from None
+    typer.echo(json.dumps(record, indent=2))
