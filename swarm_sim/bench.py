@@ -66,7 +66,7 @@ def _vote_workload(backend: EvmBackend, robots: int, blocks: int, per_tx: int
         ledger.step((empty, empty, empty),
                     (zeros[:per_tx], who, (who % 2).astype(np.uint8), np.full(per_tx, 30000)))
     wall = time.perf_counter() - start
-    accepted = ledger.counters()["acceptedVotes"]
+    accepted = ledger.counters()["accepted"]
     if accepted != blocks * per_tx:
         raise RuntimeError(f"only {accepted} of {blocks * per_tx} votes were accepted")
     return blocks * per_tx / wall, accepted

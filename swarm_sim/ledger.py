@@ -230,9 +230,11 @@ class DecisionLedger:
         out = self.backend.call(self.address, self.abi, "opinionsOf", [keys])
         return np.frombuffer(out, dtype=np.uint8).copy()
 
-    def counters(self) -> dict[str, int]:
-        return {k: int(self.backend.call(self.address, self.abi, k, []))
-                for k in ("acceptedVotes", "rejectedVotes", "flaggedRobots")}
+    def counters(self, swarm: int = 0) -> dict[str, int]:
+        """Votes accepted, rejected, and robots flagged in one swarm."""
+        accepted, rejected, flagged = self.backend.call(self.address, self.abi, "tallies",
+                                                        [swarm])
+        return {"accepted": accepted, "rejected": rejected, "flagged": flagged}
 
 
 class EstimateLedger:
@@ -271,6 +273,7 @@ class EstimateLedger:
         return int(self.backend.call(self.address, self.abi, "balanceOf",
                                      [(swarm << 32) | robot]))
 
-    def counters(self) -> dict[str, int]:
-        return {k: int(self.backend.call(self.address, self.abi, k, []))
-                for k in ("acceptedVotes", "rejectedVotes")}
+    def counters(self, swarm: int = 0) -> dict[str, int]:
+        """Votes accepted and rejected in one swarm."""
+        accepted, rejected = self.backend.call(self.address, self.abi, "tallies", [swarm])
+        return {"accepted": accepted, "rejected": rejected}

@@ -221,9 +221,12 @@ def neighbour_pairs(
     if receivers.size == 0 or senders.size == 0:
         return empty, empty
     scell = grid.cells(s.x[senders], s.y[senders], s.run_of[senders])
-    order = np.argsort(scell, kind="stable")
+    cells = s.runs * grid.per_run
+    # A stable sort keeps senders of a cell in index order, whatever else is in the batch;
+    # on 16-bit keys numpy's stable sort is a radix sort, several times faster.
+    order = np.argsort(scell.astype(np.uint16) if cells <= 1 << 16 else scell, kind="stable")
     # Dense per-cell table (counting sort): a cell's senders are order[start : start + count].
-    per_cell = np.bincount(scell, minlength=s.runs * grid.per_run)
+    per_cell = np.bincount(scell, minlength=cells)
     start = np.cumsum(per_cell) - per_cell
     query = (grid.cells(s.x[receivers], s.y[receivers], s.run_of[receivers])[:, None]
              + grid.offsets()[None, :]).ravel()

@@ -94,6 +94,7 @@ class _Batch:
         self.pending = np.zeros(self.s.size, dtype=bool)
         self.done_at = np.full(self.s.runs, -1, dtype=np.int64)
         self.decision = np.full(self.s.runs, np.nan)
+        self.results: dict[int, RunResult] = {}
         self.ids = byz.identities(self.behaviour, self.sc.byzantine.sybil_identities)
         self.s.estimate[:] = np.nan
         self.ledger: DecisionLedger | EstimateLedger | None = None
@@ -335,17 +336,56 @@ class _Batch:
                       & (hi - lo <= self.sc.tolerance)
                       & (np.abs(centre - self.truth) <= self.sc.tolerance))
         self.done_at[agreed] = tick + 1
-
-    def _final_error(self) -> np.ndarray:
-        s = self.s
         if self.sc.discrete:
-            wrong = np.bincount(s.run_of[self.honest],
-                                weights=(s.opinion[self.honest] != self.truth),
-                                minlength=s.runs)
-            return wrong / self.honest_count
-        total = np.bincount(s.run_of[self.honest], weights=np.nan_to_num(
-            s.estimate[self.honest], nan=0.5), minlength=s.runs)
-        return np.abs(total / self.honest_count - self.truth)
+            # A decided run is recorded now: what its batch does afterwards is not its business.
+            self._finish(np.flatnonzero(agreed), tick + 1)
+
+    def _errors(self, runs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per run: the honest robots' mean value and its absolute error (discrete: the share
+        of honest robots holding the wrong colour)."""
+        s = self.s
+        who = self.honest[np.isin(s.run_of[self.honest], runs)]
+        counts = self.honest_count[runs]
+        if self.sc.discrete:
+            value = s.opinion[who] != self.truth
+        else:
+            value = np.nan_to_num(s.estimate[who], nan=0.5)
+        total = np.bincount(s.run_of[who], weights=value, minlength=s.runs)[runs] / counts
+        return total, (total if self.sc.discrete else np.abs(total - self.truth))
+
+    def _finish(self, runs: np.ndarray, ticks: int) -> None:
+        """Freeze the outcome of `runs` at this tick."""
+        if runs.size == 0:
+            return
+        s = self.s
+        mean, error = self._errors(runs)
+        flagged = np.zeros((2, s.runs), dtype=np.int64)
+        if isinstance(self.ledger, DecisionLedger):
+            swarm, robot, owner = self._identities(np.flatnonzero(np.isin(s.run_of, runs)))
+            hit = self.ledger.opinions(swarm, robot) == WRONG_TRUTH_FLAG
+            np.add.at(flagged, (s.byzantine[owner].astype(int) ^ 1, swarm), hit)
+        for i, r in enumerate(runs.tolist()):
+            done = self.done_at[r] >= 0
+            if self.sc.discrete:
+                decision = self.decision[r] if done else math.nan
+                correct = bool(done and decision == self.truth)
+            else:
+                decision = float(mean[i])
+                correct = bool(error[i] <= self.sc.tolerance)
+            votes = self.ledger.counters(r) if self.ledger is not None else {}
+            self.results[r] = RunResult(
+                run_index=self.run_indices[r], seed=self.seeds[r], strategy=self._label(),
+                robots=s.n, byzantine=self.scenarios[r].byzantine_count,
+                behaviour=self.behaviour, consensus=bool(done), decision=float(decision),
+                correct=correct,
+                consensus_time_s=float(self.done_at[r] / self.tps) if done else math.nan,
+                abs_error=float(error[i]),
+                flagged_byzantine=int(flagged[0, r]), flagged_honest=int(flagged[1, r]),
+                accepted_votes=int(votes.get("accepted", 0)),
+                rejected_votes=int(votes.get("rejected", 0)),
+                simulated_s=ticks / self.tps,
+                digest=self._digest(r),
+            )
 
     def run(self, progress: Callable[[int], None] | None = None) -> list[RunResult]:
         s, t = self.s, self.sc.timing
@@ -364,7 +404,7 @@ class _Batch:
                 self._communicate(tick)
             if tick % self.tps == self.tps - 1:
                 self._check(tick)
-                if self.sc.discrete and (self.done_at >= 0).all():
+                if len(self.results) == s.runs:
                     ticks = tick + 1
                     break
             if progress is not None and tick - last >= 1000:
@@ -372,47 +412,9 @@ class _Batch:
                 last = tick
         if progress is not None:
             progress(ticks - last)
-        return self._results(ticks)
-
-    def _results(self, ticks: int) -> list[RunResult]:
-        s = self.s
-        flagged = np.zeros((2, s.runs), dtype=np.int64)
-        counters = {"acceptedVotes": 0, "rejectedVotes": 0}
-        if isinstance(self.ledger, DecisionLedger):
-            swarm, robot, owner = self._identities(np.arange(s.size))
-            state = self.ledger.opinions(swarm, robot)
-            hit = state == WRONG_TRUTH_FLAG
-            np.add.at(flagged, (s.byzantine[owner].astype(int) ^ 1, swarm), hit)
-        if self.ledger is not None:
-            counters.update(self.ledger.counters())
-        error = self._final_error()
-        final_estimate = None
-        if not self.sc.discrete:
-            final_estimate = np.bincount(s.run_of[self.honest], weights=np.nan_to_num(
-                s.estimate[self.honest], nan=0.5), minlength=s.runs) / self.honest_count
-        out = []
-        for r, (scenario, seed, index) in enumerate(
-                zip(self.scenarios, self.seeds, self.run_indices, strict=True)):
-            done = self.done_at[r] >= 0
-            if self.sc.discrete:
-                decision = self.decision[r] if done else math.nan
-                correct = bool(done and decision == self.truth)
-            else:
-                decision = float(final_estimate[r])
-                correct = bool(error[r] <= self.sc.tolerance)
-            out.append(RunResult(
-                run_index=index, seed=seed, strategy=self._label(), robots=s.n,
-                byzantine=scenario.byzantine_count, behaviour=self.behaviour,
-                consensus=bool(done), decision=float(decision), correct=correct,
-                consensus_time_s=float(self.done_at[r] / self.tps) if done else math.nan,
-                abs_error=float(error[r]),
-                flagged_byzantine=int(flagged[0, r]), flagged_honest=int(flagged[1, r]),
-                accepted_votes=int(counters["acceptedVotes"]),
-                rejected_votes=int(counters["rejectedVotes"]),
-                simulated_s=ticks / self.tps,
-                digest=self._digest(r),
-            ))
-        return out
+        self._finish(np.array([r for r in range(s.runs) if r not in self.results], dtype=int),
+                     ticks)
+        return [self.results[r] for r in range(s.runs)]
 
     def _digest(self, run: int) -> str:
         s = self.s

@@ -36,9 +36,14 @@ contract SwarmDecision {
     mapping(uint256 => Robot) private robots; // swarm << 32 | robot
     mapping(uint256 => uint256[]) private votesAt; // swarm << 64 | height -> opinion << 16 | quality
 
-    uint256 public acceptedVotes;
-    uint256 public rejectedVotes;
-    uint256 public flaggedRobots;
+    struct Tally {
+        uint64 accepted;
+        uint64 rejected;
+        uint64 flagged;
+    }
+
+    /// @notice Votes accepted and rejected, and robots flagged, per swarm.
+    mapping(uint16 => Tally) public tallies;
 
     enum Verdict {
         Accepted,
@@ -105,21 +110,23 @@ contract SwarmDecision {
                 )
             );
         }
-        uint256[3] memory tally;
         for (uint256 at = 0; at < votes.length; at += VOTE_SIZE) {
+            uint16 swarm = uint16(_cuint(votes, at, 2));
             Verdict v = _vote(
-                uint16(_cuint(votes, at, 2)),
+                swarm,
                 uint32(_cuint(votes, at + 2, 4)),
                 uint8(_cuint(votes, at + 6, 1)),
                 uint16(_cuint(votes, at + 7, 2)),
                 h
             );
-            tally[uint8(v)]++;
+            Tally storage t = tallies[swarm];
+            if (v == Verdict.Accepted) {
+                t.accepted++;
+            } else {
+                t.rejected++;
+                if (v == Verdict.Flagged) t.flagged++;
+            }
         }
-        // Counters are written once per block, not once per vote.
-        acceptedVotes += tally[0];
-        rejectedVotes += tally[1] + tally[2];
-        flaggedRobots += tally[2];
         return out;
     }
 

@@ -28,8 +28,13 @@ contract SwarmEstimate {
     mapping(uint16 => uint32) public meanOf;
     mapping(uint16 => uint32) public roundsOf;
 
-    uint256 public acceptedVotes;
-    uint256 public rejectedVotes;
+    struct Tally {
+        uint128 accepted;
+        uint128 rejected;
+    }
+
+    /// @notice Votes accepted and rejected per swarm.
+    mapping(uint16 => Tally) public tallies;
 
     event Payout(uint16 indexed swarm, uint32 round, uint32 mean);
 
@@ -72,22 +77,22 @@ contract SwarmEstimate {
     /// `stake` left in its balance, is rejected.
     function step(bytes calldata votes) external {
         if (votes.length % VOTE_SIZE != 0) revert BadRecords(votes.length, VOTE_SIZE);
-        uint256 accepted;
         for (uint256 at = 0; at < votes.length; at += VOTE_SIZE) {
             uint16 swarm = uint16(_cuint(votes, at, 2));
             if (swarm >= swarms) revert UnknownSwarm(swarm);
             uint256 voter = _key(swarm, uint32(_cuint(votes, at + 2, 4)));
             uint32 estimate = uint32(_cuint(votes, at + 6, 4));
             if (estimate > SCALE) revert EstimateOutOfRange(estimate);
-            if (bondOf[voter] < minBond || balanceOf[voter] < stake) continue;
+            if (bondOf[voter] < minBond || balanceOf[voter] < stake) {
+                tallies[swarm].rejected++;
+                continue;
+            }
             balanceOf[voter] -= stake;
-            accepted++;
+            tallies[swarm].accepted++;
             roundValues[swarm].push(estimate);
             roundVoters[swarm].push(voter);
             if (roundValues[swarm].length == roundSize) _payout(swarm);
         }
-        acceptedVotes += accepted;
-        rejectedVotes += votes.length / VOTE_SIZE - accepted;
     }
 
     /// @notice Current mean (ppm) and completed rounds of each swarm 0..count-1, packed u32 + u32.

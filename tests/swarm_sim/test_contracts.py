@@ -46,11 +46,11 @@ def test_contract_flags_and_then_ignores_a_robot_that_lies_about_its_rules_outco
     ledger.step(_no_decisions(), _votes([9, 0], [0, 1]))
     after = ledger.counters()
     assert ledger.opinions(swarm, robot).tolist() == [FLAGGED]
-    assert after["flaggedRobots"] == before["flaggedRobots"] + 1
-    assert after["acceptedVotes"] == before["acceptedVotes"] + 1  # robot 0's honest vote
+    assert after["flagged"] == before["flagged"] + 1
+    assert after["accepted"] == before["accepted"] + 1  # robot 0's honest vote
     # From now on it is ignored: its votes are not counted, even when they would agree.
     ledger.step(_no_decisions(), _votes([9], [1]))
-    assert ledger.counters()["acceptedVotes"] == after["acceptedVotes"]
+    assert ledger.counters()["accepted"] == after["accepted"]
     assert ledger.step((swarm, robot, np.array([1000])), _votes([], [])).tolist() == [FLAGGED]
     # An honest robot announcing what the contract computed is never flagged.
     assert ledger.opinions(*_ids(0)).tolist() == [1]
@@ -62,7 +62,7 @@ def test_stale_and_unregistered_votes_are_rejected_without_flagging() -> None:
     for _ in range(3):
         ledger.step(_no_decisions(), _votes([], []))
     ledger.step(_no_decisions(), _votes([0, 7], [1, 1]))  # robot 0: stale; robot 7: unknown
-    assert ledger.counters() == {"acceptedVotes": 0, "rejectedVotes": 2, "flaggedRobots": 0}
+    assert ledger.counters() == {"accepted": 0, "rejected": 2, "flagged": 0}
     assert ledger.opinions(*_ids(0)).tolist() == [1]
 
 
@@ -85,7 +85,7 @@ def test_sybil_identities_cannot_outvote_deposits() -> None:
     assert mean[0] == pytest.approx(0.34, abs=0.03)
     # None of the fifty identities could lock a bond, so none of their votes counted.
     assert all(ledger.balance(0, int(s)) == 10 * (bond + budget) // 50 for s in sybils)
-    assert ledger.counters()["rejectedVotes"] >= 50 * 30
+    assert ledger.counters()["rejected"] >= 50 * 30
 
 
 def test_the_same_attacker_with_real_deposits_does_move_the_mean() -> None:
