@@ -26,6 +26,8 @@ from robot.film import FilmRecorder
 from robot.kinematics import check_joint_limits, fk, solve_ik
 from robot.trajectory import Trajectory
 
+# A tip this close outside the canvas still counts as on it (plans paint up to the edge).
+EDGE_TOLERANCE_MM = 0.5
 # Labels of simulation samples.
 _FREE, _CONTACT, _WASH, _POT0 = 0, 1, 2, 10
 
@@ -96,9 +98,13 @@ class SimulatedArm:
     def close(self) -> None:
         """Nothing to release: the film belongs to whoever opened it."""
 
-    def canvas_rgb(self) -> np.ndarray:
-        """The virtual canvas as (H, W, 3) uint8 RGB."""
-        return _to_u8(self.canvas)
+    def canvas_rgb(self, size_mm: tuple[float, float] | None = None) -> np.ndarray:
+        """The virtual canvas as (H, W, 3) uint8 RGB; with `size_mm`, only that much of it
+        from the top-left corner (where a smaller plan was painted)."""
+        if size_mm is None:
+            return _to_u8(self.canvas)
+        h, w = round(size_mm[1] * self.px_per_mm), round(size_mm[0] * self.px_per_mm)
+        return _to_u8(self.canvas[:h, :w])
 
     def capture(self, camera: CameraModel) -> np.ndarray:
         """A photo of the canvas through `camera`."""
@@ -191,8 +197,9 @@ class SimulatedArm:
         cell = self.config.workcell
         w, h = self.canvas_size_mm
         labels = np.full(len(local), _FREE, dtype=np.int32)
-        on = (local[:, 2] > 0) & (local[:, 0] >= 0) & (local[:, 0] <= w) \
-            & (local[:, 1] >= 0) & (local[:, 1] <= h)
+        edge = EDGE_TOLERANCE_MM
+        on = (local[:, 2] > 0) & (local[:, 0] >= -edge) & (local[:, 0] <= w + edge) \
+            & (local[:, 1] >= -edge) & (local[:, 1] <= h + edge)
         labels[on] = _CONTACT
         surface = -(cell.pot_rim_mm - cell.pot_dip_mm / 2.0)
         wet = local[:, 2] > surface

@@ -124,7 +124,8 @@ def run_paint(opts: PaintOptions) -> dict[str, Any]:
     else:
         report = sim.execute(traj)
     record.update(_run_record(report))
-    record["ssim_vs_preview"] = ssim(render_preview(plan, opts.px_per_mm), sim.canvas_rgb())
+    painted = sim.canvas_rgb((plan.canvas.width_mm, plan.canvas.height_mm))
+    record["ssim_vs_preview"] = ssim(render_preview(plan, opts.px_per_mm), painted)
     if opts.corrections > 0:
         if opts.target is None:
             raise RobotError("--corrections needs --target (the image the plan was made from)")

@@ -39,8 +39,9 @@ class Motion(IntEnum):
 class Trajectory:
     """Waypoints k = 0..N-1: time, tip in canvas mm, tool pose (base), joints, and labels.
 
-    `motion[k]`/`feed_mm_s[k]`/`stroke[k]` describe the move arriving at waypoint k
-    (`stroke` is the plan's stroke index while painting, else -1)."""
+    `motion[k]`/`feed_mm_s[k]`/`stroke[k]`/`color[k]` describe the move arriving at
+    waypoint k (`stroke`: index in the plan as painted, i.e. after wide strokes became
+    passes and long ones were split; `color`: its palette index; both -1 off the canvas)."""
 
     t: np.ndarray
     tip_canvas: np.ndarray
@@ -49,6 +50,7 @@ class Trajectory:
     motion: np.ndarray
     feed_mm_s: np.ndarray
     stroke: np.ndarray
+    color: np.ndarray
     pot_rgb: tuple[tuple[int, int, int], ...]
     dips: int
     washes: int
@@ -176,30 +178,45 @@ def passes_for_brush(plan: Plan, max_width_mm: float, overlap: float = 0.15) -> 
             out.append(s)
             continue
         k = int(np.ceil(2.0 * half.max() / (max_width_mm / (1.0 + overlap))))
-        tangent = _tangents(pts[:, :2])
-        normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])
+        tangent, miter = _offset_directions(pts[:, :2])
         r_pass = np.minimum(half / k * (1.0 + overlap), max_width_mm / 2.0)
         width = 2.0 * float(r_pass.max())
+        pressure = np.clip(r_pass / (width / 2.0), 0.0, 1.0)
         for j in range(k):
-            off = half * ((2 * j + 1) / k - 1.0)
-            xy = pts[:, :2] + normal * off[:, None]
+            # Outer passes touch the band's edges; the others share the rest evenly.
+            off = (half - r_pass) * (2.0 * j / (k - 1) - 1.0)
+            xy = pts[:, :2] + miter * off[:, None]
             ends = np.sqrt(np.maximum(half[[0, -1]] ** 2 - off[[0, -1]] ** 2, 0.0)) \
                 - r_pass[[0, -1]]
             xy[0] -= tangent[0] * ends[0]
             xy[-1] += tangent[-1] * ends[1]
             xy = np.clip(xy, 0.0, [w, h])
-            pressure = np.clip(r_pass / (width / 2.0), 0.0, 1.0)
             out.append(Stroke(s.color, width, tuple(zip(xy[:, 0].tolist(), xy[:, 1].tolist(),
                                                         pressure.tolist(), strict=True))))
     return plan.with_strokes(out)
 
 
-def _tangents(xy: np.ndarray) -> np.ndarray:
-    """Unit tangents at polyline points (central differences; x axis for a dab)."""
-    d = np.gradient(xy, axis=0) if len(xy) > 1 else np.zeros_like(xy)
-    n = np.linalg.norm(d, axis=1, keepdims=True)
-    fallback = np.array([[1.0, 0.0]])
-    return np.where(n > 1e-9, d / np.maximum(n, 1e-12), fallback)
+def _offset_directions(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit tangents at polyline points, and miter vectors: moving a point by o times its
+    miter keeps both neighbouring segments o away (bends capped at 4x)."""
+    seg = np.diff(xy, axis=0)
+    norm = np.linalg.norm(seg, axis=1)
+    good = norm > 1e-9
+    if not good.any():  # a dab: any direction will do
+        seg, norm, good = np.tile([1.0, 0.0], (max(1, len(seg)), 1)), np.ones(max(1, len(seg))), \
+            np.ones(max(1, len(seg)), dtype=bool)
+    # Zero-length segments borrow the direction of the last (or first) real one.
+    idx = np.maximum.accumulate(np.where(good, np.arange(len(seg)), -1))
+    idx = np.where(idx < 0, int(np.argmax(good)), idx)
+    seg = seg[idx] / norm[idx, None]
+    before = np.vstack([seg[:1], seg])
+    after = np.vstack([seg, seg[-1:]])
+    tangent = before + after
+    tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-12)
+    normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])
+    side = np.column_stack([-after[:, 1], after[:, 0]])
+    cos_half = np.clip(np.sum(normal * side, axis=1), 0.25, 1.0)
+    return tangent, normal / cos_half[:, None]
 
 
 def plan_trajectory(plan: Plan, arm: ArmConfig, cal: CanvasCalibration, brush: BrushModel,
@@ -267,8 +284,10 @@ def plan_trajectory(plan: Plan, arm: ArmConfig, cal: CanvasCalibration, brush: B
     poses = canvas_poses(tips, cal, cell.canvas_pose()[:3, :3])
     q = solve_path(arm.chain, poses, q_start, max_step=m.max_joint_step)
     t = _respect_joint_speeds(t, np.vstack([q_start[None], q]), arm, motion)
+    stroke = np.concatenate(b.stroke)
+    colors = np.array([s.color for s in plan.strokes] + [-1])
     return Trajectory(t=t, tip_canvas=tips, poses=poses, q=q, motion=motion,
-                      feed_mm_s=np.concatenate(b.feed), stroke=np.concatenate(b.stroke),
+                      feed_mm_s=np.concatenate(b.feed), stroke=stroke, color=colors[stroke],
                       pot_rgb=tuple(p.rgb for p in plan.palette), dips=dips, washes=washes)
 
 
