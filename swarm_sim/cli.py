@@ -92,7 +92,7 @@ def run_cmd(
 @app.command("sweep")
 def sweep_cmd(
     preset: str | None = typer.Option(None, help="a named sweep: aamas2018"),
-    strategies: str = typer.Option("dmvd,dmmd,dc,blockchain-dmmd", help="comma-separated"),
+    strategies: str = typer.Option("dmvd,dmmd,dc,blockchain-dmvd", help="comma-separated"),
     byzantine: str = typer.Option("0-9", help="Byzantine counts, e.g. 0-9 or 0,3,6"),
     seeds: int | None = typer.Option(None, help="runs per cell (preset: 45)"),
     base_seed: int = typer.Option(2018, help="run i is seeded from (base seed, i)"),

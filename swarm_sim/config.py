@@ -94,7 +94,7 @@ class LedgerSpec:
     stable_depth: int = 6
     freshness: int = 100
     contingent: int = 100
-    rule: str = "dmmd"
+    rule: str = "dmvd"
     stake_wei: int = 10**15
     deposit_votes: int = 40
     bond_votes: int = 40
@@ -159,6 +159,7 @@ class Scenario:
 
 def scaled_arena(robots: int, base: ArenaSpec | None = None, base_robots: int = 20) -> ArenaSpec:
     """An arena grown with the swarm so the robot density (and tile size) stay the reference's."""
+    _check(robots >= 1, f"a swarm needs at least 1 robot, got {robots}")
     base = base or ArenaSpec()
     grow = math.sqrt(robots / base_robots)
     tiles = max(1, round(base.tiles_per_side * grow))

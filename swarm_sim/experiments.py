@@ -50,7 +50,7 @@ class Sweep:
     """A full factorial sweep."""
 
     base: Scenario = field(default_factory=Scenario)
-    strategies: tuple[str, ...] = ("dmvd", "dmmd", "dc", "blockchain-dmmd")
+    strategies: tuple[str, ...] = ("dmvd", "dmmd", "dc", "blockchain-dmvd")
     byzantine: tuple[int, ...] = tuple(range(10))
     seeds: int = 45
     base_seed: int = 2018
