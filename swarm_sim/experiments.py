@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
@@ -122,11 +123,26 @@ def _local(batches: list[Batch], workers: int) -> Iterator[list[RunResult]]:
             yield f.result()
 
 
+def _check_reachable(address: str) -> None:
+    """Fail fast on a dead host:port (Ray itself retries for minutes)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=3).close()
+    except OSError as exc:
+        raise SwarmError(f"cannot reach a Ray cluster at {address!r}: {exc}") from None
+
+
 def _ray(batches: list[Batch], address: str) -> Iterator[list[RunResult]]:
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        _check_reachable(address)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise SwarmError(f"cannot reach a Ray cluster at {address!r}: {exc}") from None
     remote = ray.remote(run_batch)
     pending = [remote.remote(b) for b in batches]
     while pending:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -107,19 +105,30 @@ def test_a_bad_batch_is_a_clear_error() -> None:
         ledger.backend.transact(ledger.address, ledger.abi, "step", [b"\x00" * 3, b""])
 
 
+# Short phases so that robots vote, decide and get flagged within 20 blocks.
+PARITY = Scenario(robots=12, strategy="blockchain", max_time_s=20,
+                  byzantine=ByzantineSpec(count=3),
+                  timing=Timing(explore_mean_s=1.5, dissemination_g_s=1.5,
+                                dissemination_min_ticks=5, listen_ticks=5),
+                  ledger=LedgerSpec(block_ticks=10, stable_depth=2))
+
+
 def test_pyrevm_and_the_web3_chain_run_the_same_bytecode_to_the_same_decisions() -> None:
-    # Short phases so that robots vote, decide and get flagged within 20 blocks.
-    scenario = Scenario(robots=12, strategy="blockchain", max_time_s=20,
-                        byzantine=ByzantineSpec(count=3),
-                        timing=Timing(explore_mean_s=1.5, dissemination_g_s=1.5,
-                                      dissemination_min_ticks=5, listen_ticks=5),
-                        ledger=LedgerSpec(block_ticks=10, stable_depth=2))
     seed = run_seed(99, 0)
-    fast = simulate(scenario, seed)
+    fast = simulate(PARITY, seed)
     chain = ChainBackend.embedded()
     try:
-        slow = simulate(dataclasses.replace(scenario), seed, backend=chain)
+        slow = simulate(PARITY, seed, backend=chain)
     finally:
         chain.close()
     assert fast.accepted_votes > 0 and fast.rejected_votes > 0  # votes were judged
     assert same(fast, slow)
+
+
+@pytest.mark.hardhat
+def test_a_hardhat_node_over_json_rpc_reaches_the_same_decisions(hardhat_node: str) -> None:
+    from services.chain.backends import ChainSpec, open_chain
+
+    seed = run_seed(99, 1)
+    chain = ChainBackend(open_chain(ChainSpec(network="localhost", rpc_url=hardhat_node)))
+    assert same(simulate(PARITY, seed), simulate(PARITY, seed, backend=chain))

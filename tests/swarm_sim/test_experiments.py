@@ -80,7 +80,8 @@ def _gaka(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def test_cli_reports_bad_input_without_a_traceback(gaka_env: dict[str, str]) -> None:
     for args in (["run", "--byzantine-share", "1.5"], ["run", "--robots", "-4"],
-                 ["run", "--tiles", "0"], ["sweep", "--byzantine", "0,-3", "--quiet"]):
+                 ["run", "--tiles", "0"], ["sweep", "--byzantine", "0,-3", "--quiet"],
+                 ["sweep", "--seeds", "1", "--quiet", "--ray-address", "127.0.0.1:1"]):
         done = _gaka(*args, env=gaka_env)
         assert done.returncode != 0
         assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
