@@ -74,7 +74,7 @@ class Chain:
                  and abs(abs(j[2].alpha) - math.pi / 2) < 1e-9)
         wrist = (abs(abs(j[3].alpha) - math.pi / 2) < 1e-9
                  and abs(abs(j[4].alpha) - math.pi / 2) < 1e-9)
-        offsets = all(abs(v) < 1e-9 for v in (j[3].a, j[4].a, j[5].a, j[4].d))
+        offsets = all(abs(v) < 1e-9 for v in (j[3].a, j[4].a, j[5].a, j[4].d, j[5].alpha))
         return right and wrist and offsets
 
 

@@ -35,6 +35,10 @@ class TrajectoryError(RobotError):
     """A stroke plan cannot be turned into arm motions (outside canvas, bad brush)."""
 
 
+class FilmError(RobotError):
+    """The video file cannot be written or read back."""
+
+
 class ArmConnectionError(RobotError):
     """The arm's port is dead, or is not the arm it should be."""
 

@@ -17,13 +17,9 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from robot.errors import RobotError
+from robot.errors import FilmError
 
 CODECS = ("avc1", "mp4v")
-
-
-class FilmError(RobotError):
-    """The video file cannot be written or read back."""
 
 
 @dataclass(frozen=True)

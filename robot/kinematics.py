@@ -17,6 +17,7 @@ neighbouring waypoints `ContinuityError`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 import numpy as np
 
@@ -479,12 +480,11 @@ def _dls_one(chain: Chain, pose: np.ndarray, prev: np.ndarray, k: int) -> np.nda
         free = ik_dls(chain, pose[None], prev[None], bounded=False, max_iter=300, restarts=20)
     _raise_unsolved(chain, pose, k, bool(free.converged[0]), free.q, prev,
                     residual=(float(res.pos_err_mm[0]), float(res.ang_err_rad[0])))
-    raise AssertionError("unreachable")  # _raise_unsolved always raises
 
 
 def _raise_unsolved(chain: Chain, pose: np.ndarray, k: int, geometric: bool,
                     candidates: np.ndarray, prev: np.ndarray,
-                    residual: tuple[float, float] | None = None) -> None:
+                    residual: tuple[float, float] | None = None) -> NoReturn:
     if geometric:
         cands = candidates[~np.isnan(candidates).any(axis=-1)]
         raise JointLimitError(

@@ -15,6 +15,7 @@ from robot.arm import SimulatedArm, misplaced
 from robot.arm_model import load_arm
 from robot.brush import BrushModel
 from robot.calibration import TouchPoint, calibrate_from_touches, nominal_calibration, touch_marks
+from robot.errors import FilmError
 from robot.film import FilmRecorder, FilmSpec, read_film_info
 from robot.trajectory import fit_plan, plan_trajectory
 from vision.metrics import ssim
@@ -115,3 +116,13 @@ def test_a_misplaced_canvas_needs_its_calibration():
         sim.execute(plan_trajectory(plan, arm, cal, brush, arm.home))
         scores[name] = ssim(render_preview(plan, 1.0), sim.canvas_rgb())
     assert scores["touched"] >= 0.95 > scores["nominal"]
+
+
+def test_film_errors_are_clear(tmp_path):
+    with pytest.raises(FilmError, match="positive size"):
+        FilmRecorder(tmp_path / "a.mp4", FilmSpec(0, 120, 10.0)).start()
+    with pytest.raises(FilmError, match="not recording"):
+        FilmRecorder(tmp_path / "b.mp4", FilmSpec(160, 120, 10.0)).write(
+            np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(FilmError, match="cannot open video"):
+        read_film_info(tmp_path / "missing.mp4")
