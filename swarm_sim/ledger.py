@@ -19,6 +19,10 @@ from eth_utils import function_signature_to_4byte_selector
 from swarm_sim.errors import SwarmError
 
 _DEPLOYER = "0x" + "5a" * 20
+# Set-up transactions are cut so that each fits a 30M-gas block on any chain; both backends cut
+# them the same way, so block heights stay aligned.
+REGISTRATIONS_PER_TX = 800
+DEPOSITS_PER_TX = 400
 _RULE_CODES = {"dmvd": 0, "dmmd": 1, "dc": 2}
 QUALITY_SCALE = 65535
 ESTIMATE_SCALE = 1_000_000
@@ -210,8 +214,11 @@ class DecisionLedger:
                  opinion: np.ndarray) -> None:
         """Open one swarm per seed and register robots with their initial opinions."""
         words = [int(s).to_bytes(32, "big") for s in seeds]
-        records = _pack([(swarm, ">u2"), (robot, ">u4"), (opinion, "u1")])
-        self.backend.transact(self.address, self.abi, "register", [words, records])
+        for at in range(0, max(swarm.size, 1), REGISTRATIONS_PER_TX):
+            part = slice(at, at + REGISTRATIONS_PER_TX)
+            records = _pack([(swarm[part], ">u2"), (robot[part], ">u4"), (opinion[part], "u1")])
+            self.backend.transact(self.address, self.abi, "register",
+                                  [words if at == 0 else [], records])
 
     def step(self, decide: tuple[np.ndarray, np.ndarray, np.ndarray],
              votes: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
@@ -249,12 +256,16 @@ class EstimateLedger:
         self.address = backend.deploy(artifact, [stake_wei, bond_wei, round_size, swarms])
 
     def deposit(self, swarm: np.ndarray, robot: np.ndarray, amount_wei: np.ndarray) -> None:
-        amounts = amount_wei.astype(object)
+        """Send ether for each identity (amounts up to 2**96 wei)."""
+        amounts = [int(a) for a in amount_wei]
         hi = np.array([a >> 64 for a in amounts], dtype=np.uint64)
         lo = np.array([a & (2**64 - 1) for a in amounts], dtype=np.uint64)
-        records = _pack([(swarm, ">u2"), (robot, ">u4"), (hi, ">u4"), (lo, ">u8")])
-        self.backend.transact(self.address, self.abi, "deposit", [records],
-                              value=int(sum(int(a) for a in amounts)))
+        for at in range(0, len(amounts), DEPOSITS_PER_TX):
+            part = slice(at, at + DEPOSITS_PER_TX)
+            records = _pack([(swarm[part], ">u2"), (robot[part], ">u4"), (hi[part], ">u4"),
+                             (lo[part], ">u8")])
+            self.backend.transact(self.address, self.abi, "deposit", [records],
+                                  value=sum(amounts[part]))
 
     def step(self, swarm: np.ndarray, robot: np.ndarray, estimate: np.ndarray) -> None:
         ppm = np.clip(np.rint(estimate * ESTIMATE_SCALE), 0, ESTIMATE_SCALE).astype(np.uint32)
