@@ -51,13 +51,19 @@ class PainterConfig:
 
 @dataclass(frozen=True)
 class PaintResult:
-    """Strokes in canvas mm with their paints, and the optimiser's own rendering (uint8)."""
+    """Strokes in canvas mm with their paints, and the optimiser's own rendering (uint8).
+
+    `free_rendered` is the rendering before colours snapped to a fixed palette (None
+    without one): comparing both gives the fidelity the palette costs.
+    """
 
     strokes: tuple[Stroke, ...]
     palette: tuple[Paint, ...]
     rendered: np.ndarray
+    free_rendered: np.ndarray | None
     px_per_mm: float
     iterations: int
+    target: np.ndarray  # the target as the optimiser saw it, at its resolution
 
 
 # ---------------------------------------------------------------- rasteriser
@@ -273,12 +279,19 @@ def paint(
     try:
         with torch.no_grad():
             tgt, ppm = _target_tensor(target, canvas, config.size)
-        groups = _fit(tgt, config, paints, progress)
+        groups, free = _fit(tgt, config, paints, progress)
         with torch.no_grad():
             rendered = _render(groups, torch.ones_like(tgt))
     finally:
         torch.set_num_threads(threads)
-    return _result(groups, rendered, ppm, paints, total_iterations(config, paints is not None))
+    return PaintResult(
+        *_strokes(groups, canvas, tgt.shape[1:], ppm, paints),
+        rendered=_uint8(rendered),
+        free_rendered=None if free is None else _uint8(free),
+        px_per_mm=ppm,
+        iterations=total_iterations(config, paints is not None),
+        target=_uint8(tgt),
+    )
 
 
 def total_iterations(config: PainterConfig, with_palette: bool) -> int:
@@ -290,7 +303,8 @@ def total_iterations(config: PainterConfig, with_palette: bool) -> int:
 
 def _fit(
     tgt: torch.Tensor, config: PainterConfig, paints: np.ndarray | None, progress: Progress | None
-) -> list[_Group]:
+) -> tuple[list[_Group], torch.Tensor | None]:
+    """Fitted stroke groups, and the free-colour rendering when a palette was snapped to."""
     gen = torch.Generator().manual_seed(config.seed)
     _, h, w = tgt.shape
     canvas = torch.ones_like(tgt)
@@ -311,7 +325,10 @@ def _fit(
     _optimise(
         groups, groups, white, tgt, config.final_iterations, config.lr * 0.5, 1.0, progress=progress
     )
+    free = None
     if paints is not None:
+        with torch.no_grad():
+            free = _render(groups, white)
         table = torch.from_numpy(paints.astype(np.float32) / 255.0)
         for g in groups:
             nearest = torch.cdist(g.colour.clamp(0, 1), table).argmin(1)
@@ -327,17 +344,22 @@ def _fit(
             train_colour=False,
             progress=progress,
         )
-    return groups
+    return groups, free
 
 
-def _result(
+def _uint8(img: torch.Tensor) -> np.ndarray:
+    return (img.permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+def _strokes(
     groups: list[_Group],
-    rendered: torch.Tensor,
+    canvas: Canvas,
+    shape: tuple[int, int],
     ppm: float,
     paints: np.ndarray | None,
-    iterations: int,
-) -> PaintResult:
-    _, h, w = rendered.shape
+) -> tuple[tuple[Stroke, ...], tuple[Paint, ...]]:
+    """Plan strokes (mm) and palette: the fixed paints, or each distinct stroke colour."""
+    h, w = shape
     strokes: list[Stroke] = []
     colours: list[tuple[int, int, int]] = []
     index: dict[tuple[int, int, int], int] = {}
@@ -354,9 +376,12 @@ def _result(
                 if key not in index:
                     index[key] = len(index)
                     colours.append(key)
-                points = tuple((x / ppm, y / ppm, 1.0) for x, y in p)
+                # Rounding the pixel grid may overshoot the canvas by < 1 px: clamp.
+                points = tuple(
+                    (min(x / ppm, canvas.width_mm), min(y / ppm, canvas.height_mm), 1.0)
+                    for x, y in p
+                )
                 strokes.append(Stroke(index[key], 2.0 * r / ppm, points))
     names = "paint" if paints is not None else "colour"
     palette = tuple(Paint(f"{names}{i:03d}", rgb) for i, rgb in enumerate(colours))
-    img = (rendered.permute(1, 2, 0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-    return PaintResult(tuple(strokes), palette, img, ppm, iterations)
+    return tuple(strokes), palette

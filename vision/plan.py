@@ -404,7 +404,8 @@ def order_strokes(
     Strokes of different paints that overlap (`stroke_conflicts`) keep their relative
     order; everything else may move. Greedy nearest neighbour from `start_mm` over the
     strokes whose predecessors are painted, choosing each stroke's direction, then
-    2-opt segment reversals that keep every conflicting pair in order.
+    rounds of 2-opt segment reversals and single-stroke relocations (or-opt, with the
+    stroke's direction chosen afresh) that keep every conflicting pair in order.
     """
     n = len(plan.strokes)
     if n < 2:
@@ -434,7 +435,12 @@ def order_strokes(
             preds[j] -= 1
             if preds[j] == 0:
                 ready[j] = True
-    seq = _two_opt(seq, ends, conflicts.tocsr(), two_opt_passes)
+    csr = conflicts.tocsr()
+    for _ in range(two_opt_passes):
+        before = _travel(seq, ends)
+        seq = _relocate(_two_opt(seq, ends, csr, 1), ends, csr)
+        if _travel(seq, ends) > before - 1e-9:
+            break
     return plan.with_strokes(
         [plan.strokes[i].reversed() if flip else plan.strokes[i] for i, flip in seq]
     )
@@ -475,6 +481,67 @@ def _two_opt(
         if not improved:
             break
     return [(int(s), bool(f)) for s, f in zip(ids, flips, strict=True)]
+
+
+def _travel(seq: list[tuple[int, bool]], ends: np.ndarray) -> float:
+    ids = np.array([i for i, _ in seq])
+    flips = np.array([f for _, f in seq], dtype=np.int64)
+    first, last = ends[ids, flips], ends[ids, 1 - flips]
+    return float(np.hypot(*(first[1:] - last[:-1]).T).sum())
+
+
+def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.hypot(*(a - b).T)
+
+
+def _relocate(
+    seq: list[tuple[int, bool]], ends: np.ndarray, conflicts: sparse.csr_matrix
+) -> list[tuple[int, bool]]:
+    """Move single strokes to the cheapest gap between their conflicting neighbours."""
+    ids = [i for i, _ in seq]
+    flips = [int(f) for _, f in seq]
+    n = len(ids)
+    for stroke in range(n):
+        pos = np.empty(n, dtype=np.int64)
+        pos[np.array(ids)] = np.arange(n)
+        p = int(pos[stroke])
+        idx = np.array(ids)
+        fl = np.array(flips, dtype=np.int64)
+        first, last = ends[idx, fl], ends[idx, 1 - fl]
+        removed = 0.0
+        if p > 0:
+            removed += float(_dist(last[p - 1 : p], first[p : p + 1])[0])
+        if p < n - 1:
+            removed += float(_dist(last[p : p + 1], first[p + 1 : p + 2])[0])
+        if 0 < p < n - 1:
+            removed -= float(_dist(last[p - 1 : p], first[p + 1 : p + 2])[0])
+        # The sequence without the stroke; a gap g lies between rest[g - 1] and rest[g].
+        keep = np.arange(n) != p
+        r_first, r_last = first[keep], last[keep]
+        row = conflicts.indices[conflicts.indptr[stroke] : conflicts.indptr[stroke + 1]]
+        others = pos[row]
+        lo = int(others[others < p].max()) + 1 if (others < p).any() else 0
+        hi = int(others[others > p].min()) - 1 if (others > p).any() else n - 1
+        gaps = np.arange(lo, hi + 1)  # gap g = insert before rest[g]
+        best_cost, best = np.inf, None
+        for flip in (0, 1):
+            s_first, s_last = ends[stroke, flip], ends[stroke, 1 - flip]
+            cost = np.zeros(len(gaps))
+            has_prev, has_next = gaps > 0, gaps < n - 1
+            prev = np.clip(gaps - 1, 0, n - 2)
+            nxt = np.clip(gaps, 0, n - 2)
+            cost += np.where(has_prev, _dist(r_last[prev], s_first[None]), 0.0)
+            cost += np.where(has_next, _dist(r_first[nxt], s_last[None]), 0.0)
+            cost -= np.where(has_prev & has_next, _dist(r_last[prev], r_first[nxt]), 0.0)
+            k = int(np.argmin(cost))
+            if cost[k] < best_cost:
+                best_cost, best = float(cost[k]), (int(gaps[k]), flip)
+        if best is not None and best_cost < removed - 1e-9:
+            gap, flip = best
+            del ids[p], flips[p]
+            ids.insert(gap, stroke)
+            flips.insert(gap, flip)
+    return [(i, bool(f)) for i, f in zip(ids, flips, strict=True)]
 
 
 def _reach(ids: np.ndarray, conflicts: sparse.csr_matrix) -> np.ndarray:
