@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {AuctionHouse} from "../AuctionHouse.sol";
+import {SupplyShop} from "../SupplyShop.sol";
+import {InvestorPool} from "../InvestorPool.sol";
+
+/// @title InvariantLens
+/// @notice Read-only helper for the stateful tests: gathers, in one eth_call, every figure the
+/// accounting invariants compare (the embedded EVM pays a fixed cost per call).
+contract InvariantLens {
+    /// @notice The figures of the three money-holding contracts.
+    struct Books {
+        uint256 houseBalance;
+        uint256 houseBids; // ETH held for open auctions' highest bids
+        uint256 housePending;
+        address[] owners; // owner of each listed token
+        uint256 shopBalance;
+        uint256 shopEscrowed; // ETH of placed or fulfilled orders
+        uint256 shopPending;
+        uint256 poolBalanceScaled;
+        uint256 poolSharesScaled; // every investor's share plus the undistributed carry
+    }
+
+    /// @notice Reads the books of a house, a shop and a pool.
+    /// @param house Auction house.
+    /// @param shop Supply shop.
+    /// @param pool Investor pool.
+    /// @param tokenIds Tokens ever auctioned.
+    /// @param accounts Every account that may hold a credit in the house or the shop.
+    /// @param investors Every investor of the pool.
+    function books(
+        AuctionHouse house,
+        SupplyShop shop,
+        InvestorPool pool,
+        uint256[] calldata tokenIds,
+        address[] calldata accounts,
+        address[] calldata investors
+    ) external view returns (Books memory b) {
+        IERC721 nft = house.nft();
+        b.owners = new address[](tokenIds.length);
+        for (uint256 i; i < tokenIds.length; ++i) {
+            (address bidder, uint96 amount) = house.highestBid(tokenIds[i]);
+            // While nobody has bid, `amount` is the reserve price, not ETH held.
+            if (bidder != address(0)) b.houseBids += amount;
+            b.owners[i] = nft.ownerOf(tokenIds[i]);
+        }
+        (uint64 nextOrderId,,) = shop.settings();
+        for (uint256 id = 1; id < nextOrderId; ++id) {
+            (, uint96 amount,,, SupplyShop.Status status) = shop.orders(id);
+            if (status == SupplyShop.Status.Placed || status == SupplyShop.Status.Fulfilled) {
+                b.shopEscrowed += amount;
+            }
+        }
+        for (uint256 i; i < accounts.length; ++i) {
+            b.housePending += house.pendingWithdrawals(accounts[i]);
+            b.shopPending += shop.pendingWithdrawals(accounts[i]);
+        }
+        b.poolSharesScaled = pool.undistributed();
+        for (uint256 i; i < investors.length; ++i) {
+            b.poolSharesScaled += pool.claimableScaled(investors[i]);
+        }
+        b.houseBalance = address(house).balance;
+        b.shopBalance = address(shop).balance;
+        b.poolBalanceScaled = address(pool).balance * pool.SCALE();
+    }
+}
