@@ -1,13 +1,116 @@
-"""`gaka paint`: turn an image into a stroke plan."""
+"""`gaka paint`: turn an image into a stroke plan, a preview and a side-by-side comparison."""
 
 from __future__ import annotations
 
+import json
+import re
+from enum import StrEnum
 from pathlib import Path
 
+import cv2
+import numpy as np
 import typer
+from tqdm import tqdm
+
+from vision.capture import CaptureError, open_source
+from vision.painter import PainterConfig, PainterError, total_iterations
+from vision.pipeline import INK, Planned, parse_palette, plan_lines, plan_paint
+from vision.plan import Canvas, Paint, PlanError, Source, render_preview, save_plan
+from vision.preprocess import ImageError
+
+FILES = (("plan", "json"), ("preview", "png"), ("compare", "png"))
+PREVIEW_PX = 512  # longer side of preview.png / each half of compare.png
 
 
-def paint(image: Path = typer.Argument(..., help="image file to paint")) -> None:
-    """Turn IMAGE into a stroke plan (filled in by the vision issue)."""
-    typer.echo("gaka paint: not implemented yet", err=True)
-    raise typer.Exit(2)
+class Mode(StrEnum):
+    paint = "paint"
+    lines = "lines"
+
+
+def _canvas(spec: str) -> Canvas:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[xX]\s*(\d+(?:\.\d+)?)\s*", spec)
+    if not m:
+        raise typer.BadParameter(f"expected WIDTHxHEIGHT in mm, e.g. 500x400, got {spec!r}")
+    try:
+        return Canvas(float(m.group(1)), float(m.group(2)))
+    except PlanError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _paint_named(rgb: np.ndarray) -> Paint:
+    return Paint("#" + "".join(f"{int(c):02x}" for c in rgb), tuple(int(c) for c in rgb))
+
+
+def _write_png(path: Path, rgb: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+
+
+def _write_outputs(planned: Planned, out: Path) -> dict[str, str]:
+    plan = planned.plan
+    ppm = PREVIEW_PX / max(plan.canvas.width_mm, plan.canvas.height_mm)
+    preview = render_preview(plan, ppm)
+    h, w = preview.shape[:2]
+    target = cv2.resize(planned.target, (w, h), interpolation=cv2.INTER_NEAREST)
+    gap = np.full((h, 8, 3), 255, dtype=np.uint8)
+    files = {
+        "plan": out / "plan.json",
+        "preview": out / "preview.png",
+        "compare": out / "compare.png",
+    }
+    save_plan(plan, files["plan"])
+    _write_png(files["preview"], preview)
+    _write_png(files["compare"], np.hstack([target, gap, preview]))
+    return {k: str(v) for k, v in files.items()}
+
+
+def paint(
+    image: str = typer.Argument(
+        ..., help="image file, folder (next image), camera:N, stream URL or synthetic[:WxH]"
+    ),
+    strokes: int = typer.Option(200, "--strokes", "-n", min=1, help="strokes to paint"),
+    mode: Mode = typer.Option(Mode.paint, help="paint: stroke optimiser; lines: line art"),
+    out: Path = typer.Option(Path("out"), "--out", "-o", help="output directory"),
+    seed: int = typer.Option(0, help="random seed (same seed, same plan)"),
+    palette: str = typer.Option(
+        "free", help="free (any colour), K (k-means paints of the image) or #rrggbb,#rrggbb,..."
+    ),
+    size: int = typer.Option(
+        0, min=0, help="working resolution, px on the longer side (0: 128 paint, 512 lines)"
+    ),
+    canvas: str = typer.Option("500x400", help="canvas size in mm, WIDTHxHEIGHT"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+) -> None:
+    """Turn IMAGE into a stroke plan: writes plan.json, preview.png and compare.png to --out."""
+    board = _canvas(canvas)
+    try:
+        with open_source(image) as src:
+            frame = src.read()
+        h, w = frame.image.shape[:2]
+        source = Source(frame.sha256, w, h)
+        paints = parse_palette(palette, frame.image, seed)
+        if mode is Mode.lines:
+            ink = INK if paints is None else _paint_named(paints[0])
+            planned = plan_lines(frame.image, source, board, size or 512, ink)
+        else:
+            config = PainterConfig(strokes=strokes, size=size or 128, seed=seed)
+            planned = _run_painter(frame.image, source, board, config, paints, progress)
+        out.mkdir(parents=True, exist_ok=True)
+        files = _write_outputs(planned, out)
+    except (CaptureError, ImageError, PainterError, PlanError, ValueError, OSError) as exc:
+        typer.echo(f"gaka paint: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps({"metrics": planned.plan.metrics, "files": files}, indent=2))
+
+
+def _run_painter(
+    image: np.ndarray,
+    source: Source,
+    board: Canvas,
+    config: PainterConfig,
+    paints: np.ndarray | None,
+    progress: bool,
+) -> Planned:
+    total = total_iterations(config, paints is not None)
+    with tqdm(total=total, desc="painting", unit="it", disable=not progress, leave=False) as bar:
+        return plan_paint(image, source, board, config, paints, progress=bar.update)

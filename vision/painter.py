@@ -385,3 +385,83 @@ def _strokes(
     names = "paint" if paints is not None else "colour"
     palette = tuple(Paint(f"{names}{i:03d}", rgb) for i, rgb in enumerate(colours))
     return tuple(strokes), palette
+
+
+# ---------------------------------------------------------------- baseline
+
+
+def greedy_paint(
+    target: np.ndarray,
+    canvas: Canvas,
+    config: PainterConfig = PainterConfig(),
+    candidates: int = 64,
+) -> PaintResult:
+    """Baseline without gradients: greedy random search, one stroke at a time.
+
+    Each step draws `candidates` random strokes (size shrinking from coarse to fine like
+    the optimiser's stages), gives each the mean target colour under it, and keeps the one
+    that lowers the squared error most. Same stroke model and rasteriser as `paint`.
+    """
+    if config.strokes < 1 or candidates < 1:
+        raise PainterError("strokes and candidates must be >= 1")
+    threads = torch.get_num_threads()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        with torch.no_grad():
+            tgt, ppm = _target_tensor(target, canvas, config.size)
+            group = _greedy(tgt, config, candidates)
+            rendered = _render([group], torch.ones_like(tgt))
+    finally:
+        torch.set_num_threads(threads)
+    return PaintResult(
+        *_strokes([group], canvas, tgt.shape[1:], ppm, None),
+        rendered=_uint8(rendered),
+        free_rendered=None,
+        px_per_mm=ppm,
+        iterations=config.strokes,
+        target=_uint8(tgt),
+    )
+
+
+def _greedy(tgt: torch.Tensor, config: PainterConfig, m: int) -> _Group:
+    gen = torch.Generator().manual_seed(config.seed)
+    _, h, w = tgt.shape
+    extent = max(h, w)
+    big, small = extent * 0.3, max(2.0, extent * 0.03)
+    canvas = torch.ones_like(tgt)
+    chosen: list[tuple[torch.Tensor, ...]] = []
+    for step in range(config.strokes):
+        reach = big * (small / big) ** (step / max(1, config.strokes - 1))
+        centre = torch.rand(m, 2, generator=gen) * torch.tensor([w, h], dtype=tgt.dtype)
+        theta = torch.rand(m, generator=gen) * math.pi
+        length = reach * (0.3 + 0.7 * torch.rand(m, generator=gen))
+        chord = torch.stack([torch.cos(theta), torch.sin(theta)], 1) * length[:, None]
+        bend = (torch.rand(m, 2, generator=gen) - 0.5) * reach
+        log_r = torch.log(reach / 2 * (0.2 + 0.8 * torch.rand(m, generator=gen)))
+        cand = _Group(centre, chord, bend, log_r, torch.zeros(m, 3), reach, max(1.0, reach / 2))
+        cov, origins = _windows(cand, 1.0, h, w)
+        size = cov.shape[-1]
+        pad = size
+        grid = torch.arange(size)
+        org = torch.tensor(origins) + pad
+        rows = (org[:, 1, None] + grid)[:, :, None]
+        cols = (org[:, 0, None] + grid)[:, None, :]
+        cv = F.pad(canvas, (pad, pad, pad, pad), value=1.0)[:, rows, cols]  # (3, m, s, s)
+        tg = F.pad(tgt, (pad, pad, pad, pad), value=1.0)[:, rows, cols]
+        weight = cov.sum((1, 2)).clamp_min(1e-6)
+        colour = (cov * tg).sum((2, 3)) / weight  # (3, m)
+        new = cv + cov * (colour[:, :, None, None] - cv)
+        gain = ((cv - tg) ** 2 - (new - tg) ** 2).sum((0, 2, 3))
+        best = int(torch.argmax(gain))
+        cand.colour = colour.T.clamp(0, 1)
+        pick = _Group(
+            *(p[best : best + 1] for p in cand.params()), reach=cand.reach, max_r=cand.max_r
+        )
+        if gain[best] > 0:
+            canvas = _render([pick], canvas)
+            chosen.append(tuple(pick.params()))
+    if not chosen:
+        raise PainterError("greedy search found no stroke that lowers the error")
+    params = [torch.cat(p) for p in zip(*chosen, strict=True)]
+    return _Group(*params, reach=big, max_r=max(1.0, big / 2))
