@@ -25,6 +25,10 @@ run: deps
 
 lint: deps
 	$(VENV)/bin/ruff check .
+	bash scripts/slither.sh
+
+slither: deps
+	bash scripts/slither.sh
 
 pytest: deps
 	$(VENV)/bin/python -m pytest
@@ -34,6 +38,7 @@ hardhat-test: deps
 
 test: deps
 	$(VENV)/bin/ruff check .
+	bash scripts/slither.sh
 	npx hardhat test
 	$(VENV)/bin/python -m pytest
 
@@ -41,4 +46,4 @@ bench: deps
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) node_modules artifacts cache
+	rm -rf $(VENV) $(SLITHER_VENV) node_modules artifacts cache build
