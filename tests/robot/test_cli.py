@@ -8,10 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
+import pytest
+from skimage import data
 
+from robot.errors import RobotError
 from robot.film import read_film_info
-from vision.plan import save_plan
+from robot.jobs import CalibrateOptions, PaintOptions, run_calibrate, run_paint
+from vision.metrics import ssim
+from vision.plan import PlanError, load_plan, render_preview, save_plan
 
 from .conftest import random_plan
 from .grbl_emulator import GrblEmulator
@@ -19,13 +25,14 @@ from .grbl_emulator import GrblEmulator
 GAKA = Path(sys.executable).with_name("gaka")
 
 
-def _gaka(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+def _gaka(*args: str, tmp_path: Path, group: str = "robot") -> subprocess.CompletedProcess:
     env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), GAKA_CONFIG=str(tmp_path / "no"))
-    return subprocess.run([str(GAKA), "robot", *args], capture_output=True, text=True,
-                          env=env, timeout=300)
+    cmd = [str(GAKA), *([group] if group else []), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
 
 
-def test_calibrate_then_paint_in_simulation_with_film(tmp_path):
+def test_gaka_paint_plan_painted_by_the_simulated_arm_matches_its_preview(tmp_path):
+    """Acceptance: calibrate, plan with `gaka paint`, paint and film with the simulated arm."""
     cal = tmp_path / "cal.json"
     out = _gaka("calibrate", "--arm", "sim", "--misplace-mm", "3", "--seed", "2",
                 "--out", str(cal), tmp_path=tmp_path)
@@ -35,20 +42,28 @@ def test_calibrate_then_paint_in_simulation_with_film(tmp_path):
     assert len(record["camera_corners_px"]) == 4
     assert json.loads(cal.read_text())["plane_rms_mm"] == record["plane_rms_mm"]
 
-    plan = tmp_path / "plan.json"
-    save_plan(random_plan((500, 400), 12, 30.0, seed=3), plan)
+    image = tmp_path / "astronaut.png"
+    cv2.imwrite(str(image), data.astronaut()[..., ::-1])
+    out = _gaka("paint", str(image), "--palette", "8", "--strokes", "60", "--size", "64",
+                "--out", str(tmp_path / "plan"), "--no-progress", tmp_path=tmp_path, group="")
+    assert out.returncode == 0, out.stderr
+    plan_path = tmp_path / "plan" / "plan.json"
+
     video, canvas = tmp_path / "out.mp4", tmp_path / "canvas.png"
-    out = _gaka("paint", str(plan), "--arm", "sim", "--video", str(video), "--calibration",
-                str(cal), "--misplace-mm", "3", "--seed", "2", "--film-size", "320x180",
-                "--fps", "10", "--speedup", "40", "--canvas", str(canvas), "--px-per-mm", "1",
-                tmp_path=tmp_path)
+    out = _gaka("paint", str(plan_path), "--arm", "sim", "--video", str(video),
+                "--calibration", str(cal), "--misplace-mm", "3", "--seed", "2",
+                "--film-size", "320x180", "--fps", "10", "--speedup", "40",
+                "--canvas", str(canvas), "--px-per-mm", "1", tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr
     record = json.loads(out.stdout)
-    assert record["ssim_vs_preview"] >= 0.9
+    plan = load_plan(plan_path)
+    painted = cv2.imread(str(canvas))[..., ::-1]
+    assert ssim(render_preview(plan, 1.0), painted) >= 0.9
     info = read_film_info(video)
     assert info.frames == record["film"]["frames"] > 10
+    assert (info.width, info.height) == (320, 180)
     assert abs(info.duration_s - record["arm_time_s"] / 40) <= 0.1
-    assert canvas.is_file() and record["dips"] >= 1
+    assert record["dips"] >= 1
 
 
 def test_paint_with_a_gcode_arm_on_a_serial_port(tmp_path):
@@ -69,17 +84,31 @@ def test_paint_with_a_gcode_arm_on_a_serial_port(tmp_path):
 def test_bad_input_is_a_clear_error_without_traceback(tmp_path):
     plan = tmp_path / "plan.json"
     save_plan(random_plan((500, 400), 2, 8.0), plan)
-    cases = [
+    for args, message in [
         (("paint", str(plan), "--arm", "gcode", "--port", str(tmp_path / "ttyNONE")),
          "cannot open serial port"),
-        (("paint", str(plan), "--arm", "gcode"), "needs --port"),
-        (("paint", str(tmp_path / "missing.json")), "cannot read plan"),
-        (("paint", str(plan), "--config", "desktop_scara4"), "larger than the calibrated canvas"),
         (("calibrate", "--point", "0,0,500,0,0", "--point", "10,10,510,10,0",
           "--point", "20,20,520,20,0", "--out", str(tmp_path / "c.json")), "collinear"),
-        (("calibrate", "--out", str(tmp_path / "c.json")), "no touch points"),
-    ]
-    for args, message in cases:
+    ]:
         out = _gaka(*args, tmp_path=tmp_path)
         assert out.returncode == 1, (args, out.stdout, out.stderr)
         assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_jobs_refuse_bad_requests(tmp_path):
+    plan = tmp_path / "plan.json"
+    save_plan(random_plan((500, 400), 2, 8.0), plan)
+    cases = [
+        (lambda: run_paint(PaintOptions(plan=plan, arm="gcode")), "needs --port"),
+        (lambda: run_paint(PaintOptions(plan=plan, arm="kuka")), "--arm must be"),
+        (lambda: run_paint(PaintOptions(plan=tmp_path / "missing.json")), "cannot read plan"),
+        (lambda: run_paint(PaintOptions(plan=plan, config="desktop_scara4")),
+         "larger than the calibrated canvas"),
+        (lambda: run_paint(PaintOptions(plan=plan, corrections=3)), "needs --target"),
+        (lambda: run_calibrate(CalibrateOptions(out=tmp_path / "c.json")), "no touch points"),
+        (lambda: run_calibrate(CalibrateOptions(out=tmp_path / "c.json", points=("1,2,3",))),
+         "u,v,x,y,z"),
+    ]
+    for call, message in cases:
+        with pytest.raises((RobotError, PlanError), match=message):
+            call()
