@@ -230,7 +230,9 @@ contract AuctionHouse is PayoutVault, Ownable {
     function _minimumBid(Bid memory top, uint256 minRaiseBps) private pure returns (uint256) {
         if (top.bidder == address(0)) return top.amount;
         uint256 raise = uint256(top.amount) * minRaiseBps / 10_000;
-        return top.amount + (raise == 0 ? 1 : raise);
+        // Tiny bids round the raise down to nothing; a bid must still be strictly higher.
+        if (raise < 1) raise = 1;
+        return top.amount + raise;
     }
 
     /// @dev Safe-transfers the token to `to` with a fixed gas budget and no return data copied;

@@ -128,7 +128,7 @@ contract InvestorPool is Ownable, ReentrancyGuardTransient {
         Position storage p = _settle(msg.sender);
         uint256 amount = p.credit / SCALE;
         if (amount == 0) revert NothingToWithdraw();
-        p.credit -= amount * SCALE;
+        p.credit %= SCALE; // the sub-wei remainder stays credited
         emit Withdrawn(msg.sender, to, amount);
         if (!EthTransfer.send(to, amount, gasleft())) revert WithdrawFailed(to);
     }

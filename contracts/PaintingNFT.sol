@@ -116,8 +116,8 @@ contract PaintingNFT is ERC721, ERC2981, AccessControl, IERC4906 {
         bytes memory raw = abi.encodePacked(_CID_PREFIX, digest);
         bytes memory out = new bytes(59);
         out[0] = "b";
-        uint256 buffer;
-        uint256 bits;
+        uint256 buffer = 0;
+        uint256 bits = 0;
         uint256 j = 1;
         unchecked {
             for (uint256 i; i < raw.length; ++i) {

@@ -14,9 +14,17 @@ if ! "$VENV/bin/slither" --version 2>/dev/null | grep -qx "$SLITHER_VERSION"; th
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "slither-analyzer==$SLITHER_VERSION"
 fi
 
+# A fresh Hardhat build in a scratch copy: the shared artifacts/ keeps build-info files of older
+# sources, which slither refuses, and cleaning it would break concurrent Hardhat runs.
+ROOT=$(pwd)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+cp -r contracts hardhat.config.js package.json "$WORK"/
+ln -s "$ROOT/node_modules" "$WORK/node_modules"
+cd "$WORK"
 npx hardhat compile --quiet
 # contracts/test holds attacker and helper contracts that are hostile or naive on purpose.
-"$VENV/bin/slither" . --hardhat-ignore-compile \
+"$ROOT/$VENV/bin/slither" . --hardhat-ignore-compile \
   --filter-paths "node_modules|contracts/test/" \
   --exclude-informational --exclude-low --exclude-optimization \
   --fail-medium "$@"
