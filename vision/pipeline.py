@@ -104,13 +104,19 @@ def plan_lines(
         cols = np.clip(pts[:, 0].astype(int), 0, mask.shape[1] - 1)
         rows = np.clip(pts[:, 1].astype(int), 0, mask.shape[0] - 1)
         local = np.maximum(thickness[rows, cols], 1.0)
-        width = float(local.max())
+        # Junctions are thicker than the lines meeting there: size the brush by the
+        # median and let pressure taper it below that.
+        width = float(np.median(local))
         strokes.append(
             Stroke(
                 0,
                 width / ppm,
                 tuple(
-                    (min(x / ppm, canvas.width_mm), min(y / ppm, canvas.height_mm), lw / width)
+                    (
+                        min(x / ppm, canvas.width_mm),
+                        min(y / ppm, canvas.height_mm),
+                        min(1.0, lw / width),
+                    )
                     for (x, y), lw in zip(pts.tolist(), local.tolist(), strict=True)
                 ),
             )
