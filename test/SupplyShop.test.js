@@ -140,6 +140,10 @@ describe('SupplyShop', function () {
     await expect(supplies.connect(robot).confirmDelivery(1))
       .to.emit(supplies, 'PaymentDeferred').withArgs(shopAddr, PRICE);
     expect(await supplies.pendingWithdrawals(shopAddr)).to.equal(PRICE);
+    const [, , , , , , sink] = await ethers.getSigners();
+    const withdrawTo = supplies.interface.encodeFunctionData('withdrawTo', [sink.address]);
+    await expect(hostileShop.execute(await supplies.getAddress(), withdrawTo))
+      .to.emit(supplies, 'Withdrawal').withArgs(shopAddr, sink.address, PRICE);
     const reentrant = await ethers.deployContract('ReentrantBidder');
     const rAddr = await reentrant.getAddress();
     await supplies.connect(deployer).setItem(4, rAddr, PRICE);
