@@ -212,13 +212,15 @@ class DecisionLedger:
 
     def register(self, seeds: list[int], swarm: np.ndarray, robot: np.ndarray,
                  opinion: np.ndarray) -> None:
-        """Open one swarm per seed and register robots with their initial opinions."""
+        """Open one swarm per seed, register robots with their initial opinions, and start
+        the contract's clock (height 0 is the block after the last registration)."""
         words = [int(s).to_bytes(32, "big") for s in seeds]
         for at in range(0, max(swarm.size, 1), REGISTRATIONS_PER_TX):
             part = slice(at, at + REGISTRATIONS_PER_TX)
             records = _pack([(swarm[part], ">u2"), (robot[part], ">u4"), (opinion[part], "u1")])
             self.backend.transact(self.address, self.abi, "register",
                                   [words if at == 0 else [], records])
+        self.backend.transact(self.address, self.abi, "start", [])
 
     def step(self, decide: tuple[np.ndarray, np.ndarray, np.ndarray],
              votes: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 
 from swarm_sim import byzantine as byz
 from swarm_sim import rng, strategies
-from swarm_sim.config import Scenario
+from swarm_sim.config import Scenario, Timing
 from swarm_sim.errors import SwarmError
 from swarm_sim.ledger import (
     QUALITY_SCALE,
@@ -37,7 +37,7 @@ from swarm_sim.robots import (
     sense,
 )
 
-WRONG_TRUTH_FLAG = 255
+FLAGGED = 255
 W_MSR_F = 1
 
 
@@ -62,6 +62,11 @@ class RunResult:
     rejected_votes: int
     simulated_s: float
     digest: str  # sha256 of the run's final robot state: equal digests, equal runs
+
+
+def _q16(quality: np.ndarray) -> np.ndarray:
+    """Qualities in [0, 1] as the contract's 16-bit fixed point."""
+    return np.rint(np.clip(quality, 0, 1) * QUALITY_SCALE).astype(np.uint16)
 
 
 def _batch_key(s: Scenario) -> Scenario:
@@ -149,7 +154,7 @@ class _Batch:
             u = rng.uniform(s.seeds[disseminated], tick, s.local[disseminated], S_EXPLORE)
             s.phase_left[disseminated] = rng.exponential_ticks(u, t.explore_mean_s * self.tps)
 
-    def _start_dissemination(self, tick: int, who: np.ndarray, t) -> None:
+    def _start_dissemination(self, tick: int, who: np.ndarray, t: Timing) -> None:
         s = self.s
         s.quality[who] = np.where(s.seen[who] > 0, s.matched[who] / np.maximum(s.seen[who], 1),
                                   0.5)
@@ -288,13 +293,12 @@ class _Batch:
         _, d_quality = self._said(tick, d_owner)
         v_swarm, v_robot, v_owner = self._identities(voting)
         v_value, v_quality = self._said(tick, v_owner)
-        q16 = lambda q: np.rint(np.clip(q, 0, 1) * QUALITY_SCALE).astype(np.uint16)  # noqa: E731
         result = self.ledger.step(
-            (d_swarm, d_robot, q16(d_quality)),
-            (v_swarm, v_robot, v_value.astype(np.uint8), q16(v_quality)),
+            (d_swarm, d_robot, _q16(d_quality)),
+            (v_swarm, v_robot, v_value.astype(np.uint8), _q16(v_quality)),
         )
         self.pending[asking] = False
-        adopt = (~s.byzantine[d_owner]) & (result != WRONG_TRUTH_FLAG)
+        adopt = (~s.byzantine[d_owner]) & (result != FLAGGED)
         who = d_owner[adopt]
         s.opinion[who] = result[adopt].astype(np.int8)
         s.seen[who] = 0
@@ -362,7 +366,7 @@ class _Batch:
         flagged = np.zeros((2, s.runs), dtype=np.int64)
         if isinstance(self.ledger, DecisionLedger):
             swarm, robot, owner = self._identities(np.flatnonzero(np.isin(s.run_of, runs)))
-            hit = self.ledger.opinions(swarm, robot) == WRONG_TRUTH_FLAG
+            hit = self.ledger.opinions(swarm, robot) == FLAGGED
             np.add.at(flagged, (s.byzantine[owner].astype(int) ^ 1, swarm), hit)
         for i, r in enumerate(runs.tolist()):
             done = self.done_at[r] >= 0

@@ -30,7 +30,8 @@ contract SwarmDecision {
     uint64 public immutable stableDepth;
     uint64 public immutable freshness;
     uint32 public immutable contingent;
-    uint64 public immutable openBlock;
+    uint64 public openBlock;
+    bool public started;
 
     bytes32[] private seeds;
     mapping(uint256 => Robot) private robots; // swarm << 32 | robot
@@ -57,6 +58,7 @@ contract SwarmDecision {
     error BadRecords(uint256 length, uint256 recordSize);
     error UnknownSwarm(uint16 swarm);
     error AlreadyRegistered(uint16 swarm, uint32 robot);
+    error AlreadyStarted();
 
     constructor(uint8 rule_, uint64 stableDepth_, uint64 freshness_, uint32 contingent_) {
         if (rule_ > RULE_DIRECT_COMPARISON) revert UnknownRule(rule_);
@@ -67,6 +69,14 @@ contract SwarmDecision {
         openBlock = uint64(block.number);
     }
 
+    /// @notice Start the clock: heights count blocks from here, however many transactions the
+    /// registrations took, so a swarm's draws never depend on the size of its batch.
+    function start() external {
+        if (started) revert AlreadyStarted();
+        started = true;
+        openBlock = uint64(block.number);
+    }
+
     /// @notice Open new swarms (one seed each, ids continue from swarmCount()) and register
     /// robots with their initial opinion. Identities are permissionless, as on a public chain.
     function register(bytes32[] calldata newSwarmSeeds, bytes calldata registrations) external {
@@ -74,7 +84,7 @@ contract SwarmDecision {
             revert BadRecords(registrations.length, REGISTRATION_SIZE);
         }
         for (uint256 i = 0; i < newSwarmSeeds.length; i++) seeds.push(newSwarmSeeds[i]);
-        uint64 h = height();
+        uint64 h = started ? height() : 0;
         for (uint256 at = 0; at < registrations.length; at += REGISTRATION_SIZE) {
             uint16 swarm = uint16(_cuint(registrations, at, 2));
             uint32 robot = uint32(_cuint(registrations, at + 2, 4));
@@ -130,7 +140,7 @@ contract SwarmDecision {
         return out;
     }
 
-    /// @notice Blocks since deployment: the clock every swarm of this contract shares.
+    /// @notice Blocks since start() (or deployment): the clock every swarm here shares.
     function height() public view returns (uint64) {
         return uint64(block.number) - openBlock;
     }

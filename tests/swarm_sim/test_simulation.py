@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from swarm_sim import ledger
 from swarm_sim.config import ByzantineSpec, Scenario, Timing
 from swarm_sim.rng import run_seed
 from swarm_sim.robots import Grid, neighbour_pairs, new_swarm
@@ -28,7 +29,11 @@ def test_same_seed_same_run_and_other_seed_other_run() -> None:
 
 
 @pytest.mark.parametrize("strategy", ["dmmd", "blockchain", "blockchain-estimate"])
-def test_a_run_is_the_same_alone_or_inside_a_batch(strategy: str) -> None:
+def test_a_run_is_the_same_alone_or_inside_a_batch(strategy: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small set-up transactions: a batch then needs more of them than a run alone.
+    monkeypatch.setattr(ledger, "REGISTRATIONS_PER_TX", 7)
+    monkeypatch.setattr(ledger, "DEPOSITS_PER_TX", 7)
     # Fast phases, so that some runs decide early while their batch goes on.
     base = dataclasses.replace(SHORT, strategy=strategy, timing=QUICK, max_time_s=60)
     scenarios = [base.with_byzantine(k) for k in (0, 3, 6)]
