@@ -46,6 +46,9 @@ class PainterConfig:
     final_iterations: int = 40
     palette_iterations: int = 30
     lr: float = 0.02
+    growth: float = 1.35  # each stage has this many times the strokes of the one before
+    coarsest: float = 0.3  # stroke reach of the first stage, share of the longer side
+    finest: float = 0.03  # ... and of the last stage
     threads: int | None = 1  # small ops: OpenMP barriers cost more than a 2nd core gains
 
 
@@ -242,13 +245,14 @@ def _target_tensor(target: np.ndarray, canvas: Canvas, size: int) -> tuple[torch
     return t.clamp(0.0, 1.0).contiguous(), ppm
 
 
-def _schedule(total: int, stages: int, extent: float) -> list[tuple[int, float]]:
+def _schedule(config: PainterConfig, extent: float) -> list[tuple[int, float]]:
     """(count, reach px) per stage: counts grow and reach shrinks geometrically."""
-    stages = max(1, min(stages, total))
-    weights = np.array([1.35**s for s in range(stages)])
+    total = config.strokes
+    stages = max(1, min(config.stages, total))
+    weights = np.array([config.growth**s for s in range(stages)])
     counts = np.floor(weights / weights.sum() * total).astype(int)
     counts[-1] += total - counts.sum()
-    big, small = extent * 0.3, max(2.0, extent * 0.03)
+    big, small = extent * config.coarsest, max(2.0, extent * config.finest)
     reaches = [big * (small / big) ** (s / max(1, stages - 1)) for s in range(stages)]
     return [(int(c), r) for c, r in zip(counts, reaches, strict=True) if c > 0]
 
@@ -296,7 +300,7 @@ def paint(
 
 def total_iterations(config: PainterConfig, with_palette: bool) -> int:
     """How many optimiser iterations `paint` runs (for a progress bar)."""
-    stages = len(_schedule(config.strokes, config.stages, config.size))
+    stages = len(_schedule(config, config.size))
     extra = config.palette_iterations if with_palette else 0
     return stages * config.stage_iterations + config.final_iterations + extra
 
@@ -309,7 +313,7 @@ def _fit(
     _, h, w = tgt.shape
     canvas = torch.ones_like(tgt)
     groups: list[_Group] = []
-    for count, reach in _schedule(config.strokes, config.stages, max(h, w)):
+    for count, reach in _schedule(config, max(h, w)):
         with torch.no_grad():
             g = _place(canvas, tgt, count, reach, gen)
         # Coarse stages run at half resolution: big strokes do not need fine pixels.
