@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from gaka.errors import GakaError
 
-class RobotError(Exception):
+
+class RobotError(GakaError):
     """Base of every error the robot package raises on bad input or a failed device."""
 
 
