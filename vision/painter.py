@@ -7,11 +7,15 @@ d the distance to the polyline). The optimiser therefore sees what the preview s
 
 Strokes are added coarse to fine in stages: each stage places strokes where the error
 is largest (colour from the blurred target, direction along the local edges), then
-optimises that stage's strokes with Adam against the canvas painted so far. Every
-stroke's coverage is computed in a small window around it and scattered into an
-(N, H, W) tensor; strokes are composited in order with cumulative sums of log(1 - alpha).
-A final pass refines all strokes together. With a fixed palette each stroke's colour
-snaps to the nearest paint and the geometry is refined again.
+optimises that stage's strokes with Adam against the canvas painted so far (the big
+strokes of early stages at 1/4 or 1/2 resolution). Coverage is computed for all strokes
+of a group at once, each in a small window around it, and the strokes are composited in
+order window by window, so the cost grows with the painted area rather than with
+strokes x pixels. A final pass refines all strokes together. With a fixed palette each
+stroke's colour snaps to the nearest paint and the geometry is refined again.
+
+`greedy_paint` is the gradient-free baseline: greedy random search with the same
+stroke model and rasteriser.
 """
 
 from __future__ import annotations
