@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -82,7 +82,7 @@ def _finish(
         "travel_reduction": round(before / after, 2) if after > 0 else 1.0,
         **extra,
     }
-    return Planned(Plan(**{**ordered.__dict__, "metrics": figures}), target, ppm)
+    return Planned(replace(ordered, metrics=figures), target, ppm)
 
 
 def plan_lines(

@@ -15,7 +15,9 @@ from vision.pipeline import plan_lines
 from vision.plan import Source, render_preview
 from vision.preprocess import (
     ImageError,
+    canny_edges,
     decode_image,
+    denoise,
     fit_to_aspect,
     ink_mask,
     kmeans_palette,
@@ -106,6 +108,19 @@ def test_fit_to_aspect_centre_crops():
     out = fit_to_aspect(img, 50, 50)
     assert out.shape == (50, 50, 3)
     assert out.min() == 255  # only the centre square survived
+
+
+def test_canny_finds_the_border_and_denoise_keeps_it():
+    img = np.full((60, 60, 3), 230, np.uint8)
+    img[20:40, 20:40] = 30
+    noisy = np.clip(img + np.random.default_rng(0).normal(0, 12, img.shape), 0, 255)
+    smooth = denoise(noisy.astype(np.uint8), 5.0)
+    assert np.abs(smooth.astype(int) - img).mean() < np.abs(noisy - img).mean()
+    edges = canny_edges(smooth, 50, 150)
+    ys, xs = np.nonzero(edges)
+    assert edges.sum() > 60  # the square's outline ...
+    assert ys.min() >= 17 and ys.max() <= 42 and xs.min() >= 17 and xs.max() <= 42  # ... only
+    assert not edges[25:35, 25:35].any()
 
 
 def test_kmeans_palette_finds_the_colours_and_quantise_maps_to_them():
