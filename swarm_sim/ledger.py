@@ -286,6 +286,10 @@ class EstimateLedger:
         return int(self.backend.call(self.address, self.abi, "balanceOf",
                                      [(swarm << 32) | robot]))
 
+    def withdraw(self, swarm: int, robot: int, to: str) -> None:
+        """Pay an identity's balance and bond to `to`, closing the identity."""
+        self.backend.transact(self.address, self.abi, "withdraw", [swarm, robot, to])
+
     def counters(self, swarm: int = 0) -> dict[str, int]:
         """Votes accepted and rejected in one swarm."""
         accepted, rejected = self.backend.call(self.address, self.abi, "tallies", [swarm])

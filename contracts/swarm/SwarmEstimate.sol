@@ -16,6 +16,8 @@ contract SwarmEstimate {
     uint256 private constant VOTE_SIZE = 10; // swarm u16, robot u32, estimate u32 (ppm)
     uint32 public constant SCALE = 1_000_000;
 
+    /// @notice The simulator account: the only one that funds identities and withdraws them.
+    address public immutable operator;
     uint256 public immutable stake;
     uint256 public immutable minBond;
     uint32 public immutable roundSize;
@@ -37,10 +39,14 @@ contract SwarmEstimate {
     mapping(uint16 => Tally) public tallies;
 
     event Payout(uint16 indexed swarm, uint32 round, uint32 mean);
+    /// @notice An identity's balance and bond were paid out and the identity closed.
+    event Withdrawn(uint16 indexed swarm, uint32 indexed robot, address to, uint256 amount);
 
     error BadRecords(uint256 length, uint256 recordSize);
     error BadDeposit(uint256 sent, uint256 declared);
     error BadParameters();
+    error NotOperator(address caller);
+    error TransferFailed(address to, uint256 amount);
     error UnknownSwarm(uint16 swarm);
     error EstimateOutOfRange(uint32 estimate);
 
@@ -50,13 +56,16 @@ contract SwarmEstimate {
         minBond = minBond_;
         roundSize = roundSize_;
         swarms = swarms_;
+        operator = msg.sender;
     }
 
     /// @notice Credit each identity with the ether declared for it (the first `minBond` wei
     /// of an identity are locked as its bond); the sum must equal msg.value.
+    /// @param records Packed (swarm u16, robot u32, amount u96) records.
     function deposit(bytes calldata records) external payable {
+        if (msg.sender != operator) revert NotOperator(msg.sender);
         if (records.length % DEPOSIT_SIZE != 0) revert BadRecords(records.length, DEPOSIT_SIZE);
-        uint256 total;
+        uint256 total = 0;
         for (uint256 at = 0; at < records.length; at += DEPOSIT_SIZE) {
             uint16 swarm = uint16(_cuint(records, at, 2));
             if (swarm >= swarms) revert UnknownSwarm(swarm);
@@ -73,9 +82,28 @@ contract SwarmEstimate {
         if (total != msg.value) revert BadDeposit(msg.value, total);
     }
 
+    /// @notice Pays an identity's remaining balance and bond to `to` and closes the identity,
+    /// so no deposit stays locked in the contract.
+    /// @param swarm Swarm of the identity.
+    /// @param robot Identity within the swarm.
+    /// @param to Receiver of the ether.
+    function withdraw(uint16 swarm, uint32 robot, address payable to) external {
+        if (msg.sender != operator) revert NotOperator(msg.sender);
+        uint256 id = _key(swarm, robot);
+        uint256 amount = balanceOf[id] + bondOf[id];
+        balanceOf[id] = 0;
+        bondOf[id] = 0;
+        emit Withdrawn(swarm, robot, to, amount);
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) revert TransferFailed(to, amount);
+    }
+
     /// @notice One block of votes; a vote from an identity without a full bond, or without
-    /// `stake` left in its balance, is rejected.
+    /// `stake` left in its balance, is rejected. Only the operator relays votes, so nobody
+    /// can spend another identity's stake.
+    /// @param votes Packed (swarm u16, robot u32, estimate u32 in ppm) records.
     function step(bytes calldata votes) external {
+        if (msg.sender != operator) revert NotOperator(msg.sender);
         if (votes.length % VOTE_SIZE != 0) revert BadRecords(votes.length, VOTE_SIZE);
         for (uint256 at = 0; at < votes.length; at += VOTE_SIZE) {
             uint16 swarm = uint16(_cuint(votes, at, 2));
@@ -128,13 +156,13 @@ contract SwarmEstimate {
     {
         uint256 n = values.length;
         uint32[] memory v = new uint32[](n);
-        uint256 total;
+        uint256 total = 0;
         for (uint256 i = 0; i < n; i++) {
             v[i] = values[i];
             total += v[i];
         }
         order = _byDistance(v, uint32(total / n));
-        uint256 sum;
+        uint256 sum = 0;
         for (uint256 i = 0; i < n / 2; i++) sum += v[order[i]];
         accepted = uint32(sum / (n / 2));
     }

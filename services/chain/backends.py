@@ -16,6 +16,8 @@ from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester
 from eth_tester.exceptions import TransactionFailed
+from eth_tester.exceptions import ValidationError as TesterValidationError
+from eth_utils import ValidationError as EthValidationError
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.contract.contract import Contract, ContractFunction
@@ -118,6 +120,7 @@ def _as_revert(exc: Exception, abi: list[dict[str, Any]] | None) -> ContractReve
 
 
 _REVERTS = (ContractLogicError, ContractCustomError, TransactionFailed)
+_INVALID = (TransactionFailed, ValueError, EthValidationError, TesterValidationError)
 
 
 def _mined_revert(exc: Web3RPCError, abi: list[dict[str, Any]] | None) -> ContractReverted | None:
@@ -195,6 +198,10 @@ class Chain:
                 tx["gas"] = min(int(estimate * 1.25) + 10_000, 30_000_000)
         except _REVERTS as exc:
             raise _as_revert(exc, abi) from None
+        except (ChainError, *_TRANSIENT):
+            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. py-evm's OutOfGas past the block limit
+            raise ChainError(f"gas estimation failed: {exc.__class__.__name__}: {exc}") from None
         with self._lock:
             tx["nonce"] = self._next_nonce(signer.address)
             signed = signer.sign_transaction(tx)
@@ -230,7 +237,7 @@ class Chain:
                 raise ChainError(f"transaction rejected by the node: {exc}") from None
             except _REVERTS:
                 raise
-            except (TransactionFailed, ValueError) as exc:
+            except _INVALID as exc:
                 raise ChainError(f"transaction rejected: {exc}") from None
             time.sleep(0.2 * 2**attempt)
             if self._known(tx_hash):

@@ -86,6 +86,25 @@ def test_sybil_identities_cannot_outvote_deposits() -> None:
     assert ledger.counters()["rejected"] >= 50 * 30
 
 
+def test_no_ether_stays_locked_and_only_the_operator_moves_it() -> None:
+    stake, bond = 10**15, 4 * 10**15
+    backend = PyrevmBackend()
+    ledger = EstimateLedger(backend, stake, bond, round_size=4, swarms=1)
+    ids = np.arange(6)
+    ledger.deposit(np.zeros(6, dtype=np.int64), ids, np.full(6, bond + 8 * stake))
+    for _ in range(4):
+        ledger.step(np.zeros(6, dtype=np.int64), ids, np.linspace(0.2, 0.5, 6))
+    outsider = "0x" + "ab" * 20
+    data, _ = backend._calldata(ledger.abi, "step", [b""])
+    with pytest.raises(RuntimeError):
+        backend.evm.message_call(outsider, ledger.address, data)
+    receiver = "0x" + "cd" * 20
+    for robot in ids:
+        ledger.withdraw(0, int(robot), receiver)
+    assert backend.evm.get_balance(receiver) == 6 * (bond + 8 * stake)
+    assert backend.evm.get_balance(ledger.address) == 0
+
+
 def test_the_same_attacker_with_real_deposits_does_move_the_mean() -> None:
     """Control for the Sybil test: it is the deposits, not the identities, that matter."""
     stake, bond, budget = 10**15, 40 * 10**15, 40 * 10**15

@@ -157,3 +157,12 @@ def test_embedded_chain_is_locked_to_one_process(tmp_path: Path) -> None:
             open_chain(ChainSpec("embedded", data_dir=tmp_path))
     finally:
         first.close()
+
+
+def test_transaction_beyond_the_block_gas_limit_is_a_chain_error(embedded: Chain) -> None:
+    from services.chain.errors import ChainError
+
+    # 40M gas of zero bytes of calldata alone cannot fit a 30M-gas block.
+    with pytest.raises(ChainError, match="gas estimation failed|rejected"):
+        embedded._send({"to": embedded.accounts[1], "data": b"\x01" * 2_600_000, "value": 0},
+                       None, None)
