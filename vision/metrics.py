@@ -13,8 +13,10 @@ import math
 import numpy as np
 from scipy.ndimage import uniform_filter
 
+from gaka.errors import GakaError
 
-class MetricError(ValueError):
+
+class MetricError(GakaError, ValueError):
     """Images that cannot be compared (shape, dtype or range mismatch)."""
 
 

@@ -28,13 +28,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gaka.errors import GakaError
 from vision.plan import Canvas, Paint, Stroke, preview_size
 
 SAMPLES = 8  # points per stroke polyline
 Progress = Callable[[int], None]
 
 
-class PainterError(ValueError):
+class PainterError(GakaError, ValueError):
     """Bad painter input (target shape, stroke count, palette)."""
 
 

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
+from gaka.errors import GakaError
+
 Point = tuple[float, float, float]
 MetricValue = float | int | str | bool
 
@@ -40,7 +42,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _EDGE_TOLERANCE_MM = 1e-6
 
 
-class PlanError(ValueError):
+class PlanError(GakaError, ValueError):
     """A stroke plan that does not follow the format; the message names the offending field."""
 
 
