@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -30,11 +29,10 @@ from typing import Any
 
 import cv2
 import numpy as np
-import scipy
-import skimage
 import torch
 from skimage import data
 
+from gaka.machine import machine_info
 from robot.arm import SimulatedArm
 from robot.arm_model import load_arm
 from robot.brush import BrushModel
@@ -50,16 +48,6 @@ from vision.plan import Canvas, Plan, Source, render_preview
 
 PAINTS = np.array([[20, 20, 20], [240, 240, 240], [200, 40, 40], [40, 60, 180],
                    [220, 180, 60], [120, 80, 50], [90, 150, 90], [200, 150, 130]], np.uint8)
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def _median_time(fn, repeats: int) -> tuple[float, Any]:
@@ -180,11 +168,8 @@ def main() -> None:
     quick = args.quick
     doc = {
         "benchmark": "robot arm",
-        "machine": {"cores": os.cpu_count(), "cpu": _cpu_model(),
-                    "python": platform.python_version()},
-        "versions": {"numpy": np.__version__, "scipy": scipy.__version__,
-                     "opencv": cv2.__version__, "scikit-image": skimage.__version__,
-                     "torch": torch.__version__},
+        "machine": machine_info(("numpy", "scipy", "opencv-python-headless", "scikit-image",
+                                 "torch")),
         "ik": ik_rates(2000 if quick else 10_000, 3 if quick else 5),
         "painting": painting(100 if quick else 400, 1 if quick else 3),
         "closed_loop": closed_loop(40 if quick else 60, 20),

@@ -11,15 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import platform
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +25,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from gaka.machine import machine_info  # noqa: E402
 from services.chain.backends import Chain, ChainSpec, open_chain  # noqa: E402
 from services.chain.compiler import compile_project  # noqa: E402
 from services.chain.deploy import deploy  # noqa: E402
@@ -153,15 +151,11 @@ def start_hardhat(log: Path) -> tuple[subprocess.Popen, str]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
-                .splitlines() if line.startswith("model name")), platform.processor())
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     hardhat = json.loads((ROOT / "node_modules/hardhat/package.json").read_text())["version"]
     compiler = json.loads((ROOT / "contracts/compiler.json").read_text())
-    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "node": node, "hardhat": hardhat, "solc": compiler["version"],
-            "solc_settings": compiler["settings"],
-            "packages": {p: version(p) for p in ("web3", "py-evm", "eth-tester")}}
+    return {**machine_info(("web3", "py-evm", "eth-tester")), "node": node,
+            "hardhat": hardhat, "solc": compiler["version"], "solc_settings": compiler["settings"]}
 
 
 def main() -> None:

@@ -17,20 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import scipy
-import skimage
-import torch
 from skimage import data
 
+from gaka.machine import machine_info
 from vision.metrics import psnr, ssim
 from vision.painter import PainterConfig, PaintResult, greedy_paint, paint
 from vision.plan import (
@@ -46,16 +41,6 @@ from vision.preprocess import kmeans_palette
 IMAGES = ("astronaut", "coffee", "chelsea")
 CANVAS = Canvas(400.0, 400.0)
 TARGETS = {(128, 200): (26.0, 30.0), (128, 400): (29.0, 90.0)}  # (dB, s): the targets
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def centre_square(name: str, size: int) -> np.ndarray:
@@ -161,6 +146,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.strokes, args.repeats = [128], [200], 1
+    machine_at_start = machine_info(("torch", "numpy", "scipy", "scikit-image",
+                                     "opencv-python-headless"))
     started = time.perf_counter()
     runs = [
         run_case(name, size, n, args.repeats)
@@ -177,18 +164,8 @@ def main() -> None:
             {
                 "benchmark": "painter",
                 "machine": {
-                    "cores": os.cpu_count(),
-                    "cpu": _cpu_model(),
-                    "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
+                    **machine_at_start,
                     "torch_threads": 1,
-                },
-                "versions": {
-                    "python": platform.python_version(),
-                    "torch": torch.__version__,
-                    "numpy": np.__version__,
-                    "scipy": scipy.__version__,
-                    "scikit-image": skimage.__version__,
-                    "opencv": cv2.__version__,
                 },
                 "settings": {
                     "canvas_mm": [CANVAS.width_mm, CANVAS.height_mm],

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import time
-from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 
+from gaka.machine import machine_info
 from swarm_sim.config import ByzantineSpec, Scenario, scaled_arena
 from swarm_sim.ledger import ChainBackend, DecisionLedger, EvmBackend, PyrevmBackend
 from swarm_sim.rng import run_seed
@@ -18,19 +17,7 @@ from swarm_sim.simulation import simulate_batch
 
 
 def machine() -> dict[str, Any]:
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            model = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")),
-                         "")
-    except OSError:
-        model = platform.processor()
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {
-        "cores": os.cpu_count(), "cpu": model, "load_avg_1_5_15": load,
-        "python": platform.python_version(),
-        "versions": {p: version(p) for p in ("numpy", "pyrevm", "web3", "py-evm", "eth-tester")},
-    }
+    return machine_info(("numpy", "pyrevm", "web3", "py-evm", "eth-tester"))
 
 
 def robot_ticks_per_s(robots: int, ticks: int, runs: int = 1, repeats: int = 3,
