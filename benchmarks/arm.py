@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,7 @@ import numpy as np
 import torch
 from skimage import data
 
-from gaka.machine import machine_info
+from gaka.machine import machine_info, median_time
 from robot.arm import SimulatedArm
 from robot.arm_model import load_arm
 from robot.brush import BrushModel
@@ -50,31 +48,22 @@ PAINTS = np.array([[20, 20, 20], [240, 240, 240], [200, 40, 40], [40, 60, 180],
                    [220, 180, 60], [120, 80, 50], [90, 150, 90], [200, 150, 130]], np.uint8)
 
 
-def _median_time(fn, repeats: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
 def ik_rates(n: int, repeats: int) -> dict[str, Any]:
     kuka = load_arm("kuka_kr6_r900").chain
     rng = np.random.default_rng(0)
     q = rng.uniform(kuka.lower, kuka.upper, size=(n, 6))
     poses = fk(kuka, q)
     near = q + rng.normal(0.0, 0.02, q.shape)  # the previous waypoint's joints
-    t_an, cands = _median_time(lambda: ik_analytic_candidates(kuka, poses, q_ref=q), repeats)
-    t_warm, warm = _median_time(lambda: ik_dls(kuka, poses, near, max_iter=100), repeats)
+    t_an, cands = median_time(lambda: ik_analytic_candidates(kuka, poses, q_ref=q), repeats)
+    t_warm, warm = median_time(lambda: ik_dls(kuka, poses, near, max_iter=100), repeats)
     home = np.tile(load_arm("kuka_kr6_r900").home, (n, 1))
-    t_cold, cold = _median_time(lambda: ik_dls(kuka, poses, home, max_iter=600, restarts=60),
+    t_cold, cold = median_time(lambda: ik_dls(kuka, poses, home, max_iter=600, restarts=60),
                                 repeats)
     scara_arm = load_arm("desktop_scara4")
     sq = rng.uniform(scara_arm.chain.lower, scara_arm.chain.upper, size=(n, 4))
     s_poses = fk(scara_arm.chain, sq)
     s_near = sq + rng.normal(0.0, 0.02, sq.shape)
-    t_scara, s_warm = _median_time(lambda: ik_dls(scara_arm.chain, s_poses, s_near), repeats)
+    t_scara, s_warm = median_time(lambda: ik_dls(scara_arm.chain, s_poses, s_near), repeats)
     analytic = n / t_an
     return {
         "poses": n,
@@ -104,14 +93,14 @@ def painting(strokes: int, repeats: int) -> dict[str, Any]:
     plan = _painter_plan(data.astronaut(), strokes, 128, 20)
     cal = nominal_calibration(arm.workcell.canvas_pose(), arm.workcell.canvas_size_mm)
     brush = BrushModel.from_spec(arm.brush)
-    t_traj, traj = _median_time(lambda: plan_trajectory(plan, arm, cal, brush, arm.home), repeats)
+    t_traj, traj = median_time(lambda: plan_trajectory(plan, arm, cal, brush, arm.home), repeats)
 
     def simulate() -> SimulatedArm:
         sim = SimulatedArm(arm, brush, px_per_mm=2.0)
         sim.execute(traj)
         return sim
 
-    t_sim, sim = _median_time(simulate, repeats)
+    t_sim, sim = median_time(simulate, repeats)
     spec = FilmSpec(1280, 720, 30.0, speedup=10.0)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "film.mp4"
@@ -120,7 +109,7 @@ def painting(strokes: int, repeats: int) -> dict[str, Any]:
             with FilmRecorder(path, spec) as film:
                 return SimulatedArm(arm, brush, px_per_mm=2.0, film=film).execute(traj).frames
 
-        t_film, frames = _median_time(filmed, max(1, repeats - 1))
+        t_film, frames = median_time(filmed, max(1, repeats - 1))
         info = read_film_info(path)
     real = traj.duration_s
     return {

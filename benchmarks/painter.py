@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from gaka.machine import machine_info
+from gaka.machine import machine_info, median_time
 from vision.metrics import psnr, ssim
 from vision.painter import PainterConfig, PaintResult, greedy_paint, paint
 from vision.plan import (
@@ -60,20 +60,11 @@ def _scores(res: PaintResult) -> tuple[float, float]:
     return psnr(res.target, preview), ssim(res.target, preview)
 
 
-def _timed(fn, repeats: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
 def run_case(name: str, size: int, strokes: int, repeats: int) -> dict[str, Any]:
     target = centre_square(name, size)
     config = PainterConfig(strokes=strokes, size=size)
-    opt_s, opt = _timed(lambda: paint(target, CANVAS, config), repeats)
-    base_s, base = _timed(lambda: greedy_paint(target, CANVAS, config), repeats)
+    opt_s, opt = median_time(lambda: paint(target, CANVAS, config), repeats)
+    base_s, base = median_time(lambda: greedy_paint(target, CANVAS, config), repeats)
     opt_psnr, opt_ssim = _scores(opt)
     base_psnr, base_ssim = _scores(base)
     plan = _plan(opt)

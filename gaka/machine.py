@@ -1,13 +1,17 @@
-"""What a benchmark ran on: cores, CPU model, load and package versions."""
+"""What a benchmark ran on (cores, CPU, load, versions) and how long its cases took."""
 
 from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Iterable
+import statistics
+import time
+from collections.abc import Callable, Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def cpu_model() -> str:
@@ -37,3 +41,13 @@ def machine_info(packages: Iterable[str] = ()) -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": {p: _version(p) for p in packages},
     }
+
+
+def median_time(fn: Callable[[], T], repeats: int) -> tuple[float, T]:
+    """Median wall time of `repeats` calls of fn, and the last call's result."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out
