@@ -12,13 +12,19 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _MASK64 = (1 << 64) - 1
+# Shift counts as uint64 once, not on every call: uniform() runs several times a tick.
+_S11, _S27, _S30, _S31 = (np.uint64(k) for k in (11, 27, 30, 31))
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser (uint64 arithmetic wraps, as intended)."""
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
+    """splitmix64 finaliser (uint64 arithmetic wraps, as intended), in place on `z`: callers
+    pass a temporary, and the hot path runs it on every tick."""
+    z ^= z >> _S30
+    z *= _M1
+    z ^= z >> _S27
+    z *= _M2
+    z ^= z >> _S31
+    return z
 
 
 def run_seed(base_seed: int, run_index: int) -> int:
@@ -29,11 +35,17 @@ def run_seed(base_seed: int, run_index: int) -> int:
 
 def uniform(seeds: np.ndarray, tick: int, robots: np.ndarray, stream: int) -> np.ndarray:
     """Uniform floats in (0, 1], one per (seed, robot) pair, for this tick and stream."""
-    with np.errstate(over="ignore"):
-        key = np.uint64((tick * 0x100 + stream) & _MASK64) * _GOLDEN
-        z = _mix(seeds ^ key)
-        z = _mix(z + robots.astype(np.uint64) * _M2)
-    return ((z >> np.uint64(11)).astype(np.float64) + 1.0) * (1.0 / 9007199254740992.0)
+    # The key wraps in Python ints: numpy warns on scalar overflow, and an errstate block
+    # costs as much as the arithmetic on the few robots of a tick.
+    key = np.uint64(((tick * 0x100 + stream) & _MASK64) * int(_GOLDEN) & _MASK64)
+    z = _mix(seeds ^ key)
+    r = robots.astype(np.uint64)
+    r *= _M2
+    z = _mix(z + r)
+    u = (z >> _S11).astype(np.float64)
+    u += 1.0
+    u *= 1.0 / 9007199254740992.0
+    return u
 
 
 def exponential_ticks(u: np.ndarray, mean_ticks: np.ndarray | float) -> np.ndarray:

@@ -162,9 +162,16 @@ def tile_under(s: Swarm) -> np.ndarray:
     """Colour of the tile under each robot (True = black)."""
     t = s.arena.tiles_per_side
     inv = np.float32(1.0 / s.arena.tile_m)
-    col = np.minimum((s.x * inv).astype(np.int32), t - 1)
-    row = np.minimum((s.y * inv).astype(np.int32), t - 1)
-    return s.tiles[s.run_of * np.int32(t * t) + row * t + col]
+    # Runs every tick over every robot: in place, and without the run offset of a lone run.
+    col = (s.x * inv).astype(np.int32)
+    np.minimum(col, t - 1, out=col)
+    at = (s.y * inv).astype(np.int32)
+    np.minimum(at, t - 1, out=at)
+    at *= t
+    at += col
+    if s.runs > 1:
+        at += s.run_of * np.int32(t * t)
+    return s.tiles.take(at)  # take() skips the int32 -> intp index copy of s.tiles[at]
 
 
 def sense(s: Swarm, totals: bool) -> None:
@@ -200,14 +207,21 @@ class Grid:
 
     def cells(self, x: np.ndarray, y: np.ndarray, run: np.ndarray) -> np.ndarray:
         inv = np.float32(1.0 / self.cell_m)
-        cx = np.minimum((x * inv).astype(np.int32), self.per_side - 1) + 1
-        cy = np.minimum((y * inv).astype(np.int32), self.per_side - 1) + 1
-        # int32 keeps the sort fast; it holds any batch below 2**31 cells.
-        return run * np.int32(self.per_run) + cy * self.stride + cx
+        cx = (x * inv).astype(np.int32)
+        np.minimum(cx, self.per_side - 1, out=cx)
+        cy = (y * inv).astype(np.int32)
+        np.minimum(cy, self.per_side - 1, out=cy)
+        # int32 keeps the sort fast; it holds any batch below 2**31 cells. The padding row and
+        # column (+1 on each axis) fold into one stride + 1.
+        cy *= self.stride
+        cy += cx
+        cy += run * np.int32(self.per_run) + (self.stride + 1)
+        return cy
 
-    def offsets(self) -> np.ndarray:
-        d = np.array([-1, 0, 1])
-        return (d[:, None] * self.stride + d[None, :]).ravel()
+    def row_starts(self) -> np.ndarray:
+        """First of the three cells in each row of a cell's 3 × 3 block, relative to the cell;
+        the three cells of a row are consecutive, so their senders form one sorted range."""
+        return np.array([-1, 0, 1]) * self.stride - 1
 
 
 def neighbour_pairs(
@@ -225,17 +239,18 @@ def neighbour_pairs(
     # A stable sort keeps senders of a cell in index order, whatever else is in the batch;
     # on 16-bit keys numpy's stable sort is a radix sort, several times faster.
     order = np.argsort(scell.astype(np.uint16) if cells <= 1 << 16 else scell, kind="stable")
-    # Dense per-cell table (counting sort): a cell's senders are order[start : start + count].
-    per_cell = np.bincount(scell, minlength=cells)
-    start = np.cumsum(per_cell) - per_cell
-    query = (grid.cells(s.x[receivers], s.y[receivers], s.run_of[receivers])[:, None]
-             + grid.offsets()[None, :]).ravel()
-    lo = start[query]
-    counts = per_cell[query]
+    # Dense prefix table (counting sort): the senders of cells [a, b) are
+    # order[before[a] : before[b]].
+    before = np.zeros(cells + 1, dtype=np.int64)
+    np.cumsum(np.bincount(scell, minlength=cells), out=before[1:])
+    row = (grid.cells(s.x[receivers], s.y[receivers], s.run_of[receivers])[:, None]
+           + grid.row_starts()[None, :]).ravel()
+    lo = before[row]
+    counts = before[row + 3] - lo
     total = int(counts.sum())
     if total == 0:
         return empty, empty
-    rec = np.repeat(np.repeat(receivers, 9), counts)
+    rec = np.repeat(np.repeat(receivers, 3), counts)
     first = np.cumsum(counts) - counts
     snd = senders[order[np.arange(total) - np.repeat(first - lo, counts)]]
     dx = s.x[rec] - s.x[snd]
@@ -255,17 +270,15 @@ def deliver(s: Swarm, receivers: np.ndarray, values: np.ndarray, qualities: np.n
         rec, val, qual = rec[order], val[order], qual[order]
     start = np.flatnonzero(np.concatenate(([True], rec[1:] != rec[:-1])))
     who = rec[start]
-    count = np.diff(np.append(start, rec.size))
-    rank = np.arange(rec.size) - np.repeat(start, count)
-    row = np.repeat(np.arange(who.size), count)
-    keep = rank < m
-    fresh = np.minimum(count, m)
+    fresh = np.minimum(np.diff(np.append(start, rec.size)), m)
     # Newest messages take the first slots; older ones slide right by the number received.
-    src = np.arange(m)[None, :] - fresh[:, None]
-    rows = np.arange(who.size)[:, None]
+    # Both inboxes share one pair of gather indices; slot j < fresh takes message
+    # fresh - 1 - j of its receiver, any other slot the old message j - fresh.
+    slot = np.arange(m)[None, :]
+    src = slot - fresh[:, None]
+    old = src >= 0
+    old_at = who[:, None] * m + np.maximum(src, 0)
+    new_at = np.maximum(start[:, None] - 1 - src, 0)
     for box, new in ((s.inbox, val), (s.inbox_quality, qual)):
-        shifted = box[who][rows, np.clip(src, 0, m - 1)]
-        incoming = np.zeros((who.size, m), dtype=box.dtype)
-        incoming[row[keep], fresh[row[keep]] - 1 - rank[keep]] = new[keep]
-        box[who] = np.where(src >= 0, shifted, incoming)
+        box[who] = np.where(old, box.reshape(-1)[old_at], new[new_at])
     s.inbox_n[who] = np.minimum(s.inbox_n[who] + fresh, m).astype(np.int8)
