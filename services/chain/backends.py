@@ -134,6 +134,14 @@ def _mined_revert(exc: Web3RPCError, abi: list[dict[str, Any]] | None) -> Contra
     return ContractReverted(reason, revert, data["txHash"])
 
 
+def bind_contract(w3: Web3, artifact: Artifact, address: str,
+                  receipt: dict[str, Any] | None = None) -> Contract:
+    """A web3 contract at `address`, carrying the receipt that deployed it (if known)."""
+    contract = w3.eth.contract(address=to_checksum_address(address), abi=artifact.abi)
+    contract.deploy_receipt = receipt
+    return contract
+
+
 @dataclass
 class Chain:
     """A connected chain with local signers; every revert raises ContractReverted."""
@@ -281,9 +289,7 @@ class Chain:
     def at(self, artifact: Artifact, address: str, receipt: dict[str, Any] | None = None
            ) -> Contract:
         """A contract bound to an existing address."""
-        contract = self.w3.eth.contract(address=to_checksum_address(address), abi=artifact.abi)
-        contract.deploy_receipt = receipt
-        return contract
+        return bind_contract(self.w3, artifact, address, receipt)
 
     def transact(self, fn: ContractFunction, sender: str | None = None, value: int = 0,
                  gas: int | None = None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
 
-from services.chain.backends import decode_revert
+from services.chain.backends import bind_contract, decode_revert
 from services.chain.compiler import Artifact
 from services.chain.errors import ContractReverted
 
@@ -74,9 +74,7 @@ class RevmChain:
 
     def at(self, artifact: Artifact, address: str, receipt: dict[str, Any] | None = None
            ) -> Contract:
-        contract = self.w3.eth.contract(address=to_checksum_address(address), abi=artifact.abi)
-        contract.deploy_receipt = receipt
-        return contract
+        return bind_contract(self.w3, artifact, address, receipt)
 
     def transact(self, fn: ContractFunction, sender: str | None = None, value: int = 0,
                  gas: int | None = None) -> dict[str, Any]:
