@@ -21,7 +21,8 @@ stroke model and rasteriser.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -262,6 +263,18 @@ def _schedule(config: PainterConfig, extent: float) -> list[tuple[int, float]]:
     return [(int(c), r) for c, r in zip(counts, reaches, strict=True) if c > 0]
 
 
+@contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """Run with `threads` torch threads (0: leave as is), restoring the caller's setting."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def paint(
     target: np.ndarray,
     canvas: Canvas,
@@ -282,17 +295,12 @@ def paint(
         paints = np.asarray(palette)
         if paints.ndim != 2 or paints.shape[1] != 3 or len(paints) == 0:
             raise PainterError(f"palette must be (k, 3) RGB, got shape {paints.shape}")
-    threads = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
+    with _torch_threads(config.threads):
         with torch.no_grad():
             tgt, ppm = _target_tensor(target, canvas, config.size)
         groups, free = _fit(tgt, config, paints, progress)
         with torch.no_grad():
             rendered = _render(groups, torch.ones_like(tgt))
-    finally:
-        torch.set_num_threads(threads)
     return PaintResult(
         *_strokes(groups, canvas, tgt.shape[1:], ppm, paints),
         rendered=_uint8(rendered),
@@ -413,16 +421,10 @@ def greedy_paint(
     """
     if config.strokes < 1 or candidates < 1:
         raise PainterError("strokes and candidates must be >= 1")
-    threads = torch.get_num_threads()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    try:
-        with torch.no_grad():
-            tgt, ppm = _target_tensor(target, canvas, config.size)
-            group = _greedy(tgt, config, candidates)
-            rendered = _render([group], torch.ones_like(tgt))
-    finally:
-        torch.set_num_threads(threads)
+    with _torch_threads(config.threads), torch.no_grad():
+        tgt, ppm = _target_tensor(target, canvas, config.size)
+        group = _greedy(tgt, config, candidates)
+        rendered = _render([group], torch.ones_like(tgt))
     return PaintResult(
         *_strokes([group], canvas, tgt.shape[1:], ppm, None),
         rendered=_uint8(rendered),
