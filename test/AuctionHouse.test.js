@@ -273,3 +273,81 @@ describe('AuctionHouse: hostile bidders', function () {
     void tokenId;
   });
 });
+
+describe('AuctionHouse: attacks from the security review', function () {
+  it('refusing winner: a winner whose ERC-721 hook changes its mind at settlement still buys', async function () {
+    const { nft, house, robot, alice, carol, tokenId } = await loadFixture(withAuction);
+    const winner = await ethers.deployContract('ConditionalBidder');
+    const winnerAddr = await winner.getAddress();
+    await winner.connect(alice).execute(await house.getAddress(), bidData(house, tokenId), { value: 5n * ONE_ETH });
+    await endAuction(house, tokenId);
+    await winner.setAccepting(false);
+    const tx = house.connect(carol).settle(tokenId);
+    await expect(tx).to.emit(house, 'AuctionSettled').withArgs(tokenId, winnerAddr, 5n * ONE_ETH, 0n);
+    await expect(tx).to.changeEtherBalances([robot, winner, house], [5n * ONE_ETH, 0n, -5n * ONE_ETH]);
+    expect(await nft.ownerOf(tokenId)).to.equal(winnerAddr);
+  });
+
+  it('fee changed under a running auction: the fee of the opening applies at settlement', async function () {
+    const { house, deployer, robot, alice, carol, tokenId } = await loadFixture(withAuction);
+    await house.connect(alice).bid(tokenId, { value: 2n * ONE_ETH });
+    await house.connect(deployer).setFee(carol.address, 1_000);
+    await endAuction(house, tokenId);
+    const tx = house.settle(tokenId);
+    await expect(tx).to.emit(house, 'AuctionSettled').withArgs(tokenId, alice.address, 2n * ONE_ETH, 0n);
+    await expect(tx).to.changeEtherBalances([robot], [2n * ONE_ETH]);
+    expect(await house.pendingWithdrawals(carol.address)).to.equal(0n);
+  });
+
+  it('zero time buffer: the owner cannot let a last-second bid snipe the auction', async function () {
+    const { house, deployer } = await loadFixture(deployAll);
+    await expect(house.connect(deployer).setAuctionParams(500, 0))
+      .to.be.revertedWithCustomError(house, 'InvalidTimeBuffer').withArgs(0);
+  });
+
+  it('truncated bid: a bid of 2**96 wei or more reverts instead of being recorded modulo 2**96', async function () {
+    const { house, alice, tokenId } = await loadFixture(withAuction);
+    const huge = 2n ** 96n + ONE_ETH;
+    await ethers.provider.send('hardhat_setBalance', [alice.address, ethers.toQuantity(2n * huge)]);
+    await expect(house.connect(alice).bid(tokenId, { value: huge })).to.be.reverted;
+    expect((await house.highestBid(tokenId)).bidder).to.equal(ethers.ZeroAddress);
+  });
+
+  it('cancel before the first bid returns the token; after a bid nobody can cancel', async function () {
+    const { nft, house, robot, alice, tokenId } = await loadFixture(withAuction);
+    await expect(house.connect(alice).cancelAuction(tokenId))
+      .to.be.revertedWithCustomError(house, 'NotSeller').withArgs(tokenId, alice.address);
+    await expect(house.connect(robot).cancelAuction(tokenId))
+      .to.emit(house, 'AuctionCanceled').withArgs(tokenId, robot.address);
+    expect(await nft.ownerOf(tokenId)).to.equal(robot.address);
+    await house.connect(robot).createAuction(tokenId, ONE_ETH, 3600);
+    await house.connect(alice).bid(tokenId, { value: ONE_ETH });
+    await expect(house.connect(robot).cancelAuction(tokenId))
+      .to.be.revertedWithCustomError(house, 'AuctionHasBids').withArgs(tokenId);
+  });
+
+  it('pause stops new auctions and bids but never traps a bid, a credit or a token', async function () {
+    const { nft, house, deployer, robot, alice, bob, tokenId } = await loadFixture(withAuction);
+    await house.connect(alice).bid(tokenId, { value: ONE_ETH });
+    const p = painting(2);
+    await nft.connect(robot).mint(robot.address, p.provenance, p.cid);
+    await house.connect(robot).createAuction(p.provenance, ONE_ETH, 3600);
+    await expect(house.connect(alice).pause())
+      .to.be.revertedWithCustomError(house, 'OwnableUnauthorizedAccount');
+    await expect(house.connect(deployer).pause()).to.emit(house, 'Paused');
+    await expect(house.connect(bob).bid(tokenId, { value: 2n * ONE_ETH }))
+      .to.be.revertedWithCustomError(house, 'EnforcedPause');
+    const q = painting(3);
+    await nft.connect(robot).mint(robot.address, q.provenance, q.cid);
+    await expect(house.connect(robot).createAuction(q.provenance, ONE_ETH, 3600))
+      .to.be.revertedWithCustomError(house, 'EnforcedPause');
+    // While paused: the unbid lot can be cancelled, the bid lot settles, credits withdraw.
+    await house.connect(robot).cancelAuction(p.provenance);
+    expect(await nft.ownerOf(p.provenance)).to.equal(robot.address);
+    await endAuction(house, tokenId);
+    await expect(house.settle(tokenId)).to.changeEtherBalances([robot], [ONE_ETH]);
+    expect(await nft.ownerOf(tokenId)).to.equal(alice.address);
+    await expect(house.connect(deployer).unpause()).to.emit(house, 'Unpaused');
+    await expect(house.connect(robot).createAuction(q.provenance, ONE_ETH, 3600)).to.emit(house, 'AuctionCreated');
+  });
+});

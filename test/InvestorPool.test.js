@@ -91,4 +91,14 @@ describe('InvestorPool', function () {
     await expect(pool.connect(alice).setRobot(alice.address))
       .to.be.revertedWithCustomError(pool, 'OwnableUnauthorizedAccount');
   });
+
+  it('front-running investor: money lent just before a repayment gets none of it', async function () {
+    const { pool, robot, alice, bob } = await loadFixture(deployAll);
+    await pool.connect(alice).invest({ value: ONE_ETH });
+    // An auction settled; the robot's repayment of 1 ETH is in the mempool. Bob front-runs it.
+    await pool.connect(bob).invest({ value: 9n * ONE_ETH });
+    await pool.connect(robot).repay({ value: ONE_ETH });
+    expect(await pool.claimable(bob.address)).to.equal(0n);
+    expect(await pool.claimable(alice.address)).to.equal(ONE_ETH);
+  });
 });

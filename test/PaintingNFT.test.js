@@ -1,6 +1,6 @@
 const { expect } = require('chai');
 const { ethers } = require('hardhat');
-const { loadFixture } = require('@nomicfoundation/hardhat-network-helpers');
+const { loadFixture, time } = require('@nomicfoundation/hardhat-network-helpers');
 const { deployAll, painting } = require('./fixtures');
 
 describe('PaintingNFT', function () {
@@ -89,5 +89,34 @@ describe('PaintingNFT', function () {
       expect(await nft.supportsInterface(id), id).to.equal(true);
     }
     expect(await nft.supportsInterface('0x780e9d63')).to.equal(false); // not Enumerable
+  });
+
+  it('re-edited sale: a painting sold at auction stays frozen when it comes back to the robot', async function () {
+    const { nft, house, robot, alice, carol } = await loadFixture(deployAll);
+    const p = painting(11);
+    const tokenId = BigInt(p.provenance);
+    await nft.connect(robot).mint(robot.address, p.provenance, p.cid);
+    await house.connect(robot).createAuction(tokenId, 1n, 60);
+    await house.connect(alice).bid(tokenId, { value: 1n });
+    await time.increase(3600);
+    await house.connect(carol).settle(tokenId);
+    // The buyer sells or gives it back; the robot must not be able to rewrite what was sold.
+    await nft.connect(alice).transferFrom(alice.address, robot.address, tokenId);
+    await expect(nft.connect(robot).updateMetadata(tokenId, painting(12).cid)).to.be.reverted;
+    expect(await nft.cidDigestOf(tokenId)).to.equal(p.cid);
+  });
+
+  it('a painting that came back unsold (never sold) can still be edited, not while in auction', async function () {
+    const { nft, house, robot, carol } = await loadFixture(deployAll);
+    const p = painting(13);
+    const tokenId = BigInt(p.provenance);
+    await nft.connect(robot).mint(robot.address, p.provenance, p.cid);
+    await house.connect(robot).createAuction(tokenId, 1n, 60);
+    await expect(nft.connect(robot).updateMetadata(tokenId, painting(14).cid))
+      .to.be.revertedWithCustomError(nft, 'NotTokenHolder');
+    await time.increase(3600);
+    await house.connect(carol).settle(tokenId);
+    await expect(nft.connect(robot).updateMetadata(tokenId, painting(14).cid))
+      .to.emit(nft, 'MetadataUpdate').withArgs(tokenId);
   });
 });

@@ -1,6 +1,7 @@
 const { expect } = require('chai');
 const { ethers } = require('hardhat');
 const { loadFixture, time } = require('@nomicfoundation/hardhat-network-helpers');
+const { anyValue } = require('@nomicfoundation/hardhat-chai-matchers/withArgs');
 const { deployAll } = require('./fixtures');
 
 const PRICE = 7_500_000_000_000_000n; // one canvas, 0.0075 ETH (Gaka-Chu)
@@ -155,5 +156,37 @@ describe('SupplyShop', function () {
     await expect(supplies.connect(robot).confirmDelivery(2))
       .to.emit(reentrant, 'ReentryAttempted').withArgs(false, guard);
     expect((await supplies.orders(3)).status).to.equal(1n);
+  });
+
+  it('shrunk confirmation window: the owner cannot shorten the window of an order already placed', async function () {
+    const { supplies, deployer, shop, orderId } = await loadFixture(withOrder);
+    await supplies.connect(deployer).setWindows(WINDOW, 1);
+    await supplies.connect(shop).markFulfilled(orderId);
+    expect((await supplies.orders(orderId)).deadline).to.equal(BigInt(await time.latest()) + WINDOW);
+  });
+
+  it('changed catalogue: a new shop or price does not touch an order already placed', async function () {
+    const { supplies, deployer, robot, shop, alice, orderId } = await loadFixture(withOrder);
+    await supplies.connect(deployer).setItem(2, alice.address, 1n);
+    await supplies.connect(shop).markFulfilled(orderId);
+    await expect(supplies.connect(robot).confirmDelivery(orderId))
+      .to.changeEtherBalances([shop, alice], [3n * PRICE, 0n]);
+  });
+
+  it('fake fulfilment: the buyer disputes in the window, funds freeze until the arbiter refunds', async function () {
+    const { supplies, deployer, robot, shop, alice, orderId } = await loadFixture(withOrder);
+    await supplies.connect(shop).markFulfilled(orderId, ethers.id('no parcel at all'));
+    await expect(supplies.connect(alice).dispute(orderId, ethers.id('nothing came')))
+      .to.be.revertedWithCustomError(supplies, 'Unauthorized').withArgs(orderId, alice.address);
+    await expect(supplies.connect(robot).dispute(orderId, ethers.id('nothing came')))
+      .to.emit(supplies, 'OrderDisputed').withArgs(orderId, ethers.id('nothing came'), anyValue);
+    await time.increase(2n * WINDOW);
+    await expect(supplies.releasePayment(orderId))
+      .to.be.revertedWithCustomError(supplies, 'InvalidStatus').withArgs(orderId, 5);
+    await expect(supplies.connect(alice).resolveDispute(orderId, 3n * PRICE))
+      .to.be.revertedWithCustomError(supplies, 'NotArbiter').withArgs(alice.address);
+    const tx = supplies.connect(deployer).resolveDispute(orderId, 3n * PRICE);
+    await expect(tx).to.emit(supplies, 'DisputeResolved').withArgs(orderId, 3n * PRICE, 0n);
+    await expect(tx).to.changeEtherBalances([robot, shop, supplies], [3n * PRICE, 0n, -3n * PRICE]);
   });
 });
