@@ -83,6 +83,28 @@ describe('PaintingNFT', function () {
       .to.be.revertedWithCustomError(nft, 'AccessControlUnauthorizedAccount');
   });
 
+  it('keeps the custodian set in step with the minter and escrow roles', async function () {
+    const { nft, deployer, robot, alice } = await loadFixture(deployAll);
+    const p = painting(15);
+    const tokenId = BigInt(p.provenance);
+    await nft.connect(robot).mint(robot.address, p.provenance, p.cid);
+    // Robot -> alice (a minter and an escrow, then neither) -> robot: only the last move seals.
+    const minter = await nft.MINTER_ROLE();
+    const escrow = await nft.ESCROW_ROLE();
+    await nft.connect(deployer).grantRole(minter, alice.address);
+    await nft.connect(deployer).grantRole(escrow, alice.address);
+    await nft.connect(robot).transferFrom(robot.address, alice.address, tokenId);
+    await nft.connect(deployer).revokeRole(minter, alice.address);
+    await expect(nft.connect(alice).transferFrom(alice.address, robot.address, tokenId))
+      .not.to.emit(nft, 'MetadataSealed');
+    expect(await nft.metadataEditable(tokenId)).to.equal(true);
+    await nft.connect(robot).transferFrom(robot.address, alice.address, tokenId);
+    await nft.connect(deployer).revokeRole(escrow, alice.address);
+    await expect(nft.connect(alice).transferFrom(alice.address, robot.address, tokenId))
+      .to.emit(nft, 'MetadataSealed').withArgs(tokenId);
+    expect(await nft.metadataEditable(tokenId)).to.equal(false);
+  });
+
   it('advertises ERC-721, ERC-2981, ERC-4906, AccessControl and ERC-165', async function () {
     const { nft } = await loadFixture(deployAll);
     for (const id of ['0x80ac58cd', '0x5b5e139f', '0x2a55205a', '0x49064906', '0x7965db0b', '0x01ffc9a7']) {
@@ -101,8 +123,11 @@ describe('PaintingNFT', function () {
     await time.increase(3600);
     await house.connect(carol).settle(tokenId);
     // The buyer sells or gives it back; the robot must not be able to rewrite what was sold.
-    await nft.connect(alice).transferFrom(alice.address, robot.address, tokenId);
-    await expect(nft.connect(robot).updateMetadata(tokenId, painting(12).cid)).to.be.reverted;
+    await expect(nft.connect(alice).transferFrom(alice.address, robot.address, tokenId))
+      .to.emit(nft, 'MetadataSealed').withArgs(tokenId);
+    expect(await nft.metadataEditable(tokenId)).to.equal(false);
+    await expect(nft.connect(robot).updateMetadata(tokenId, painting(12).cid))
+      .to.be.revertedWithCustomError(nft, 'MetadataFrozen').withArgs(tokenId);
     expect(await nft.cidDigestOf(tokenId)).to.equal(p.cid);
   });
 
@@ -116,6 +141,7 @@ describe('PaintingNFT', function () {
       .to.be.revertedWithCustomError(nft, 'NotTokenHolder');
     await time.increase(3600);
     await house.connect(carol).settle(tokenId);
+    expect(await nft.metadataEditable(tokenId)).to.equal(true);
     await expect(nft.connect(robot).updateMetadata(tokenId, painting(14).cid))
       .to.emit(nft, 'MetadataUpdate').withArgs(tokenId);
   });
