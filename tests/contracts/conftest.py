@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
-from typing import Any
 
 import pytest
 from web3.contract import Contract
@@ -23,7 +22,7 @@ GAS = 1_000_000  # explicit limit: skips a gas estimate per transaction (twice a
 class Suite:
     """The four contracts as `gaka chain deploy` leaves them, plus who is who."""
 
-    chain: Any  # services.chain Chain, or tests.contracts.revm.RevmChain
+    chain: Chain
     artifacts: dict[str, Artifact]
     nft: Contract
     house: Contract
@@ -45,7 +44,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     chain.close()
 
 
-def deploy_suite(chain: Any, artifacts: dict[str, Artifact], out_dir: Path) -> Suite:
+def deploy_suite(chain: Chain, artifacts: dict[str, Artifact], out_dir: Path) -> Suite:
     """Deploys contracts/deploy.json with the code `gaka chain deploy` runs."""
     record = deploy(chain, chain.network, out_dir)
     at = {name: chain.at(artifacts[name], entry["address"])
