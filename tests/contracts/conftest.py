@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from web3.contract import Contract
 
-from services.chain.backends import Chain, ChainSpec, open_chain
+from services.chain.backends import ChainSpec, open_chain
 from services.chain.compiler import Artifact, compile_project
 from services.chain.deploy import deploy
 from services.chain.errors import ContractReverted
+from services.chain.protocol import Chain
 
 GAS = 1_000_000  # explicit limit: skips a gas estimate per transaction (twice as fast)
 

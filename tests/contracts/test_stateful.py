@@ -37,6 +37,7 @@ from hypothesis.stateful import (
 from services.chain.backends import ChainSpec, open_chain
 from services.chain.compiler import Artifact
 from services.chain.errors import ContractReverted
+from services.chain.protocol import Chain
 from tests.contracts.conftest import deploy_suite, reverted_with
 
 MIN_STEPS = 2_000
@@ -126,7 +127,7 @@ class Counter:
         return self.checks - self.examples
 
 
-def deploy_hostiles(chain: Any, artifacts: dict[str, Artifact]) -> Hostiles:
+def deploy_hostiles(chain: Chain, artifacts: dict[str, Artifact]) -> Hostiles:
     controller = chain.accounts[5]
 
     def deploy(name: str, *args: object) -> str:
