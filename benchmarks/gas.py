@@ -98,6 +98,7 @@ def before_suite(chain: Chain, rev: str, work: Path) -> Suite:
     archive = subprocess.run(["git", "archive", rev, "contracts"], cwd=ROOT, check=True,
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    (tree / "node_modules").symlink_to(ROOT / "node_modules")  # where solc looks for imports
     artifacts = compile_project(tree / "contracts", work / "before-build")
     deployer, robot = chain.accounts[:2]
     nft = chain.deploy(artifacts["PaintingNFT"], deployer, robot, 500, sender=deployer)
