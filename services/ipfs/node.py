@@ -10,6 +10,7 @@ that returns wrong bytes is caught like a corrupt disk.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import logging
 import time
@@ -18,6 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+import ipfshttpclient
+from ipfshttpclient import exceptions as ipfs_exc
 
 from services.ipfs.cid import CID, DAG_PB
 from services.ipfs.errors import (
@@ -29,11 +33,8 @@ from services.ipfs.errors import (
 )
 from services.ipfs.store import ContentStore, Source, local_cid, open_source
 
-with warnings.catch_warnings():
-    # ipfshttpclient passes urllib3 a `strict` argument it no longer knows: noise.
-    warnings.simplefilter("ignore")
-    import ipfshttpclient
-    from ipfshttpclient import exceptions as ipfs_exc
+# ipfshttpclient passes urllib3 a `strict` argument it no longer knows: noise on every call.
+warnings.filterwarnings("ignore", message="The 'strict' parameter", category=FutureWarning)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -109,7 +110,7 @@ class NodeStore(ContentStore):
         opts = {"format": cid.codec_name, "cid-codec": cid.codec_name, "mhtype": "sha2-256",
                 "version": str(cid.version if cid.codec == DAG_PB else 1)}
         answer = self._call(f"block/put {cid}",
-                            lambda: self._client.block.put(block, opts=opts))
+                            lambda: self._client.block.put(io.BytesIO(block), opts=opts))
         stored = CID.parse(str(answer["Key"]))
         if stored.digest != cid.digest:
             raise NodeFailed(self.address, f"stored block {cid} as {stored}: hash mismatch")
