@@ -118,9 +118,9 @@ class NodeStore(ContentStore):
     def add(self, source: Source, cid_version: int = 0, pin: bool = True) -> CID:
         if cid_version not in (0, 1):
             raise IpfsError(f"cid version must be 0 or 1, got {cid_version}")
-        expected = local_cid(source, cid_version)
         if not isinstance(source, bytes | bytearray | memoryview | Path):
-            source.seek(0)
+            source = source.read()  # a stream is read twice below (local CID, upload)
+        expected = local_cid(source, cid_version)
         opts = {"cid_version": cid_version, "raw_leaves": cid_version == 1,
                 "chunker": "size-262144", "pin": pin}
         answer = self._call("add", lambda: self._add(source, opts))

@@ -7,6 +7,7 @@ so a wrong block is caught the same way whatever the backend.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -31,7 +32,8 @@ def split_path(path: str) -> tuple[CID, str]:
     return CID.parse(head), rest
 
 
-def open_source(source: Source) -> BinaryIO:
+def open_source(source: Source) -> contextlib.AbstractContextManager[BinaryIO]:
+    """A readable stream over `source`; a stream the caller passed in is left open."""
     if isinstance(source, bytes | bytearray | memoryview):
         return io.BytesIO(bytes(source))
     if isinstance(source, Path):
@@ -39,7 +41,7 @@ def open_source(source: Source) -> BinaryIO:
             return source.open("rb")
         except OSError as exc:
             raise IpfsError(f"cannot read {source}: {exc.strerror or exc}") from None
-    return source
+    return contextlib.nullcontext(source)
 
 
 def local_cid(source: Source, cid_version: int) -> CID:
