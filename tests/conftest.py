@@ -104,7 +104,9 @@ class JsIpfsNode:
         return self._cli(["--api", self.url, *args])
 
     def start(self) -> None:
-        log = (self.repo / "daemon.log").open("a")
+        log_path = self.repo / "daemon.log"
+        seen = log_path.stat().st_size if log_path.exists() else 0  # a restart appends
+        log = log_path.open("a")
         self.proc = subprocess.Popen(
             ["node", str(JSIPFS_CLI), "daemon", "--offline", "--enable-preload=false"],
             env=self.env, cwd=self.repo, stdout=log, stderr=subprocess.STDOUT)
@@ -113,7 +115,7 @@ class JsIpfsNode:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"js-ipfs daemon exited with {self.proc.returncode}: "
                                    f"{(self.repo / 'daemon.log').read_text()[-2000:]}")
-            if "Daemon is ready" in (self.repo / "daemon.log").read_text():
+            if "Daemon is ready" in log_path.read_text()[seen:]:
                 return
             time.sleep(0.2)
         self.stop()
