@@ -1,7 +1,8 @@
 """IPFS throughput: CID computation of the embedded store, and add / cat of the embedded store
 against a js-ipfs node, on the same 50 MiB files in the same run; one JSON document.
 
-- cid_mb_s: Kubo-identical CID of 50 MiB in memory (v0 and v1), baseline: the js-ipfs node's
+- cid_mb_s: Kubo-identical CID of 50 MiB in memory (v0 and v1), by wall time and by this
+  process's CPU time (robust to a loaded machine); baseline: the js-ipfs node's
   `add --only-hash` of the same bytes over its RPC API.
 - add_mb_s: blocks written, fsynced and pinned (a fresh file each repetition, so nothing is
   deduplicated); embedded store vs the js-ipfs node (its own chunker, datastore and pin).
@@ -51,6 +52,13 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
+def _cpu_time(fn) -> float:
+    """CPU seconds of this process: what the work costs, whatever else loads the machine."""
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=50)
@@ -72,12 +80,18 @@ def main() -> None:
             base, _ = median_time(lambda v=version: node._client.add(
                 io.BytesIO(files[0]), cid_version=v, raw_leaves=v == 1, only_hash=True),
                 args.repeats)
+            cpu = statistics.median(_cpu_time(lambda v=version: local_cid(files[0], v))
+                                    for _ in range(args.repeats))
             cid[f"v{version}"] = {"embedded_mb_s": round(mb / t, 1),
+                                  "embedded_cpu_mb_s": round(mb / cpu, 1),
                                   "js_ipfs_only_hash_mb_s": round(mb / base, 1),
                                   "ratio": round(base / t, 2), "cid": str(root)}
         out["cid_mb_s"] = cid
         out["cid_goal_mb_s"] = GOAL_CID_MB_S
-        out["cid_goal_met"] = min(c["embedded_mb_s"] for c in cid.values()) >= GOAL_CID_MB_S
+        out["cid_goal_met_wall"] = min(c["embedded_mb_s"] for c in cid.values()) >= \
+            GOAL_CID_MB_S
+        out["cid_goal_met_cpu"] = min(c["embedded_cpu_mb_s"] for c in cid.values()) >= \
+            GOAL_CID_MB_S
 
         adds, node_adds, roots = [], [], []
         for i, data in enumerate(files):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from services.ipfs import dag
 from services.ipfs.cid import CID, RAW, SHA2_256
-from services.ipfs.errors import BlockNotFound, CorruptBlock, IpfsError
+from services.ipfs.errors import BlockNotFound, IpfsError
 from services.ipfs.store import ContentStore, Source, open_source
 
 
@@ -73,20 +73,15 @@ class EmbeddedStore(ContentStore):
     def has(self, cid: CID) -> bool:
         return self._path(cid).is_file()
 
-    def get_block(self, cid: CID) -> bytes:
+    def _load_block(self, cid: CID) -> bytes:
         try:
-            block = self._path(cid).read_bytes()
+            return self._path(cid).read_bytes()
         except FileNotFoundError:
             raise BlockNotFound(str(cid), self.where) from None
         except OSError as exc:
             raise IpfsError(f"cannot read block {cid}: {exc.strerror or exc}") from None
-        if not cid.verify(block):
-            raise CorruptBlock(str(cid), self.where)
-        return block
 
-    def put_block(self, cid: CID, block: bytes) -> None:
-        if not cid.verify(block):
-            raise CorruptBlock(str(cid), "the data to store")
+    def _store_block(self, cid: CID, block: bytes) -> None:
         path = self._path(cid)
         if path.is_file():
             try:
