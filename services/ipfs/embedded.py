@@ -4,7 +4,8 @@ Layout (like Kubo's flatfs): `<root>/blocks/<2 chars>/<BASE32 MULTIHASH>.data`, 
 the next-to-last two characters of the key; `<root>/pins.sqlite`; `<root>/lock`. Adds and
 pins hold the lock shared, gc holds it exclusively, so gc never removes the blocks of an add
 that is still running. Blocks are written to a temporary file, fsynced and renamed, so a crash
-leaves either the whole block or none of it.
+leaves either the whole block or none of it, and the rename is fsynced before the add
+returns (so before anything is minted against it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,12 +92,13 @@ class EmbeddedStore(ContentStore):
             except OSError:
                 pass  # unreadable: overwrite it below
         path.parent.mkdir(exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         with tmp.open("wb") as fh:
             fh.write(block)
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(path)
+        _fsync_dir(path.parent)  # the rename itself must survive a power cut
 
     def add(self, source: Source, cid_version: int = 0, pin: bool = True) -> CID:
         with self._lock(exclusive=False), open_source(source) as stream:
@@ -146,3 +149,10 @@ class EmbeddedStore(ContentStore):
                     removed.append(CID(1, RAW, digest))
             return removed
 
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
