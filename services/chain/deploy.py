@@ -22,10 +22,11 @@ from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gaka.config import Settings
-from services.chain.backends import Chain, ChainSpec, SignedTx, open_chain
+from services.chain.backends import ChainSpec, SignedTx, open_chain
 from services.chain.compiler import Artifact, compile_project, contracts_file
 from services.chain.errors import ChainError, DeploymentError, RPCUnavailable, TransactionTimeout
 from services.chain.keystore import load_signer, read_password
+from services.chain.protocol import Chain, Receipt
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,11 @@ class Target:
 
     name: str
     spec: ChainSpec
+
+    @property
+    def ephemeral(self) -> bool:
+        """An in-memory chain: gone with the process, so nothing of it is recorded."""
+        return self.spec.network == "revm" and self.spec.rpc_url is None
 
 
 def resolve_target(settings: Settings, network: str | None = None,
@@ -211,10 +217,13 @@ def _still_deployed(chain: Chain, record: ContractEntry | None, artifact: Artifa
     return len(chain.get_code(record.address)) > 0
 
 
-def _settle(chain: Chain, pending: PendingTx) -> dict[str, Any] | None:
-    """The receipt of a journaled transaction, mined now if need be; None if it never will be."""
+def _settle(chain: Chain, pending: PendingTx) -> Receipt | None:
+    """The receipt of a journaled transaction, mined now if need be; None if it never will be.
+
+    Resending needs a chain that signs locally and offers `resend` (the web3 backends).
+    """
     mined = chain.nonce(pending.sender)  # before the receipt: a late mining is then still seen
-    if pending.tx_hash and (receipt := chain.receipt(pending.tx_hash)) is not None:
+    if pending.tx_hash and (receipt := chain.receipt(bytes.fromhex(pending.tx_hash[2:]))):
         return receipt
     if mined > pending.nonce:
         if pending.tx_hash:
@@ -237,27 +246,34 @@ def _settle(chain: Chain, pending: PendingTx) -> dict[str, Any] | None:
 
 
 class _Deployer:
-    """One deploy run: its record, written before and after every transaction."""
+    """One deploy run: its record, written before and after every transaction (unless path
+    is None: an ephemeral chain keeps no record)."""
 
-    def __init__(self, chain: Chain, path: Path, record: Deployment) -> None:
+    def __init__(self, chain: Chain, path: Path | None, record: Deployment) -> None:
         self.chain = chain
         self.path = path
         self.record = record
 
     def save(self) -> None:
-        write_record(self.path, self.record)
+        if self.path is not None:
+            write_record(self.path, self.record)
 
-    def journal(self, kind: Literal["contract", "setup"], name: str,
-                entry: dict[str, Any]) -> Callable[[SignedTx], None]:
+    def journaled(self, kind: Literal["contract", "setup"], name: str,
+                  entry: dict[str, Any]) -> dict[str, Any]:
+        """Keyword arguments that make the chain hand over the signed transaction to the
+        record before broadcasting it."""
+        if self.path is None:
+            return {}
+
         def before_broadcast(signed: SignedTx) -> None:
             self.record.pending = PendingTx(kind=kind, name=name, entry=entry,
                                             sender=signed.sender, nonce=signed.nonce,
                                             tx_hash=signed.tx_hash, raw_tx=signed.raw_tx)
             self.save()
 
-        return before_broadcast
+        return {"journal": before_broadcast}
 
-    def done(self, kind: str, name: str, entry: dict[str, Any], receipt: dict[str, Any]) -> None:
+    def done(self, kind: str, name: str, entry: dict[str, Any], receipt: Receipt) -> None:
         """Record a mined transaction and clear the pending one, in one write."""
         if kind == "contract":
             self.record.contracts[name] = ContractEntry(
@@ -293,18 +309,19 @@ def _previous(path: Path, chain: Chain) -> Deployment | None:
     return previous
 
 
-def deploy(chain: Chain, target_name: str, out_dir: Path, robot: str | None = None,
+def deploy(chain: Chain, target_name: str, out_dir: Path | None, robot: str | None = None,
            manifest_path: Path | None = None) -> dict[str, Any]:
     """Deploy what the manifest lists, skipping contracts that are already live and unchanged.
 
-    Returns the record plus `redeployed`, the contracts this run deployed.
+    The record goes to out_dir/<target_name>.json (nowhere if out_dir is None). Returns it
+    plus `redeployed`, the contracts this run deployed.
     """
     artifacts = compile_project()
     manifest = _load_manifest(manifest_path or contracts_file("deploy.json"), artifacts)
-    path = out_dir / f"{target_name}.json"
+    path = None if out_dir is None else out_dir / f"{target_name}.json"
     deployer = chain.accounts[0]
     robot = robot or (chain.accounts[1] if len(chain.accounts) > 1 else deployer)
-    previous = _previous(path, chain)
+    previous = None if path is None else _previous(path, chain)
     run = _Deployer(chain, path, Deployment(
         network=target_name, chain_id=chain.chain_id, deployer=deployer, robot=robot,
         compiler=next(iter(artifacts.values())).compiler,
@@ -329,7 +346,7 @@ def deploy(chain: Chain, target_name: str, out_dir: Path, robot: str | None = No
             entry = {"source": artifact.source, "source_hash": artifact.source_hash,
                      "bytecode_hash": bytecode_hash(artifact), "args": _jsonable(args)}
             contract = chain.deploy(artifact, *args, sender=deployer,
-                                    journal=run.journal("contract", name, entry))
+                                    **run.journaled("contract", name, entry))
             run.done("contract", name, entry, contract.deploy_receipt)
             redeployed.append(name)
             log.info("deployed %s at %s", name, contract.address)
@@ -347,7 +364,7 @@ def deploy(chain: Chain, target_name: str, out_dir: Path, robot: str | None = No
             contract = chain.at(artifacts[step["contract"]], entry["address"])
             receipt = chain.transact(getattr(contract.functions, step["function"])(*args),
                                      sender=entry["sender"],
-                                     journal=run.journal("setup", step["contract"], entry))
+                                     **run.journaled("setup", step["contract"], entry))
             run.done("setup", step["contract"], entry, receipt)
             done = run.record.setup[-1]
         wanted.append(done)
@@ -365,6 +382,7 @@ def deploy_project(settings: Settings, network: str | None = None,
     target = resolve_target(settings, network, rpc_url)
     chain = open_chain(target.spec)
     try:
-        return deploy(chain, target.name, settings.deployments_dir, settings.robot_address)
+        out_dir = None if target.ephemeral else settings.deployments_dir
+        return deploy(chain, target.name, out_dir, settings.robot_address)
     finally:
         chain.close()
