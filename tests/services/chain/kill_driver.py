@@ -25,7 +25,7 @@ def main() -> None:
     data_dir, out_dir, point, nth = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(
         sys.argv[4])
     counts = {"send": 0, "rename": 0}
-    broadcast, replace = backends.Chain._broadcast, os.replace
+    broadcast, replace = backends.Web3Chain._broadcast, os.replace
 
     def counted_broadcast(self, raw, tx_hash, abi):  # noqa: ANN001, ANN202
         counts["send"] += 1
@@ -42,7 +42,7 @@ def main() -> None:
             _die()
         return replace(src, dst)
 
-    backends.Chain._broadcast = counted_broadcast
+    backends.Web3Chain._broadcast = counted_broadcast
     os.replace = counted_replace
     chain = backends.open_chain(backends.ChainSpec("embedded", data_dir=data_dir))
     record = deploy(chain, "embedded", out_dir)
