@@ -58,7 +58,11 @@ def contracts_file(name: str) -> Path:
 def compiler_config(contracts_dir: Path | None = None) -> dict[str, Any]:
     """The solc version and settings shared with hardhat.config.js."""
     path = contracts_dir / "compiler.json" if contracts_dir else contracts_file("compiler.json")
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CompileError(f"no {path}: this installation carries no compiled contracts and "
+                           "there is no contracts/ to compile") from None
 
 
 def solidity_sources(contracts_dir: Path = CHECKOUT_CONTRACTS) -> dict[str, str]:
