@@ -1,9 +1,10 @@
-"""Runs the real deploy on the embedded chain and SIGKILLs itself at a chosen point.
+"""Runs the real deploy and SIGKILLs itself at a chosen point.
 
-Usage: python -m tests.services.chain.kill_driver DATA_DIR DEPLOYMENTS_DIR POINT N
-POINT is before-send / after-send (the N-th broadcast of this run) or before-rename (the
-N-th record write, after its temporary file is complete). The instrumentation lives here,
-in the test, and wraps the production functions from outside.
+Usage: python -m tests.services.chain.kill_driver CHAIN DEPLOYMENTS_DIR POINT N
+CHAIN is the embedded chain's data dir, or the URL of a Hardhat node. POINT is before-send /
+after-send (the N-th broadcast of this run) or before-rename (the N-th record write, after its
+temporary file is complete). The instrumentation lives here, in the test, and wraps the
+production functions from outside.
 """
 
 from __future__ import annotations
@@ -22,8 +23,7 @@ def _die() -> None:
 
 
 def main() -> None:
-    data_dir, out_dir, point, nth = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(
-        sys.argv[4])
+    where, out_dir, point, nth = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
     counts = {"send": 0, "rename": 0}
     broadcast, replace = backends.Web3Chain._broadcast, os.replace
 
@@ -44,8 +44,11 @@ def main() -> None:
 
     backends.Web3Chain._broadcast = counted_broadcast
     os.replace = counted_replace
-    chain = backends.open_chain(backends.ChainSpec("embedded", data_dir=data_dir))
-    record = deploy(chain, "embedded", out_dir)
+    if where.startswith("http"):
+        name, spec = "localhost", backends.ChainSpec("localhost", rpc_url=where)
+    else:
+        name, spec = "embedded", backends.ChainSpec("embedded", data_dir=Path(where))
+    record = deploy(backends.open_chain(spec), name, out_dir)
     print("finished", ",".join(record["redeployed"]), flush=True)
 
 
