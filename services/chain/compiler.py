@@ -100,8 +100,14 @@ def _write_wrapper(bin_dir: Path, version: str, node_modules: Path) -> Path:
     return target
 
 
+def _node_modules(contracts_dir: Path) -> Path:
+    """npm packages (solc, OpenZeppelin) for contracts_dir: its project's, else the checkout's."""
+    own = contracts_dir.parent / "node_modules"
+    return own if own.is_dir() else _CHECKOUT / "node_modules"
+
+
 def resolve_solc(version: str, wrapper_dir: Path | None = None,
-                 node_modules: Path = CHECKOUT_CONTRACTS.parent / "node_modules") -> Path:
+                 node_modules: Path = _CHECKOUT / "node_modules") -> Path:
     """A solc executable for `version`: native if installed or installable, else solcjs."""
     try:
         return get_executable(version)
@@ -187,7 +193,7 @@ def compile_project(
     if contracts_dir is None and is_packaged():
         return _load_artifacts(PACKAGED_DIR / PACKAGED_ARTIFACTS)
     contracts_dir = contracts_dir or CHECKOUT_CONTRACTS
-    node_modules = contracts_dir.parent / "node_modules"
+    node_modules = _node_modules(contracts_dir)
     config = compiler_config(contracts_dir)
     sources = solidity_sources(contracts_dir)
     if not sources:
