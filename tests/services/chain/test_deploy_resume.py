@@ -29,9 +29,12 @@ TRANSACTIONS = BY_DEPLOYER + BY_ROBOT
 # pending + done per transaction, and the final tidy-up
 RENAMES = 2 * TRANSACTIONS + 1
 
-POINTS = ([("before-send", n) for n in range(1, TRANSACTIONS + 1)]
-          + [("after-send", n) for n in range(1, TRANSACTIONS + 1)]
-          + [("before-rename", n) for n in (1, 2, 3, 8, RENAMES)])
+# After every transaction (mined, not yet recorded: the dangerous window), before a few of
+# them (first contract, first and last setup call) and between writing and renaming the record.
+SETUP_START = len(CONTRACTS) + 1
+POINTS = ([("after-send", n) for n in range(1, TRANSACTIONS + 1)]
+          + [("before-send", n) for n in (1, SETUP_START, TRANSACTIONS)]
+          + [("before-rename", n) for n in (1, 2, 8, RENAMES)])
 
 
 def run_driver(tmp_path: Path, point: str, nth: int) -> subprocess.CompletedProcess:
