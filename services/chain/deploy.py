@@ -9,11 +9,13 @@ reads the same record, so either tool continues what the other did.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -302,6 +304,21 @@ class _Deployer:
             self.save()
 
 
+@contextmanager
+def _exclusive(path: Path | None) -> Iterator[None]:
+    """One deploy per record at a time: two would both pay for the same contracts."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_name(f".{path.name}.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DeploymentError(f"another deploy is writing {path}; wait for it") from None
+        yield
+
+
 def _previous(path: Path, chain: Chain) -> Deployment | None:
     previous = load_record(path)
     if previous is not None and previous.chain_id != chain.chain_id:
@@ -319,6 +336,12 @@ def deploy(chain: Chain, target_name: str, out_dir: Path | None, robot: str | No
     artifacts = compile_project()
     manifest = _load_manifest(manifest_path or contracts_file("deploy.json"), artifacts)
     path = None if out_dir is None else out_dir / f"{target_name}.json"
+    with _exclusive(path):
+        return _deploy(chain, artifacts, manifest, path, target_name, robot)
+
+
+def _deploy(chain: Chain, artifacts: dict[str, Artifact], manifest: dict[str, Any],
+            path: Path | None, target_name: str, robot: str | None) -> dict[str, Any]:
     deployer = chain.accounts[0]
     robot = robot or (chain.accounts[1] if len(chain.accounts) > 1 else deployer)
     previous = None if path is None else _previous(path, chain)

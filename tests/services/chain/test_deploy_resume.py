@@ -8,6 +8,7 @@ transactions each paid for.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 from services.chain.backends import Chain, ChainSpec, open_chain
 from services.chain.compiler import compile_project
 from services.chain.deploy import Deployment, deploy, load_record
+from services.chain.errors import DeploymentError
 from tests.conftest import ROOT
 
 MANIFEST = json.loads((ROOT / "contracts" / "deploy.json").read_text())
@@ -135,3 +137,17 @@ def test_killed_after_every_transaction_in_turn(tmp_path: Path) -> None:
         check_deployed_once(chain, json.loads(path.read_text()))
     finally:
         chain.close()
+
+
+def test_second_deploy_to_the_same_record_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "deployments"
+    out.mkdir()
+    with (out / ".embedded.json.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a deploy in another process would
+        chain = open_chain(ChainSpec("embedded", data_dir=tmp_path / "data"))
+        try:
+            with pytest.raises(DeploymentError, match="another deploy is writing"):
+                deploy(chain, "embedded", out)
+            assert chain.w3.eth.get_transaction_count(chain.accounts[0]) == 0
+        finally:
+            chain.close()
