@@ -59,6 +59,7 @@ def test_two_level_dag_shape():
 
 @pytest.mark.parametrize("size", SIZES, ids=[f"{s}B" for s in SIZES])
 @pytest.mark.parametrize("version", [0, 1])
+@pytest.mark.ipfs_node
 def test_cids_equal_a_real_node(jsipfs, size, version):
     data = payload(size, f"size {size}")
     node = NodeStore(jsipfs.api)
@@ -71,6 +72,7 @@ def test_cids_equal_a_real_node(jsipfs, size, version):
 
 
 @pytest.mark.slow
+@pytest.mark.ipfs_node
 def test_fifty_mib_equals_a_real_node(jsipfs, tmp_path):
     """The big case once, through files and the node's own CLI (`ipfs add -q`)."""
     path = tmp_path / "50mib.bin"
