@@ -29,6 +29,7 @@ from gaka.machine import machine_info  # noqa: E402
 from services.chain.backends import Chain, ChainSpec, open_chain  # noqa: E402
 from services.chain.compiler import compile_project  # noqa: E402
 from services.chain.deploy import deploy  # noqa: E402
+from services.chain.events import receipt_events  # noqa: E402
 
 ROUNDS = 5
 BASE = 21_000
@@ -98,8 +99,8 @@ def measure(chain: Chain, out_dir: Path) -> dict[str, Any]:
         run("settle", house.functions.settle(token), carol)
         receipt = chain.transact(shop.functions.order(1, 1), sender=robot, value=price)
         gas.setdefault("order", []).append(execution_gas(receipt))
-        (placed,) = shop.events.OrderPlaced().process_receipt(receipt)
-        run("confirm", shop.functions.confirmDelivery(placed.args.orderId), robot)
+        (placed,) = receipt_events(shop.abi, receipt, ("OrderPlaced",))
+        run("confirm", shop.functions.confirmDelivery(placed.args["orderId"]), robot)
         run("invest", pool.functions.invest(), alice, 10**18)
         run("repay", pool.functions.repay(), robot, 10**17)
         run("withdraw", pool.functions.withdraw(), alice)
@@ -161,6 +162,7 @@ def machine() -> dict[str, Any]:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gaka-gas-") as tmp:
         tmp_path = Path(tmp)
+        revm = measure(open_chain(ChainSpec("revm")), tmp_path / "deploy-revm")
         chain = open_chain(ChainSpec("embedded", data_dir=tmp_path / "embedded"))
         try:
             embedded = measure(chain, tmp_path / "deploy-embedded")
@@ -173,17 +175,19 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(10)
-    disagree = {op: {"embedded": v, "hardhat": hardhat["gas"][op]}
-                for op, v in embedded["gas"].items() if hardhat["gas"][op] != v}
+    disagree = {op: {"revm": revm["gas"][op], "embedded": v, "hardhat": hardhat["gas"][op]}
+                for op, v in embedded["gas"].items()
+                if not hardhat["gas"][op] == revm["gas"][op] == v}
     print(json.dumps({
         "benchmark": "contract gas (execution gas = gasUsed - 21,000)",
         "rounds": ROUNDS,
+        "revm": summarize(revm["gas"]),
         "embedded": summarize(embedded["gas"]),
         "hardhat": summarize(hardhat["gas"]),
         "backends_agree": not disagree,
         "disagreements": disagree,
-        "token_uris_match_ipfs_cids": embedded["token_uris_match_ipfs_cids"]
-        and hardhat["token_uris_match_ipfs_cids"],
+        "token_uris_match_ipfs_cids": all(r["token_uris_match_ipfs_cids"]
+                                          for r in (revm, embedded, hardhat)),
         "machine": machine(),
     }, indent=2))
 

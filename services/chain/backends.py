@@ -1,4 +1,7 @@
-"""One `Chain` interface over the embedded EVM, a local Hardhat node and any JSON-RPC URL."""
+"""The chain backends behind one `Chain` protocol: embedded py-evm, in-process revm, JSON-RPC.
+
+`open_chain` is the only way in; nothing else in the project constructs an EVM.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +15,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
-from eth_abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester
 from eth_tester.exceptions import TransactionFailed
 from eth_tester.exceptions import ValidationError as TesterValidationError
 from eth_utils import ValidationError as EthValidationError
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils import to_checksum_address
 from web3 import EthereumTesterProvider, HTTPProvider, Web3
 from web3.contract.contract import Contract, ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import (
+    BlockNotFound,
+    ContractCustomError,
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3RPCError,
+)
 
 from services.chain.compiler import Artifact
 from services.chain.embedded import DEV_ACCOUNTS, PersistentPyEVMBackend
@@ -31,15 +40,17 @@ from services.chain.errors import (
     RPCUnavailable,
     TransactionTimeout,
 )
+from services.chain.events import EventDecoder
 from services.chain.keystore import embedded_dev_accounts, hardhat_dev_accounts
+from services.chain.protocol import Chain, Event, Log, Receipt
+from services.chain.revert import bind_contract, decode_revert
+from services.chain.revm import DEFAULT_CHAIN_ID, DEFAULT_GENESIS_TIME, RevmChain
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 HARDHAT_CHAIN_ID = 31337
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
-_ERROR_SELECTOR = "0x08c379a0"
-_PANIC_SELECTOR = "0x4e487b71"
 
 
 @dataclass
@@ -53,42 +64,11 @@ class ChainSpec:
     rpc_timeout_s: float = 10.0
     receipt_timeout_s: float = 120.0
     retries: int = 3
-
-
-def _abi_types(inputs: list[dict[str, Any]]) -> list[str]:
-    types = []
-    for item in inputs:
-        if item["type"].startswith("tuple"):
-            types.append(f"({','.join(_abi_types(item['components']))}){item['type'][5:]}")
-        else:
-            types.append(item["type"])
-    return types
-
-
-def decode_revert(data: str | bytes | None, abi: list[dict[str, Any]] | None = None) -> str:
-    """Human-readable revert reason: Error(string), Panic(uint256) or a custom error."""
-    if isinstance(data, bytes):
-        data = "0x" + data.hex()
-    if not data or data == "0x":
-        return "no reason given"
-    body = bytes.fromhex(data[10:])
-    selector = data[:10].lower()
-    try:
-        if selector == _ERROR_SELECTOR:
-            return abi_decode(["string"], body)[0]
-        if selector == _PANIC_SELECTOR:
-            return f"Panic(0x{abi_decode(['uint256'], body)[0]:02x})"
-        for item in abi or []:
-            if item.get("type") != "error":
-                continue
-            types = _abi_types(item["inputs"])
-            sig = f"{item['name']}({','.join(types)})"
-            if "0x" + function_signature_to_4byte_selector(sig).hex() == selector:
-                args = abi_decode(types, body)
-                return f"{item['name']}({', '.join(map(str, args))})"
-    except Exception:  # noqa: BLE001 - undecodable data is reported raw
-        pass
-    return f"unknown error {data}"
+    # revm only: chain id, genesis time, seconds between blocks, whether to keep logs.
+    chain_id: int = DEFAULT_CHAIN_ID
+    genesis_time: int = DEFAULT_GENESIS_TIME
+    block_time_s: int = 1
+    keep_logs: bool = True
 
 
 def _revert_data(exc: Exception) -> str | None:
@@ -134,17 +114,10 @@ def _mined_revert(exc: Web3RPCError, abi: list[dict[str, Any]] | None) -> Contra
     return ContractReverted(reason, revert, data["txHash"])
 
 
-def bind_contract(w3: Web3, artifact: Artifact, address: str,
-                  receipt: dict[str, Any] | None = None) -> Contract:
-    """A web3 contract at `address`, carrying the receipt that deployed it (if known)."""
-    contract = w3.eth.contract(address=to_checksum_address(address), abi=artifact.abi)
-    contract.deploy_receipt = receipt
-    return contract
-
-
 @dataclass
-class Chain:
-    """A connected chain with local signers; every revert raises ContractReverted."""
+class Web3Chain:
+    """A web3 chain (embedded py-evm or JSON-RPC) with local signers; reverts raise
+    ContractReverted."""
 
     w3: Web3
     network: str
@@ -262,28 +235,39 @@ class Chain:
     def _replay_revert(self, tx: dict[str, Any], receipt: dict[str, Any],
                        abi: list[dict[str, Any]] | None) -> ContractReverted:
         call = {k: tx[k] for k in ("from", "to", "data", "value") if k in tx}
+        tx_hash = bytes(receipt["transactionHash"])
         try:
             self.w3.eth.call(call, receipt["blockNumber"] - 1)
         except _REVERTS as exc:
             err = _as_revert(exc, abi)
-            return ContractReverted(err.reason, err.data, receipt["transactionHash"].hex())
-        return ContractReverted("reverted (out of gas?)", None, receipt["transactionHash"].hex())
+            return ContractReverted(err.reason, err.data, "0x" + tx_hash.hex())
+        return ContractReverted("reverted (out of gas?)", None, "0x" + tx_hash.hex())
 
-    def wait(self, tx_hash: bytes) -> dict[str, Any]:
+    def wait(self, tx_hash: bytes) -> Receipt:
         """Wait for a receipt, bounded by the receipt timeout."""
         try:
-            return dict(self._rpc(lambda: self.w3.eth.wait_for_transaction_receipt(
-                tx_hash, timeout=self.spec.receipt_timeout_s, poll_latency=0.05)))
+            raw = self._rpc(lambda: self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.spec.receipt_timeout_s, poll_latency=0.05))
         except TimeExhausted:
             raise TransactionTimeout(
                 f"transaction {tx_hash.hex()} not mined within {self.spec.receipt_timeout_s} s"
             ) from None
+        return _receipt(raw)
 
-    def deploy(self, artifact: Artifact, *args: Any, sender: str | None = None) -> Contract:
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        """The receipt of a mined transaction, or None when the chain does not know it."""
+        try:
+            raw = self._rpc(lambda: self.w3.eth.get_transaction_receipt(tx_hash))
+        except TransactionNotFound:
+            return None
+        return _receipt(raw)
+
+    def deploy(self, artifact: Artifact, *args: Any, sender: str | None = None,
+               value: int = 0) -> Contract:
         """Deploy a compiled contract and return a bound web3 contract."""
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         data = factory.constructor(*args).data_in_transaction
-        receipt = self._send({"data": data, "value": 0}, artifact.abi, sender)
+        receipt = self._send({"data": data, "value": value}, artifact.abi, sender)
         return self.at(artifact, receipt["contractAddress"], receipt=receipt)
 
     def at(self, artifact: Artifact, address: str, receipt: dict[str, Any] | None = None
@@ -292,7 +276,7 @@ class Chain:
         return bind_contract(self.w3, artifact, address, receipt)
 
     def transact(self, fn: ContractFunction, sender: str | None = None, value: int = 0,
-                 gas: int | None = None) -> dict[str, Any]:
+                 gas: int | None = None) -> Receipt:
         """Sign, send and wait for a contract call; raises ContractReverted on revert."""
         tx: dict[str, Any] = {"to": fn.address, "data": fn._encode_transaction_data(),
                               "value": value}
@@ -300,7 +284,25 @@ class Chain:
             tx["gas"] = gas
         return self._send(tx, fn.contract_abi, sender)
 
-    def send_eth(self, to: str, value: int, sender: str | None = None) -> dict[str, Any]:
+    def raw_transact(self, to: str, data: bytes, sender: str | None = None, value: int = 0,
+                     abi: list[dict[str, Any]] | None = None) -> Receipt:
+        """Send calldata as is (callers that encode their own)."""
+        return self._send({"to": to_checksum_address(to), "data": "0x" + bytes(data).hex(),
+                           "value": value}, abi, sender)
+
+    def raw_call(self, to: str, data: bytes, sender: str | None = None,
+                 abi: list[dict[str, Any]] | None = None) -> bytes:
+        """Read-only call with raw calldata; returns the raw output."""
+        tx = {"to": to_checksum_address(to), "data": "0x" + bytes(data).hex()}
+        sender = sender or (self.accounts[0] if self.signers else None)
+        if sender:
+            tx["from"] = to_checksum_address(sender)
+        try:
+            return bytes(self._rpc(lambda: self.w3.eth.call(tx)))
+        except _REVERTS as exc:
+            raise _as_revert(exc, abi) from None
+
+    def send_eth(self, to: str, value: int, sender: str | None = None) -> Receipt:
         """Plain ether transfer."""
         return self._send({"to": to_checksum_address(to), "value": value, "gas": 21_000},
                           None, sender)
@@ -316,20 +318,78 @@ class Chain:
     def balance(self, address: str) -> int:
         return self._rpc(lambda: self.w3.eth.get_balance(to_checksum_address(address)))
 
+    def get_code(self, address: str) -> bytes:
+        return bytes(self._rpc(lambda: self.w3.eth.get_code(to_checksum_address(address))))
+
+    def nonce(self, address: str) -> int:
+        return self._rpc(lambda: self.w3.eth.get_transaction_count(
+            to_checksum_address(address), "latest"))
+
+    def block_number(self) -> int:
+        return int(self._rpc(lambda: self.w3.eth.block_number))
+
+    def block_hash(self, number: int) -> bytes:
+        try:
+            return bytes(self._rpc(lambda: self.w3.eth.get_block(number))["hash"])
+        except BlockNotFound:
+            raise ChainError(f"block {number} does not exist on {self.network}") from None
+
     def now(self) -> int:
         """Timestamp of the latest block."""
         return int(self._rpc(lambda: self.w3.eth.get_block("latest"))["timestamp"])
+
+    def get_logs(self, from_block: int, to_block: int, address: str | None = None,
+                 topics: list[bytes | None] | None = None) -> list[Log]:
+        query: dict[str, Any] = {"fromBlock": from_block, "toBlock": to_block}
+        if address:
+            query["address"] = to_checksum_address(address)
+        if topics:
+            query["topics"] = [None if t is None else "0x" + t.hex() for t in topics]
+        return [_log(entry) for entry in self._rpc(lambda: self.w3.eth.get_logs(query))]
+
+    def events(self, contract: Contract, from_block: int = 0, to_block: int | None = None,
+               names: tuple[str, ...] = ()) -> list[Event]:
+        end = self.block_number() if to_block is None else to_block
+        logs = self.get_logs(from_block, end, address=contract.address)
+        return EventDecoder(contract.abi).decode_all(logs, names)
+
+    def _local(self, method: str, params: list[Any]) -> Any:
+        if self.network != "localhost":
+            raise ChainError(f"{method} is only available on local chains, not {self.network}")
+        answer = self._rpc(lambda: self.w3.provider.make_request(method, params))
+        if "error" in answer:
+            raise ChainError(f"{method} failed: {answer['error']}")
+        return answer.get("result")
 
     def increase_time(self, seconds: int) -> None:
         """Move chain time forward and mine a block (local chains only)."""
         if self.backend is not None:
             # eth-tester's time_travel mines its block one second before the target.
             self.backend.time_travel(self.now() + seconds + 1)
-        elif self.network == "localhost":
-            self.w3.provider.make_request("evm_increaseTime", [seconds])
-            self.w3.provider.make_request("evm_mine", [])
         else:
-            raise ChainError(f"cannot move time on network {self.network}")
+            self._local("evm_increaseTime", [seconds])
+            self._local("evm_mine", [])
+
+    def mine(self, blocks: int = 1) -> None:
+        """Mine empty blocks (local chains only)."""
+        if self.backend is not None:
+            self.w3.provider.ethereum_tester.mine_blocks(blocks)
+        else:
+            self._local("hardhat_mine", [hex(blocks)])
+
+    def snapshot(self) -> Any:
+        """Remember the chain state (local chains only); `revert` returns to it."""
+        if self.backend is not None:
+            return self.w3.provider.ethereum_tester.take_snapshot()
+        return self._local("evm_snapshot", [])
+
+    def revert(self, snapshot_id: Any) -> None:
+        """Return to a snapshot; it and every later snapshot are used up."""
+        if self.backend is not None:
+            self.w3.provider.ethereum_tester.revert_to_snapshot(snapshot_id)
+        elif not self._local("evm_revert", [snapshot_id]):
+            raise ChainError(f"unknown snapshot {snapshot_id}")
+        self._nonces.clear()
 
     def close(self) -> None:
         if self.backend is not None:
@@ -337,11 +397,27 @@ class Chain:
             self.backend = None
 
 
+def _log(entry: Any) -> Log:
+    return Log(to_checksum_address(entry["address"]), tuple(bytes(t) for t in entry["topics"]),
+               bytes(entry["data"]), int(entry["blockNumber"]), bytes(entry["blockHash"]),
+               bytes(entry["transactionHash"]), int(entry["logIndex"]))
+
+
+def _receipt(raw: Any) -> Receipt:
+    """The same receipt dict on every backend (see services.chain.protocol)."""
+    receipt = dict(raw)
+    receipt["transactionHash"] = bytes(receipt["transactionHash"])
+    receipt["blockHash"] = bytes(receipt["blockHash"])
+    receipt["effectiveGasPrice"] = int(receipt.get("effectiveGasPrice") or 0)
+    receipt["logs"] = [_log(entry) for entry in receipt.get("logs", [])]
+    return receipt
+
+
 def _http_web3(url: str, timeout: float) -> Web3:
     return Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
 
 
-def _check_alive(chain: Chain, url: str) -> None:
+def _check_alive(chain: Web3Chain, url: str) -> None:
     try:
         chain.chain_id  # noqa: B018 - the first request proves the node answers
     except RPCUnavailable:
@@ -352,16 +428,19 @@ def _check_alive(chain: Chain, url: str) -> None:
 
 def open_chain(spec: ChainSpec) -> Chain:
     """Connect to the chain named by spec; the embedded one is opened from spec.data_dir."""
+    if spec.network == "revm" and spec.rpc_url is None:
+        return RevmChain([a.address for a in embedded_dev_accounts(DEV_ACCOUNTS)],
+                         spec.chain_id, spec.genesis_time, spec.block_time_s, spec.keep_logs)
     if spec.network == "embedded" and spec.rpc_url is None:
         if spec.data_dir is None:
             raise ChainError("the embedded chain needs a data directory")
         backend = PersistentPyEVMBackend(Path(spec.data_dir) / "chain" / "embedded.sqlite")
         w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
-        return Chain(w3, "embedded", embedded_dev_accounts(DEV_ACCOUNTS), spec, backend)
+        return Web3Chain(w3, "embedded", embedded_dev_accounts(DEV_ACCOUNTS), spec, backend)
 
     if spec.rpc_url is None:
         raise ChainError(f"network {spec.network} needs an RPC URL")
-    chain = Chain(_http_web3(spec.rpc_url, spec.rpc_timeout_s), spec.network, [], spec)
+    chain = Web3Chain(_http_web3(spec.rpc_url, spec.rpc_timeout_s), spec.network, [], spec)
     _check_alive(chain, spec.rpc_url)
     if spec.signer is not None:
         chain.signers = [spec.signer]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 
 from gaka.config import Settings
 from services.chain.backends import Chain, ChainSpec, open_chain
@@ -92,8 +92,7 @@ def _still_deployed(chain: Chain, record: dict[str, Any] | None, artifact: Artif
         return False
     if record.get("bytecode_hash") != _bytecode_hash(artifact) or record.get("args") != args:
         return False
-    code = chain.w3.eth.get_code(to_checksum_address(record["address"]))
-    return len(code) > 0
+    return len(chain.get_code(record["address"])) > 0
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,0 +1,103 @@
+"""The one interface every EVM backend offers (embedded py-evm, in-process revm, JSON-RPC)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+
+from services.chain.compiler import Artifact
+
+# A receipt is a plain dict with the same keys on every backend: status, gasUsed,
+# effectiveGasPrice, blockNumber, blockHash, transactionHash (bytes), from, to,
+# contractAddress and logs (a list of Log).
+Receipt = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Log:
+    """One log entry, as every backend reports it."""
+
+    address: str
+    topics: tuple[bytes, ...]
+    data: bytes
+    block_number: int
+    block_hash: bytes
+    tx_hash: bytes
+    log_index: int
+
+
+@dataclass(frozen=True)
+class Event:
+    """A log decoded against a contract ABI."""
+
+    name: str
+    args: dict[str, Any]
+    log: Log = field(repr=False)
+
+    @property
+    def block_number(self) -> int:
+        return self.log.block_number
+
+
+class Chain(Protocol):
+    """A connected chain with local signers; every revert raises ContractReverted."""
+
+    network: str
+
+    @property
+    def accounts(self) -> list[str]: ...
+
+    @property
+    def chain_id(self) -> int: ...
+
+    def deploy(self, artifact: Artifact, *args: Any, sender: str | None = None,
+               value: int = 0) -> Contract: ...
+
+    def at(self, artifact: Artifact, address: str, receipt: Receipt | None = None
+           ) -> Contract: ...
+
+    def transact(self, fn: ContractFunction, sender: str | None = None, value: int = 0,
+                 gas: int | None = None) -> Receipt: ...
+
+    def call(self, fn: ContractFunction, sender: str | None = None) -> Any: ...
+
+    def raw_transact(self, to: str, data: bytes, sender: str | None = None, value: int = 0,
+                     abi: list[dict[str, Any]] | None = None) -> Receipt: ...
+
+    def raw_call(self, to: str, data: bytes, sender: str | None = None,
+                 abi: list[dict[str, Any]] | None = None) -> bytes: ...
+
+    def send_eth(self, to: str, value: int, sender: str | None = None) -> Receipt: ...
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None: ...
+
+    def balance(self, address: str) -> int: ...
+
+    def get_code(self, address: str) -> bytes: ...
+
+    def nonce(self, address: str) -> int: ...
+
+    def block_number(self) -> int: ...
+
+    def block_hash(self, number: int) -> bytes: ...
+
+    def now(self) -> int: ...
+
+    def get_logs(self, from_block: int, to_block: int, address: str | None = None,
+                 topics: list[bytes | None] | None = None) -> list[Log]: ...
+
+    def events(self, contract: Contract, from_block: int = 0, to_block: int | None = None,
+               names: tuple[str, ...] = ()) -> list[Event]: ...
+
+    def increase_time(self, seconds: int) -> None: ...
+
+    def mine(self, blocks: int = 1) -> None: ...
+
+    def snapshot(self) -> Any: ...
+
+    def revert(self, snapshot_id: Any) -> None: ...
+
+    def close(self) -> None: ...
