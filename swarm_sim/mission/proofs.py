@@ -131,7 +131,8 @@ def verify_fast(base: bytes, root: bytes, index: int, size: int, rule: tuple[int
             or len(base) != _DIGEST or not set(map(len, siblings)) <= {_DIGEST}):
         return False
     k, r = _KECCAK, base
-    for bit, sibling in zip(rule, siblings):  # zip stops before the unused last rule bit
+    # zip stops before the last rule bit, which pairs with no sibling
+    for bit, sibling in zip(rule, siblings, strict=False):
         r = k(_NODE + sibling + r).digest() if bit else k(_NODE + r + sibling).digest()
     return compare_digest(r, root)
 
