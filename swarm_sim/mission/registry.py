@@ -124,3 +124,40 @@ class MissionRegistry:
 def refused(exc: ContractReverted) -> str:
     """The custom error's name a refused call reverted with."""
     return exc.reason.split("(")[0]
+
+
+class ChainRecorder:
+    """A simulated run's completions and Byzantine claims, sent to a MissionRegistry: each
+    robot proves its steps from its own account (dev accounts are reused past ten robots)."""
+
+    def __init__(self, chain: Chain, blueprint: Blueprint, reward_wei: int = 10**15,
+                 deadline_s: int = 86_400) -> None:
+        self.registry = MissionRegistry.deploy(chain)
+        self.owner = chain.accounts[0]
+        self.mission = self.registry.create(blueprint, reward_wei, chain.now() + deadline_s,
+                                            self.owner)
+        self.forged_accepted = 0
+
+    def account(self, robot: int) -> str:
+        accounts = self.registry.chain.accounts
+        return accounts[1 + robot % (len(accounts) - 1)]
+
+    def submit(self, robot: int, proof: Proof) -> int:
+        """1 if the chain recorded the step, 0 if it refused it (e.g. already done)."""
+        try:
+            self.registry.complete(self.mission, proof, self.account(robot))
+        except ContractReverted:
+            return 0
+        return 1
+
+    def attack(self, robot: int, message: bytes) -> int:
+        """1 if the chain refused a Byzantine claim; an accepted one is counted as forged."""
+        from swarm_sim.mission.proofs import decode_proof
+
+        _, proof = decode_proof(message)
+        try:
+            self.registry.complete(self.mission, proof, self.account(robot))
+        except ContractReverted:
+            return 1
+        self.forged_accepted += 1
+        return 0

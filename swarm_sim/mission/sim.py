@@ -33,6 +33,7 @@ from swarm_sim.mission.blueprint import (
 )
 from swarm_sim.mission.exchange import Knowledge, Verdict
 from swarm_sim.mission.proofs import Proof, decode_proof, prove, rule_for, verify
+from swarm_sim.mission.registry import ChainRecorder
 
 COLOURS = ("red", "orange", "yellow", "green", "cyan", "blue", "violet", "black")
 ATTACKS = ("forged", "replayed", "out-of-order", "wrong-root", "false-claim")
@@ -102,6 +103,7 @@ class MissionResult:
     attacks_rejected: dict[str, int] = field(default_factory=dict)
     chain_completions: int = 0
     chain_rejected: int = 0
+    chain_forged_accepted: int = 0
 
 
 def _salted_mission(scenario: MissionScenario, seed: int) -> tuple[BuiltMission, Any]:
@@ -206,7 +208,7 @@ class _World:
         self.rejected: Counter[str] = Counter()
         self.violations = self.forged = self.proof_bytes = self.query_bytes = 0
         self.messages = 0
-        self.chain = chain
+        self.chain = None if chain is None else ChainRecorder(chain, self.blueprint)
         self.chain_done = self.chain_rejected = 0
         if scenario.task == "foraging":
             self._place_objects()
@@ -403,9 +405,11 @@ class _World:
             s.task, s.robots, s.byzantine, self.seed, success, tick / s.ticks_per_s, done,
             self.steps_needed(), self.violations, self.forged, self.proof_bytes,
             self.query_bytes, self.messages, dict(self.tally), dict(self.rejected),
-            self.chain_done, self.chain_rejected)
+            self.chain_done, self.chain_rejected,
+            self.chain.forged_accepted if self.chain is not None else 0)
 
 
 def run_mission(scenario: MissionScenario, seed: int, chain: Any = None) -> MissionResult:
-    """Simulate one run; `chain` (a ChainRecorder) records completions on-chain as well."""
+    """Simulate one run; with a services.chain `chain`, every completion and every Byzantine
+    claim also goes to a freshly deployed MissionRegistry."""
     return _World(scenario, seed, chain).run()
