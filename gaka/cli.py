@@ -13,6 +13,7 @@ from gaka.errors import GakaError
 from robot.cli import app as robot_app
 from services.chain.cli import app as chain_app
 from swarm_sim.cli import app as swarm_app
+from swarm_sim.mission.cli import app as mission_app
 from vision.cli import paint
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(robot_app, name="robot")
 app.command("paint")(paint)
 app.add_typer(chain_app, name="chain")
 app.add_typer(swarm_app, name="swarm")
+app.add_typer(mission_app, name="mission")
 
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -53,7 +55,6 @@ for _name, _what in [
     ("wallet", "Wallet balance and ledger of the robot"),
     ("auction", "Auction status and settlement"),
     ("supplies", "Paint and canvas stock, supply orders"),
-    ("mission", "Secret Merkle missions"),
     ("serve", "REST API and web dashboard"),
 ]:
     app.add_typer(_later(_name, _what), name=_name)

@@ -13,8 +13,9 @@ import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from hmac import compare_digest
+from typing import Any
 
-from pymerkle import InclusionProof, InvalidProof, verify_inclusion
+from pymerkle import InclusionProof, InvalidProof, MerkleProof, verify_inclusion
 
 from swarm_sim.mission.blueprint import (
     ALGORITHM,
@@ -57,6 +58,23 @@ class Proof:
     def to_pymerkle(self) -> InclusionProof:
         return InclusionProof(ALGORITHM, True, self.size, self.index, list(self.rule),
                               [self.leaf_hash, *self.siblings])
+
+    def to_dict(self) -> dict[str, Any]:
+        """pymerkle's JSON serialisation of the proof, plus the leaf data in hex."""
+        return {"leaf": self.leaf.hex(), "proof": self.to_pymerkle().serialize()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Proof:
+        try:
+            ref = MerkleProof.deserialize(data["proof"])
+            leaf = bytes.fromhex(data["leaf"])
+        except (InvalidProof, KeyError, TypeError, ValueError) as exc:
+            raise MissionError(f"not a mission proof ({exc})") from None
+        if not isinstance(ref, InclusionProof) or not ref.path:
+            raise MissionError("not an inclusion proof")
+        if ref.path[0] != leaf_hash(leaf):
+            raise MissionError("the proof's leaf hash does not match its leaf data")
+        return cls(ref.index, ref.size, tuple(ref.rule), tuple(ref.path[1:]), leaf)
 
     def encode(self, sender: int = 0) -> bytes:
         """Wire bytes: type, sender, index, size, rule bits, leaf, sibling count, siblings."""
