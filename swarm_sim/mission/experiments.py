@@ -87,6 +87,7 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
         "time_mean_s": ok.mean(),
         "proof_bytes_mean": g["proof_bytes"].mean(),
         "query_bytes_mean": g["query_bytes"].mean(),
+        "attack_bytes_mean": g["attack_bytes"].mean(),
         "attacks_rejected": g[[c for c in runs if c.startswith("rejected_")]].sum().sum(axis=1)
         if any(c.startswith("rejected_") for c in runs) else 0,
         "forged_accepted": g["forged_accepted"].sum(),
@@ -97,13 +98,14 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def markdown_table(summary: pd.DataFrame) -> str:
-    lines = ["| robots | Byzantine | runs | success | median time (s) | proof bytes / run "
-             "| attacks rejected | forged accepted |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| robots | Byzantine | runs | success | median time (s) | honest proof bytes / run "
+             "| query bytes / run | Byzantine bytes / run | attacks rejected | forged accepted |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in summary.itertuples():
         t = "–" if pd.isna(row.time_median_s) else f"{row.time_median_s:,.0f}"
         lines.append(f"| {row.robots} | {row.byzantine} | {row.runs} | "
                      f"{row.success_rate:.0%} | {t} | {row.proof_bytes_mean:,.0f} | "
+                     f"{row.query_bytes_mean:,.0f} | {row.attack_bytes_mean:,.0f} | "
                      f"{int(row.attacks_rejected):,} | {int(row.forged_accepted)} |")
     return "\n".join(lines) + "\n"
 

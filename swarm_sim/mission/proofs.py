@@ -145,12 +145,15 @@ def verify_fast(base: bytes, root: bytes, index: int, size: int, rule: tuple[int
     `index` in a `size`-leaf keccak-256 tree with root `root`."""
     if not (type(index) is int and type(size) is int and 0 < index <= size < (1 << 64)):
         return False
-    if (rule_for(index, size) != tuple(rule) or len(siblings) + 1 != len(rule)
-            or len(base) != _DIGEST or not set(map(len, siblings)) <= {_DIGEST}):
+    if type(rule) is not tuple:
+        rule = tuple(rule)
+    if rule_for(index, size) != rule or len(siblings) + 1 != len(rule) or len(base) != _DIGEST:
         return False
     k, r = _KECCAK, base
     # zip stops before the last rule bit, which pairs with no sibling
     for bit, sibling in zip(rule, siblings, strict=False):
+        if len(sibling) != _DIGEST:
+            return False
         r = k(_NODE + sibling + r).digest() if bit else k(_NODE + r + sibling).digest()
     return compare_digest(r, root)
 

@@ -96,8 +96,9 @@ class MissionResult:
     steps: int
     order_violations: int
     forged_accepted: int
-    proof_bytes: int
+    proof_bytes: int  # honest proof messages
     query_bytes: int
+    attack_bytes: int  # Byzantine proof messages
     messages: int
     verdicts: dict[str, int] = field(default_factory=dict)
     attacks_rejected: dict[str, int] = field(default_factory=dict)
@@ -207,6 +208,7 @@ class _World:
         self.tally: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
         self.violations = self.forged = self.proof_bytes = self.query_bytes = 0
+        self.attack_bytes = 0
         self.messages = 0
         self.chain = None if chain is None else ChainRecorder(chain, self.blueprint)
         self.chain_done = self.chain_rejected = 0
@@ -337,7 +339,10 @@ class _World:
     # -- communication ---------------------------------------------------------------------------
     def _send(self, receiver: _Robot, message: bytes, attack: str | None) -> None:
         self.messages += 1
-        self.proof_bytes += len(message)
+        if attack is None:
+            self.proof_bytes += len(message)
+        else:
+            self.attack_bytes += len(message)
         verdict, proof = receiver.knowledge.receive(message)
         self.tally[verdict.value] += 1
         if attack is not None and verdict is not Verdict.ACCEPTED:
@@ -404,8 +409,8 @@ class _World:
         return MissionResult(
             s.task, s.robots, s.byzantine, self.seed, success, tick / s.ticks_per_s, done,
             self.steps_needed(), self.violations, self.forged, self.proof_bytes,
-            self.query_bytes, self.messages, dict(self.tally), dict(self.rejected),
-            self.chain_done, self.chain_rejected,
+            self.query_bytes, self.attack_bytes, self.messages, dict(self.tally),
+            dict(self.rejected), self.chain_done, self.chain_rejected,
             self.chain.forged_accepted if self.chain is not None else 0)
 
 
