@@ -64,6 +64,7 @@ def _flip(value: bytes, bit: int) -> bytes:
     return bytes(out)
 
 
+@pytest.mark.slow
 @settings(max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(size=st.integers(1, 70), seed=st.integers(0, 7), pick=st.integers(0, 10**6),
        target=st.sampled_from(["leaf", "sibling", "index", "root", "rule"]),

@@ -71,6 +71,7 @@ def _both(leaf: bytes, root: bytes, p: Proof, bp: Blueprint) -> tuple[bool, bool
     return reference, verify_fast(leaf, root, p.index, p.size, p.rule, p.siblings)
 
 
+@pytest.mark.slow
 @cases(10_000)
 @given(size=st.integers(1, 70), pick=st.integers(0, 10**6), seed=st.integers(0, 15),
        target=st.sampled_from(["leaf", "sibling", "index", "root"]), bit=st.integers(0, 255),

@@ -34,7 +34,8 @@ def test_query_proof_verify_accept_or_reject() -> None:
     assert len(query) == 7  # type, sender, last completed
     answers = alice.answer(query, me=2, limit=8)
     assert len(answers) == 3
-    # header 21 (type, sender, index, size, rule bits, leaf length) + leaf (32-byte salt + operation) + count + 3 siblings of 32 bytes
+    # header of 21 bytes (type, sender, index, size, rule bits, leaf length), the leaf
+    # (32-byte salt + operation), the sibling count and 3 siblings of 32 bytes
     assert len(answers[0]) == 21 + len(proofs[0].leaf) + 1 + 3 * 32
     assert [bob.receive(m)[0] for m in answers] == [Verdict.ACCEPTED] * 3
     assert bob.receive(answers[0])[0] is Verdict.REPLAYED
