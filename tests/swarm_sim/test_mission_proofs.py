@@ -7,13 +7,14 @@ both verifiers.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from functools import lru_cache
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pymerkle import InmemoryTree
+from pymerkle import InmemoryTree, InvalidProof, verify_inclusion
 
 from swarm_sim.mission.blueprint import (
     Blueprint,
@@ -61,8 +62,6 @@ def _both(leaf: bytes, root: bytes, p: Proof, bp: Blueprint) -> tuple[bool, bool
     """(pymerkle, fast) verdicts on a proof given as its leaf hash and fields."""
     ref = Proof(p.index, p.size, p.rule, p.siblings, b"").to_pymerkle()
     ref.path[0] = leaf
-    from pymerkle import InvalidProof, verify_inclusion
-
     try:
         verify_inclusion(leaf, root, ref, size=bp.size, algorithm="keccak_256")
         reference = True
@@ -128,7 +127,7 @@ def test_the_tree_is_ethereum_keccak_with_rfc6962_prefixes() -> None:
     from eth_utils import keccak
 
     assert leaf_hash(b"") == keccak(b"\x00")
-    assert leaf_hash(b"") != __import__("hashlib").sha3_256(b"\x00").digest()
+    assert leaf_hash(b"") != hashlib.sha3_256(b"\x00").digest()
     spec = foraging_spec(COLOURS[:2])
     built = build(spec, b"m")
     left, right = (keccak(b"\x00" + built.leaf(i)) for i in (1, 2))
