@@ -69,7 +69,7 @@ def run_cmd(
     tiles: int | None = typer.Option(None, help="tiles per side (default: scaled)"),
     side_m: float | None = typer.Option(None, help="arena side in metres (default: scaled)"),
     max_time: float = typer.Option(1500.0, help="simulated seconds at most"),
-    backend: str = typer.Option("pyrevm", help="ledger backend: pyrevm|embedded"),
+    backend: str = typer.Option("revm", help="ledger backend: revm|embedded"),
     rule: str | None = typer.Option(None, help="contract rule for blockchain: dmvd|dmmd|dc"),
     seed: int = typer.Option(0, help="base seed (the run is run 0 of it)"),
 ) -> None:
@@ -164,7 +164,7 @@ def bench_cmd(
     quick: bool = typer.Option(False, help="smaller measurements (a smoke test)"),
     skip_sweep: bool = typer.Option(False, help="do not time the AAMAS 2018 sweep"),
 ) -> None:
-    """Measure robot-ticks/s, contract votes/s (pyrevm vs web3) and the sweep's wall time."""
+    """Measure robot-ticks/s, contract votes/s (revm vs embedded py-evm) and the sweep's time."""
     from swarm_sim.bench import run_benchmarks
 
     typer.echo(json.dumps(run_benchmarks(quick=quick, sweep=not skip_sweep), indent=2))

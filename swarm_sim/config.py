@@ -15,7 +15,7 @@ STRATEGIES = DISCRETE + CONTINUOUS
 BEHAVIOURS = ("wrong", "black", "white", "coin", "uniform", "gaussian", "sybil", "jamming")
 PLACEMENTS = ("random", "cluster")
 RULES = ("dmvd", "dmmd", "dc")
-BACKENDS = ("pyrevm", "embedded")
+BACKENDS = ("revm", "embedded")
 
 Strategy = Literal["dmvd", "dmmd", "dc", "blockchain", "lcp", "wmsr", "blockchain-estimate"]
 
@@ -89,7 +89,7 @@ class ByzantineSpec:
 class LedgerSpec:
     """The consensus contract: backend, block period and the contract's parameters."""
 
-    backend: str = "pyrevm"
+    backend: str = "revm"
     block_ticks: int = 10
     stable_depth: int = 6
     freshness: int = 100

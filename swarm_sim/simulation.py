@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.chain.protocol import Chain
 from swarm_sim import byzantine as byz
 from swarm_sim import rng, strategies
 from swarm_sim.config import Scenario, Timing
@@ -18,7 +19,6 @@ from swarm_sim.ledger import (
     QUALITY_SCALE,
     DecisionLedger,
     EstimateLedger,
-    EvmBackend,
     open_backend,
 )
 from swarm_sim.robots import (
@@ -78,7 +78,7 @@ class _Batch:
     """The state of one batch while it runs; `run()` returns one RunResult per run."""
 
     def __init__(self, scenarios: list[Scenario], seeds: list[int], run_indices: list[int],
-                 backend: EvmBackend | None) -> None:
+                 backend: Chain | None) -> None:
         keys = {_batch_key(s) for s in scenarios}
         if len(keys) != 1:
             raise SwarmError("a batch must share every parameter but the Byzantine count")
@@ -439,7 +439,7 @@ class _Batch:
 
 
 def simulate_batch(scenarios: list[Scenario], seeds: list[int], run_indices: list[int],
-                   backend: EvmBackend | None = None,
+                   backend: Chain | None = None,
                    progress: Callable[[int], None] | None = None) -> list[RunResult]:
     """Simulate runs that share every parameter but seed and Byzantine count, side by side."""
     if not scenarios:
@@ -453,7 +453,7 @@ def simulate_batch(scenarios: list[Scenario], seeds: list[int], run_indices: lis
 
 
 def simulate(scenario: Scenario, seed: int, run_index: int = 0,
-             backend: EvmBackend | None = None) -> RunResult:
+             backend: Chain | None = None) -> RunResult:
     """One run."""
     return simulate_batch([scenario], [seed], [run_index], backend)[0]
 

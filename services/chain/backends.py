@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
+from eth_abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
 from eth_tester import EthereumTester
 from eth_tester.exceptions import TransactionFailed
@@ -64,11 +65,13 @@ class ChainSpec:
     rpc_timeout_s: float = 10.0
     receipt_timeout_s: float = 120.0
     retries: int = 3
-    # revm only: chain id, genesis time, seconds between blocks, whether to keep logs.
+    # revm only: chain id, genesis time, seconds between blocks, whether to keep logs, and
+    # whether gas must equal a real node's (see services.chain.revm).
     chain_id: int = DEFAULT_CHAIN_ID
     genesis_time: int = DEFAULT_GENESIS_TIME
     block_time_s: int = 1
     keep_logs: bool = True
+    exact_gas: bool = True
 
 
 def _revert_data(exc: Exception) -> str | None:
@@ -88,6 +91,8 @@ def _revert_data(exc: Exception) -> str | None:
             # eth-tester renders undecodable revert data as a bytes literal.
             if text[:2] in ("b'", 'b"'):
                 return "0x" + ast.literal_eval(text).hex()
+            # It decodes Error(string) itself; encode it back so every backend carries the data.
+            return "0x08c379a0" + abi_encode(["string"], [text]).hex()
     return None
 
 
@@ -430,7 +435,8 @@ def open_chain(spec: ChainSpec) -> Chain:
     """Connect to the chain named by spec; the embedded one is opened from spec.data_dir."""
     if spec.network == "revm" and spec.rpc_url is None:
         return RevmChain([a.address for a in embedded_dev_accounts(DEV_ACCOUNTS)],
-                         spec.chain_id, spec.genesis_time, spec.block_time_s, spec.keep_logs)
+                         spec.chain_id, spec.genesis_time, spec.block_time_s, spec.keep_logs,
+                         spec.exact_gas)
     if spec.network == "embedded" and spec.rpc_url is None:
         if spec.data_dir is None:
             raise ChainError("the embedded chain needs a data directory")

@@ -26,6 +26,7 @@ from eth_tester.backends.pyevm.serializers import (
     serialize_transaction,
     serialize_transaction_receipt,
 )
+from eth_tester.exceptions import TransactionNotFound as TesterTransactionNotFound
 from eth_utils import to_dict
 
 from services.chain.errors import ChainError
@@ -157,7 +158,13 @@ class PersistentPyEVMBackend(PyEVMBackend):
             number, index = self.chain.chaindb.get_transaction_index(transaction_hash)
         except TransactionNotFound:
             return None
+        # The index (and the number -> block map above the head) outlive a reverted snapshot:
+        # trust them only if the canonical chain still holds the transaction there.
+        if number > self.chain.get_canonical_head().block_number:
+            return None
         block = self.chain.get_canonical_block_by_number(number)
+        if index >= len(block.transactions) or block.transactions[index].hash != transaction_hash:
+            return None
         return block, block.transactions[index], index
 
     @to_dict
@@ -174,13 +181,14 @@ class PersistentPyEVMBackend(PyEVMBackend):
     def get_transaction_by_hash(self, transaction_hash: bytes) -> Any:
         found = self._locate(transaction_hash)
         if found is None:
-            return super().get_transaction_by_hash(transaction_hash)
+            # eth-tester's fallback scans every block backwards: an unknown hash costs O(chain).
+            raise TesterTransactionNotFound(f"transaction 0x{transaction_hash.hex()} not found")
         return self._serialized(found, receipt=False)
 
     def get_transaction_receipt(self, transaction_hash: bytes) -> Any:
         found = self._locate(transaction_hash)
         if found is None:
-            return super().get_transaction_receipt(transaction_hash)
+            raise TesterTransactionNotFound(f"transaction 0x{transaction_hash.hex()} not found")
         return self._serialized(found, receipt=True)
 
     def close(self) -> None:

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from web3.contract import Contract
 
-from services.chain.backends import Chain, ChainSpec, open_chain
+from services.chain.backends import ChainSpec, open_chain
 from services.chain.compiler import Artifact, compile_project
 from services.chain.deploy import deploy
 from services.chain.errors import ContractReverted
+from services.chain.protocol import Chain
 
 GAS = 1_000_000  # explicit limit: skips a gas estimate per transaction (twice as fast)
 
@@ -23,7 +24,7 @@ GAS = 1_000_000  # explicit limit: skips a gas estimate per transaction (twice a
 class Suite:
     """The four contracts as `gaka chain deploy` leaves them, plus who is who."""
 
-    chain: Any  # services.chain Chain, or tests.contracts.revm.RevmChain
+    chain: Chain
     artifacts: dict[str, Artifact]
     nft: Contract
     house: Contract

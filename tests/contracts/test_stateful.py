@@ -1,8 +1,8 @@
 """Random sequences of bids, withdrawals, time jumps, settlements, orders and repayments, with
-the accounting invariants checked after every step (issue 3, item 2).
+the accounting invariants checked after every step.
 
-Runs on revm in-process (tests/contracts/revm.py): the embedded py-evm chain needs ~0.1-0.4 s a
-step here (one transaction plus one invariant call), too slow for thousands of steps, and its
+Runs on the in-process revm chain (`--network revm`): the embedded py-evm chain needs ~0.1-0.4 s
+a step here (one transaction plus one invariant call), too slow for thousands of steps, and its
 wall-clock block times make hypothesis replays diverge. The contracts, the deploy manifest and
 the deploy code are the same as on every other chain."""
 
@@ -25,10 +25,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from services.chain.backends import ChainSpec, open_chain
 from services.chain.compiler import Artifact
 from services.chain.errors import ContractReverted
+from services.chain.protocol import Chain
 from tests.contracts.conftest import deploy_suite, reverted_with
-from tests.contracts.revm import RevmChain
 
 MIN_STEPS = 2_000
 # Per example caps keep the set of tokens and orders read by every invariant check small.
@@ -115,7 +116,7 @@ class Ledger:
     pool_balance: int = 0
 
 
-def deploy_hostiles(chain: RevmChain, artifacts: dict[str, Artifact]) -> Hostiles:
+def deploy_hostiles(chain: Chain, artifacts: dict[str, Artifact]) -> Hostiles:
     controller = chain.accounts[5]
 
     def deploy(name: str, *args: object) -> str:
@@ -131,7 +132,7 @@ def make_machine(artifacts: dict[str, Artifact], out_dir: Path,
         @initialize()
         def deploy(self) -> None:
             counter.examples += 1
-            self.c = RevmChain()
+            self.c = open_chain(ChainSpec("revm"))
             self.s = deploy_suite(self.c, artifacts, out_dir / str(counter.examples))
             self.h = h = deploy_hostiles(self.c, artifacts)
             self.eoas = eoas = self.c.accounts[2:5] + self.c.accounts[6:8]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from services.chain.abi import calldata
+from services.chain.errors import ContractReverted
 from swarm_sim.config import ByzantineSpec, LedgerSpec, Scenario, Timing
 from swarm_sim.errors import SwarmError
-from swarm_sim.ledger import ChainBackend, DecisionLedger, EstimateLedger, PyrevmBackend
+from swarm_sim.ledger import DecisionLedger, EstimateLedger, open_backend
 from swarm_sim.rng import run_seed
 from swarm_sim.simulation import simulate
 from tests.swarm_sim.helpers import same
@@ -30,7 +32,7 @@ def _no_decisions():
 
 
 def test_contract_flags_and_then_ignores_a_robot_that_lies_about_its_rules_outcome() -> None:
-    ledger = DecisionLedger(PyrevmBackend(), "dmvd", stable_depth=2, freshness=50,
+    ledger = DecisionLedger(open_backend("revm"), "dmvd", stable_depth=2, freshness=50,
                             contingent=50)
     # Robots 0-3 hold black, robot 9 registers white.
     ledger.register([12345], *_ids(0, 1, 2, 3, 9), np.array([1, 1, 1, 1, 0], dtype=np.uint8))
@@ -55,7 +57,7 @@ def test_contract_flags_and_then_ignores_a_robot_that_lies_about_its_rules_outco
 
 
 def test_stale_and_unregistered_votes_are_rejected_without_flagging() -> None:
-    ledger = DecisionLedger(PyrevmBackend(), "dmmd", stable_depth=1, freshness=2, contingent=5)
+    ledger = DecisionLedger(open_backend("revm"), "dmmd", stable_depth=1, freshness=2, contingent=5)
     ledger.register([1], *_ids(0), np.array([1], dtype=np.uint8))
     for _ in range(3):
         ledger.step(_no_decisions(), _votes([], []))
@@ -66,7 +68,7 @@ def test_stale_and_unregistered_votes_are_rejected_without_flagging() -> None:
 
 def test_sybil_identities_cannot_outvote_deposits() -> None:
     stake, bond, budget = 10**15, 40 * 10**15, 40 * 10**15
-    ledger = EstimateLedger(PyrevmBackend(), stake, bond, round_size=10, swarms=1)
+    ledger = EstimateLedger(open_backend("revm"), stake, bond, round_size=10, swarms=1)
     honest = np.arange(10)
     sybils = np.arange(100, 150)  # one attacker, fifty identities
     ledger.deposit(np.zeros(10, dtype=np.int64), honest, np.full(10, bond + budget))
@@ -88,27 +90,27 @@ def test_sybil_identities_cannot_outvote_deposits() -> None:
 
 def test_no_ether_stays_locked_and_only_the_operator_moves_it() -> None:
     stake, bond = 10**15, 4 * 10**15
-    backend = PyrevmBackend()
+    backend = open_backend("revm")
     ledger = EstimateLedger(backend, stake, bond, round_size=4, swarms=1)
     ids = np.arange(6)
     ledger.deposit(np.zeros(6, dtype=np.int64), ids, np.full(6, bond + 8 * stake))
     for _ in range(4):
         ledger.step(np.zeros(6, dtype=np.int64), ids, np.linspace(0.2, 0.5, 6))
     outsider = "0x" + "ab" * 20
-    data, _ = backend._calldata(ledger.abi, "step", [b""])
-    with pytest.raises(RuntimeError):
-        backend.evm.message_call(outsider, ledger.address, data)
+    data = calldata(ledger.contract.abi, "step", [b""])
+    with pytest.raises(ContractReverted):
+        backend.raw_transact(ledger.contract.address, data, sender=outsider)
     receiver = "0x" + "cd" * 20
     for robot in ids:
         ledger.withdraw(0, int(robot), receiver)
-    assert backend.evm.get_balance(receiver) == 6 * (bond + 8 * stake)
-    assert backend.evm.get_balance(ledger.address) == 0
+    assert backend.balance(receiver) == 6 * (bond + 8 * stake)
+    assert backend.balance(ledger.contract.address) == 0
 
 
 def test_the_same_attacker_with_real_deposits_does_move_the_mean() -> None:
     """Control for the Sybil test: it is the deposits, not the identities, that matter."""
     stake, bond, budget = 10**15, 40 * 10**15, 40 * 10**15
-    ledger = EstimateLedger(PyrevmBackend(), stake, bond, round_size=10, swarms=1)
+    ledger = EstimateLedger(open_backend("revm"), stake, bond, round_size=10, swarms=1)
     honest, rich = np.arange(3), np.arange(100, 110)
     ids = np.concatenate([honest, rich])
     ledger.deposit(np.zeros(13, dtype=np.int64), ids, np.full(13, bond + budget))
@@ -119,9 +121,9 @@ def test_the_same_attacker_with_real_deposits_does_move_the_mean() -> None:
 
 
 def test_a_bad_batch_is_a_clear_error() -> None:
-    ledger = DecisionLedger(PyrevmBackend(), "dmmd", 6, 10, 10)
-    with pytest.raises(SwarmError, match="step reverted"):
-        ledger.backend.transact(ledger.address, ledger.abi, "step", [b"\x00" * 3, b""])
+    ledger = DecisionLedger(open_backend("revm"), "dmmd", 6, 10, 10)
+    with pytest.raises(SwarmError, match="step failed"):
+        ledger.contract.transact("step", [b"\x00" * 3, b""])
 
 
 # Short phases so that robots vote, decide and get flagged within 20 blocks.
@@ -132,10 +134,10 @@ PARITY = Scenario(robots=12, strategy="blockchain", max_time_s=20,
                   ledger=LedgerSpec(block_ticks=10, stable_depth=2))
 
 
-def test_pyrevm_and_the_web3_chain_run_the_same_bytecode_to_the_same_decisions() -> None:
+def test_revm_and_the_embedded_chain_run_the_same_bytecode_to_the_same_decisions() -> None:
     seed = run_seed(99, 0)
     fast = simulate(PARITY, seed)
-    chain = ChainBackend.embedded()
+    chain = open_backend("embedded")
     try:
         slow = simulate(PARITY, seed, backend=chain)
     finally:
@@ -149,5 +151,5 @@ def test_a_hardhat_node_over_json_rpc_reaches_the_same_decisions(hardhat_node: s
     from services.chain.backends import ChainSpec, open_chain
 
     seed = run_seed(99, 1)
-    chain = ChainBackend(open_chain(ChainSpec(network="localhost", rpc_url=hardhat_node)))
+    chain = open_chain(ChainSpec(network="localhost", rpc_url=hardhat_node))
     assert same(simulate(PARITY, seed), simulate(PARITY, seed, backend=chain))

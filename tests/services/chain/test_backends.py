@@ -1,4 +1,5 @@
-"""The same Chain behaviour on the embedded EVM, a Hardhat node, and a keystore-signed RPC URL."""
+"""The same Chain behaviour on revm, the embedded EVM, a Hardhat node and a keystore-signed RPC URL:
+one parametrised set of scenarios, plus a check that all backends observe identical results."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from eth_account import Account
 from services.chain.backends import Chain, ChainSpec, open_chain
 from services.chain.compiler import compile_project
 from services.chain.errors import ContractReverted, RPCUnavailable
+from services.chain.events import EventDecoder, receipt_events
 from services.chain.keystore import create_keystore, load_signer
 from tests.conftest import ROOT
 
@@ -30,6 +32,11 @@ def embedded(tmp_path: Path) -> Iterator[Chain]:
     chain = open_chain(ChainSpec("embedded", data_dir=tmp_path))
     yield chain
     chain.close()
+
+
+@pytest.fixture
+def revm() -> Chain:
+    return open_chain(ChainSpec("revm"))
 
 
 @pytest.fixture
@@ -53,8 +60,14 @@ def remote(hardhat_node: str, keystore_signer) -> Chain:
     return open_chain(ChainSpec("rpc", rpc_url=hardhat_node, signer=keystore_signer))
 
 
-@pytest.fixture(params=["embedded", "localhost", "remote"])
+@pytest.fixture(params=["revm", "embedded", "localhost", "remote"])
 def chain(request: pytest.FixtureRequest) -> Chain:
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(params=["revm", "embedded", "localhost"])
+def local(request: pytest.FixtureRequest) -> Chain:
+    """Chains that can move time and take snapshots."""
     return request.getfixturevalue(request.param)
 
 
@@ -62,9 +75,11 @@ def test_deploy_transact_call(chain: Chain, counter_artifact) -> None:
     counter = chain.deploy(counter_artifact)
     receipt = chain.transact(counter.functions.add(7))
     assert receipt["status"] == 1
-    (event,) = counter.events.Counted().process_receipt(receipt)
-    assert event["args"]["newCount"] == 7
-    assert event["args"]["by"] == chain.accounts[0]
+    (event,) = receipt_events(counter.abi, receipt)
+    assert event.name == "Counted"
+    assert event.args == {"by": chain.accounts[0], "newCount": 7}
+    assert event.log.tx_hash == receipt["transactionHash"]
+    assert chain.receipt(receipt["transactionHash"])["blockNumber"] == receipt["blockNumber"]
     assert chain.call(counter.functions.count()) == 7
 
 
@@ -89,11 +104,88 @@ def test_remote_signer_is_only_the_keystore(remote: Chain, keystore_signer) -> N
     assert remote.accounts == [keystore_signer.address]
 
 
-def test_time_moves_on_local_chains(embedded: Chain, localhost: Chain) -> None:
-    for chain in (embedded, localhost):
-        before = chain.now()
-        chain.increase_time(3600)
-        assert chain.now() >= before + 3600
+def test_time_moves_on_local_chains(local: Chain) -> None:
+    before, height = local.now(), local.block_number()
+    local.increase_time(3600)
+    assert local.now() >= before + 3600
+    assert local.block_number() == height + 1
+
+
+def test_time_cannot_move_on_a_remote_network(remote: Chain) -> None:
+    from services.chain.errors import ChainError
+
+    with pytest.raises(ChainError, match="only available on local chains"):
+        remote.increase_time(60)
+
+
+def test_events_and_logs_by_block_range(chain: Chain, counter_artifact) -> None:
+    counter = chain.deploy(counter_artifact)
+    blocks = [chain.transact(counter.functions.add(n))["blockNumber"] for n in (1, 2, 3)]
+    events = chain.events(counter, blocks[0], blocks[-1])
+    assert [e.args["newCount"] for e in events] == [1, 3, 6]
+    assert [e.block_number for e in events] == blocks
+    assert [e.args["newCount"] for e in chain.events(counter, blocks[1], blocks[1])] == [3]
+    topic0 = EventDecoder(counter.abi).topic("Counted")
+    by_me = b"\x00" * 12 + bytes.fromhex(chain.accounts[0][2:])
+    assert len(chain.get_logs(blocks[0], blocks[-1], counter.address, [topic0, by_me])) == 3
+    assert chain.get_logs(blocks[0], blocks[-1], counter.address, [topic0, b"\x01" * 32]) == []
+    assert chain.get_logs(blocks[0], blocks[-1], chain.accounts[0]) == []
+
+
+def test_balances_move_by_exactly_the_value_sent(chain: Chain) -> None:
+    fresh = Account.create().address
+    receipt = chain.send_eth(fresh, 12345)
+    assert chain.balance(fresh) == 12345
+    assert receipt["gasUsed"] == 21_000
+    assert chain.get_code(fresh) == b""
+
+
+def test_snapshot_and_revert(local: Chain, counter_artifact) -> None:
+    counter = local.deploy(counter_artifact)
+    local.transact(counter.functions.add(1))
+    height, nonce = local.block_number(), local.nonce(local.accounts[0])
+    snap = local.snapshot()
+    receipt = local.transact(counter.functions.add(5))
+    local.increase_time(100)
+    assert local.call(counter.functions.count()) == 6
+    local.revert(snap)
+    assert local.call(counter.functions.count()) == 1
+    assert local.block_number() == height
+    assert local.nonce(local.accounts[0]) == nonce
+    assert local.receipt(receipt["transactionHash"]) is None
+    assert local.events(counter, height + 1) == []
+    # The chain goes on from the snapshot: the reverted nonce is reused.
+    local.transact(counter.functions.add(2))
+    assert local.call(counter.functions.count()) == 3
+
+
+def _observe(chain: Chain, counter_artifact) -> dict:
+    """What a user of the chain sees, minus what legitimately differs (addresses, hashes)."""
+    counter = chain.deploy(counter_artifact)
+    first = chain.transact(counter.functions.add(7))
+    second = chain.transact(counter.functions.add(8))
+    reasons = []
+    for fn in (counter.functions.add(2_000_000), counter.functions.fail()):
+        with pytest.raises(ContractReverted) as err:
+            chain.transact(fn)
+        reasons.append((err.value.reason, err.value.data))
+    return {
+        "deploy_gas": counter.deploy_receipt["gasUsed"],
+        "gas": [first["gasUsed"], second["gasUsed"]],
+        "events": [(e.name, e.args["newCount"]) for e in chain.events(counter)],
+        "count": chain.call(counter.functions.count()),
+        "limit": chain.call(counter.functions.LIMIT()),
+        "code": chain.get_code(counter.address),
+        "reverts": reasons,
+    }
+
+
+def test_every_backend_observes_the_same(revm: Chain, embedded: Chain, localhost: Chain,
+                                         counter_artifact) -> None:
+    seen = {c.network: _observe(c, counter_artifact) for c in (revm, embedded, localhost)}
+    assert seen["revm"] == seen["embedded"] == seen["localhost"]
+    # An independent check of the gas: first write of a slot, then a rewrite of it.
+    assert seen["revm"]["gas"] == [45_085, 27_985]
 
 
 @pytest.mark.timeout(60)
