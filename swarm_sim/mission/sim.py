@@ -176,7 +176,6 @@ class _Robot:
     carrying: int = 0  # step index of the object carried (foraging)
     object_id: int = -1
     busy_until: int = -1  # building a wall until this tick (maze)
-    target: int = 0
     pending: Proof | None = None
 
 
@@ -232,21 +231,20 @@ class _World:
 
     # -- motion ----------------------------------------------------------------------------------
     def _move(self, tick: int) -> None:
+        """Random walk with random turns and wall bounces; carriers head for the nest,
+        builders stand still."""
         s, side = self.s, self.s.arena_m
         step = s.speed_m_s / s.ticks_per_s
         turn = self.g.random(s.robots) < 1.0 / (s.turn_mean_s * s.ticks_per_s)
         self.heading[turn] = self.g.uniform(0, 2 * np.pi, int(turn.sum()))
-        centre = side / 2
+        moving = np.ones(s.robots, dtype=bool)
         for r, robot in self.robots.items():
-            if robot.carrying or robot.busy_until > tick:
-                dx, dy = centre - self.x[r], centre - self.y[r]
-                if robot.busy_until > tick:
-                    self.heading[r] = 0.0
-                    continue
+            if robot.busy_until > tick:
+                moving[r] = False
+            elif robot.carrying:
+                dx, dy = side / 2 - self.x[r], side / 2 - self.y[r]
                 if np.hypot(dx, dy) > s.nest_m / 2:
                     self.heading[r] = np.arctan2(dy, dx)
-        moving = np.array([not (r in self.robots and self.robots[r].busy_until > tick)
-                           for r in range(s.robots)])
         nx = self.x + step * np.cos(self.heading) * moving
         ny = self.y + step * np.sin(self.heading) * moving
         out = (nx < 0) | (nx > side) | (ny < 0) | (ny > side)
