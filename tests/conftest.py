@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from services.ipfs.jsnode import JsIpfsNode
+
 ROOT = Path(__file__).resolve().parents[1]
 HARDHAT_CLI = ROOT / "node_modules" / "hardhat" / "internal" / "cli" / "cli.js"
 GAKA = Path(sys.executable).with_name("gaka")
@@ -69,6 +71,17 @@ def hardhat_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def jsipfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JsIpfsNode]:
+    """A js-ipfs node started for this test session on 127.0.0.1 (stopped by PID)."""
+    node = JsIpfsNode(tmp_path_factory.mktemp("jsipfs"), free_port())
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
 
 
 @pytest.fixture
