@@ -15,6 +15,7 @@ from services.chain.cli import app as chain_app
 from services.ipfs.cli import app as ipfs_app
 from services.nft.cli import publish_cmd
 from swarm_sim.cli import app as swarm_app
+from swarm_sim.mission.cli import app as mission_app
 from vision.cli import paint
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app.add_typer(chain_app, name="chain")
 app.add_typer(ipfs_app, name="ipfs")
 app.command("publish")(publish_cmd)
 app.add_typer(swarm_app, name="swarm")
+app.add_typer(mission_app, name="mission")
 
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -57,7 +59,6 @@ for _name, _what in [
     ("wallet", "Wallet balance and ledger of the robot"),
     ("auction", "Auction status and settlement"),
     ("supplies", "Paint and canvas stock, supply orders"),
-    ("mission", "Secret Merkle missions"),
     ("serve", "REST API and web dashboard"),
 ]:
     app.add_typer(_later(_name, _what), name=_name)

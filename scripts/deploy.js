@@ -63,13 +63,21 @@ async function settle(provider, pending) {
   if (pending.raw_tx) {
     try {
       await provider.broadcastTransaction(pending.raw_tx);
+      return provider.waitForTransaction(pending.tx_hash);
     } catch (err) {
-      if (!/already known|already imported/i.test(err.message)) return null;
+      if (/already known|already imported|known transaction/i.test(err.message)) {
+        return provider.waitForTransaction(pending.tx_hash);
+      }
     }
-    return provider.waitForTransaction(pending.tx_hash);
   }
   if (pending.tx_hash && (await provider.getTransaction(pending.tx_hash))) {
     return provider.waitForTransaction(pending.tx_hash); // still waiting in the mempool
+  }
+  // Unidentified, unmined: if the node's pool holds a transaction with this nonce it may be
+  // ours, and sending again would pay twice.
+  if ((await provider.getTransactionCount(pending.sender, 'pending')) > pending.nonce) {
+    throw new Error(`nonce ${pending.nonce} of ${pending.sender} belongs to a transaction still ` +
+                    'waiting to be mined; rerun once it is mined');
   }
   return null; // never reached the node: send it again
 }

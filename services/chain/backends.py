@@ -215,10 +215,8 @@ class Web3Chain:
                                  "0x" + signed.raw_transaction.hex()))
             try:
                 tx_hash = self._broadcast(signed.raw_transaction, signed.hash, abi)
-            except ContractReverted:
-                raise
-            except ChainError:
-                # Not accepted: the nonce is still free, so ask the node next time.
+            except BaseException:
+                # Accepted or not, the node's pending count is the truth: ask it next time.
                 self._nonces.pop(signer.address, None)
                 raise
         receipt = self.wait(tx_hash)
@@ -239,8 +237,10 @@ class Web3Chain:
                 if mined is not None:
                     raise mined from None
                 text = str(exc).lower()
+                # geth, Erigon and Besu say "already known"/"imported"; Hardhat (EDR) says
+                # "Known transaction"; a mined one makes its nonce "too low".
                 duplicate = any(m in text for m in ("already known", "already imported",
-                                                     "nonce too low"))
+                                                     "known transaction", "nonce too low"))
                 if duplicate and self._known(tx_hash):
                     return tx_hash
                 raise ChainError(f"transaction rejected by the node: {exc}") from None
@@ -361,6 +361,11 @@ class Web3Chain:
     def nonce(self, address: str) -> int:
         return self._rpc(lambda: self.w3.eth.get_transaction_count(
             to_checksum_address(address), "latest"))
+
+    def pending_nonce(self, address: str) -> int:
+        """Transactions sent by `address`, counting those the node holds but has not mined."""
+        return self._rpc(lambda: self.w3.eth.get_transaction_count(
+            to_checksum_address(address), "pending"))
 
     def block_number(self) -> int:
         return int(self._rpc(lambda: self.w3.eth.block_number))

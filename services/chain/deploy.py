@@ -243,8 +243,17 @@ def _settle(chain: Chain, pending: PendingTx) -> Receipt | None:
     except (RPCUnavailable, TransactionTimeout):
         raise
     except ChainError as exc:
-        log.warning("journaled transaction %s can never be mined (%s)", pending.tx_hash, exc)
-        return None
+        # Redo the step only once its nonce has gone to another transaction: while the nonce
+        # is free, the journaled transaction may still be in a node's pool and get mined.
+        if chain.nonce(pending.sender) > pending.nonce and not (
+                pending.tx_hash and chain.receipt(bytes.fromhex(pending.tx_hash[2:]))):
+            log.warning("journaled transaction %s was replaced (%s)", pending.tx_hash, exc)
+            return None
+        raise DeploymentError(
+            f"the interrupted deploy's transaction {pending.tx_hash} (nonce {pending.nonce} of "
+            f"{pending.sender}) is neither mined nor accepted again ({exc}); rerun once it is "
+            "mined, or remove `pending` from the record if the node dropped it for good"
+        ) from None
 
 
 class _Deployer:

@@ -130,3 +130,60 @@ def test_killed_hardhat_deploy_resumes_and_python_refuses_to_guess(
     again = python_deploy(gaka_env, hardhat_node, tmp_path)
     assert json.loads(again.stdout)["redeployed"] == []
     deployed_once(hardhat_node, before, tmp_path)
+
+
+def _rpc(url: str, method: str, params: list) -> object:
+    return requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method,
+                                    "params": params}, timeout=10).json().get("result")
+
+
+def _in_pool(url: str) -> int:
+    """The deployer's transactions the node holds, mined or waiting."""
+    return int(_rpc(url, "eth_getTransactionCount", [DEPLOYER, "pending"]), 16)
+
+
+@pytest.fixture
+def mempool(hardhat_node: str):
+    """The node stops mining on its own, as a public network's pool keeps a transaction a while."""
+    _rpc(hardhat_node, "evm_setAutomine", [False])
+    try:
+        yield hardhat_node
+    finally:
+        _rpc(hardhat_node, "evm_setAutomine", [True])
+        _rpc(hardhat_node, "evm_mine", [])
+
+
+def test_python_resume_of_an_unmined_transaction_never_pays_twice(
+        mempool: str, gaka_env: dict[str, str], tmp_path: Path) -> None:
+    before = nonces(mempool)
+    killed = subprocess.run(
+        [sys.executable, "-m", "tests.services.chain.kill_driver", mempool, str(tmp_path),
+         "after-send", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert _in_pool(mempool) == before[0] + 1
+    # The rerun resends the same bytes (the node answers "Known transaction") and waits.
+    waiting = python_deploy({**gaka_env, "GAKA_RECEIPT_TIMEOUT_S": "2"}, mempool, tmp_path)
+    assert waiting.returncode == 1 and waiting.stderr.startswith("error:"), waiting.stderr
+    assert _in_pool(mempool) == before[0] + 1
+    _rpc(mempool, "evm_mine", [])
+    _rpc(mempool, "evm_setAutomine", [True])
+    done = python_deploy(gaka_env, mempool, tmp_path)
+    assert done.returncode == 0, done.stderr
+    deployed_once(mempool, before, tmp_path)
+
+
+def test_hardhat_resume_of_an_unidentified_unmined_transaction_never_pays_twice(
+        mempool: str, tmp_path: Path) -> None:
+    before = nonces(mempool)
+    hardhat_deploy(mempool, tmp_path, kill_after=1)
+    pending = load_record(tmp_path / "localhost.json").pending
+    assert pending is not None and pending.tx_hash is None
+    assert _in_pool(mempool) == before[0] + 1
+    waiting = hardhat_deploy(mempool, tmp_path)
+    assert waiting.returncode != 0 and "waiting to be mined" in waiting.stderr
+    assert _in_pool(mempool) == before[0] + 1
+    _rpc(mempool, "evm_mine", [])
+    _rpc(mempool, "evm_setAutomine", [True])
+    done = hardhat_deploy(mempool, tmp_path)
+    assert done.returncode == 0, done.stderr
+    deployed_once(mempool, before, tmp_path)
