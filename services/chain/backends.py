@@ -52,7 +52,9 @@ T = TypeVar("T")
 Journal = Callable[["SignedTx"], None]
 
 HARDHAT_CHAIN_ID = 31337
-_TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
+# HTTP errors (429 rate limits, 502/503 from a gateway) are as passing as a dropped connection.
+_TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.HTTPError, ConnectionError,
+              TimeoutError)
 
 
 @dataclass
@@ -167,8 +169,10 @@ class Web3Chain:
         raise AssertionError("unreachable")
 
     def _unavailable(self, exc: Exception) -> RPCUnavailable:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        what = f"HTTP {status}" if status else exc.__class__.__name__
         return RPCUnavailable(self.spec.rpc_url or self.network,
-                              f"{exc.__class__.__name__} after {self.spec.retries} tries "
+                              f"{what} after {self.spec.retries} tries "
                               f"of {self.spec.rpc_timeout_s:g} s")
 
     def _signer(self, sender: str | None) -> LocalAccount:
@@ -341,8 +345,8 @@ class Web3Chain:
 
     def send_eth(self, to: str, value: int, sender: str | None = None) -> Receipt:
         """Plain ether transfer."""
-        return self._send({"to": to_checksum_address(to), "value": value, "gas": 21_000},
-                          None, sender)
+        # Estimated, not a fixed 21,000: a contract's receive() needs more.
+        return self._send({"to": to_checksum_address(to), "value": value}, None, sender)
 
     def call(self, fn: ContractFunction, sender: str | None = None) -> Any:
         """Read-only call; raises ContractReverted on revert."""

@@ -26,7 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gaka.config import Settings
 from services.chain.backends import ChainSpec, SignedTx, open_chain
 from services.chain.compiler import Artifact, compile_project, contracts_file
-from services.chain.errors import ChainError, DeploymentError, RPCUnavailable, TransactionTimeout
+from services.chain.errors import (
+    ChainError,
+    DeploymentError,
+    RPCUnavailable,
+    TransactionTimeout,
+    redact_url,
+)
 from services.chain.keystore import load_signer, read_password
 from services.chain.protocol import Chain, Receipt
 
@@ -125,7 +131,8 @@ def resolve_target(settings: Settings, network: str | None = None,
             raise ChainError("network sepolia needs GAKA_SEPOLIA_RPC_URL (or --rpc-url)")
         rpc_url = settings.sepolia_rpc_url
     if settings.keystore is None:
-        raise ChainError(f"deploying to {rpc_url} needs a keystore: set GAKA_KEYSTORE")
+        raise ChainError(
+            f"deploying to {redact_url(rpc_url)} needs a keystore: set GAKA_KEYSTORE")
     signer = load_signer(settings.keystore, read_password(settings.keystore_password_file))
     name = network if network == "sepolia" else "rpc"
     return Target(name, ChainSpec(name, rpc_url=rpc_url, signer=signer, **timeouts))
