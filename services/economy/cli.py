@@ -158,8 +158,9 @@ def auction_settle_cmd(
     from services.auctions.auctions import settle, settle_due
 
     with _economy(network, rpc_url, address, deployment) as eco:
-        if eco.wallet not in eco.chain.accounts:
-            eco.sender = eco.chain.accounts[0] if eco.chain.accounts else None
+        # Anyone may settle: the first local signer pays, so a robot acting elsewhere with
+        # its own key never races this process for a nonce.
+        eco.sender = eco.chain.accounts[0] if eco.chain.accounts else None
         done = [settle(eco, t) for t in [_token(token)]] if token else settle_due(eco)
     lots = [lot.to_dict() for lot in done if lot is not None]
     doc = {"settled": lots}
