@@ -11,7 +11,7 @@ income arrives orders.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from services.economy.core import Economy
@@ -149,8 +149,29 @@ def _shortages(eco: Economy, stock: dict[str, float]) -> list[tuple[str, float]]
     return out
 
 
+def _find_order(eco: Economy, item: int, from_block: int, claimed: set[str]) -> str | None:
+    for e in eco.chain_events(eco.contracts.shop, ("OrderPlaced",), from_block):
+        a = e["args"]
+        if a["buyer"] == eco.wallet and a["itemId"] == item and e["tx_hash"] not in claimed:
+            return e["tx_hash"]
+    return None
+
+
+def _resolve_intents(eco: Economy) -> None:
+    """An order sent before a crash is on chain but not in the store: adopt it, so its supply
+    is known and its shortage counts as ordered."""
+    for action in eco.store.actions("order"):
+        if action.status != "intent":
+            continue
+        item = eco.settings.supplies_items[kind_of(action.detail["supply"])]
+        found = _find_order(eco, item, action.intent_block + 1, eco.store.claimed_tx_hashes())
+        if found is not None:
+            eco.store.put_action(replace(action, status="done", tx_hash=found))
+
+
 def reorder_if_needed(eco: Economy) -> list[Reorder]:
     """Order every supply at or below its threshold that has no open order (see module)."""
+    _resolve_intents(eco)
     stock = inventory(eco)
     open_for = {o.supply for o in orders(eco) if o.status in OPEN}
     shop = eco.contracts.shop
@@ -178,18 +199,10 @@ def reorder_if_needed(eco: Economy) -> list[Reorder]:
                      if a.detail.get("supply") == supply and a.status == "done")
         key = f"order:{supply}:{serial + 1}"
 
-        def find(from_block: int, claimed: set[str], item: int = item) -> str | None:
-            for e in eco.chain_events(shop, ("OrderPlaced",), from_block):
-                a = e["args"]
-                if a["buyer"] == eco.wallet and a["itemId"] == item \
-                        and e["tx_hash"] not in claimed:
-                    return e["tx_hash"]
-            return None
-
         fn = shop.functions.order(item, quantity)
         action = eco.once(key, "order", lambda fn=fn, cost=cost: eco.transact(fn, value=cost),
-                          find, {"supply": supply, "quantity": quantity,
-                                 "cost_wei": str(cost)})
+                          lambda start, claimed, item=item: _find_order(eco, item, start, claimed),
+                          {"supply": supply, "quantity": quantity, "cost_wei": str(cost)})
         done.append(Reorder(supply, "ordered", quantity, cost, f"ordered {quantity} × {supply}",
                             action.tx_hash))
         open_for.add(supply)
