@@ -140,9 +140,14 @@ def settle(eco: Economy, token_id: int) -> Listing | None:
                 return e["tx_hash"]
         return None
 
-    eco.once(f"settle:{token_id}:{lots[-1].listing}", "settle",
-             lambda: eco.transact(auction.functions.settle(token_id)), find,
-             {"token_id": str(token_id)})
+    try:
+        eco.once(f"settle:{token_id}:{lots[-1].listing}", "settle",
+                 lambda: eco.transact(auction.functions.settle(token_id)), find,
+                 {"token_id": str(token_id)})
+    except EconomyError:
+        # Anyone may settle: if someone else did it first, the auction is settled all the same.
+        if _open_lot(eco, token_id)[0] != ZERO:
+            raise
     return listings(eco)[token_id][-1]
 
 
