@@ -184,7 +184,7 @@ def supplies(
     from services.supplies.supplies import supplies_status
 
     with _economy(network, rpc_url, address, deployment) as eco:
-        local = store_path(eco.settings, eco.chain, eco.wallet)
+        local = store_path(eco.settings, eco.chain, eco.wallet, eco.contracts.auction.address)
         recorded = read_consumption(local)
         for painting, used in recorded.items():
             eco.store.add_consumption(painting, used)

@@ -308,9 +308,11 @@ def read_record(settings: Settings, target_name: str) -> dict[str, Any]:
                            f"--network {target_name}` first") from None
 
 
-def store_path(settings: Settings, chain: Chain, wallet: str) -> Path:
-    """Where the economy state of `wallet` on this chain lives, under the data dir."""
-    return settings.data_dir / "economy" / f"{chain.network}-{chain.chain_id}-{wallet}.sqlite"
+def store_path(settings: Settings, chain: Chain, wallet: str, auction: str) -> Path:
+    """Where the economy state of `wallet` on this chain and deployment (named by its auction
+    house) lives, under the data dir."""
+    name = f"{chain.network}-{chain.chain_id}-{wallet}-{auction[:10]}.sqlite"
+    return settings.data_dir / "economy" / name
 
 
 def open_economy(chain: Chain, record: dict[str, Any], settings: Settings,
@@ -320,7 +322,7 @@ def open_economy(chain: Chain, record: dict[str, Any], settings: Settings,
     contracts = load_contracts(chain, record)
     wallet = Web3.to_checksum_address(wallet or contracts.robot)
     if store is None:
-        store = Store(store_path(settings, chain, wallet))
+        store = Store(store_path(settings, chain, wallet, contracts.auction.address))
     meta = {"chain_id": chain.chain_id, "wallet": wallet, "auction": contracts.auction.address}
     known = store.get_meta("identity")
     if known is None:
