@@ -103,8 +103,8 @@ Hook = Callable[[str, str], None]
 class Economy:
     """Everything the economy services need; build it with `open_economy`.
 
-    `hook(point, key)` is called at `sent` (a transaction was mined, its outcome not yet
-    written); tests use it to crash the robot exactly there."""
+    `hook(point, key)` is called at `intent` (written, nothing sent yet) and at `sent` (the
+    transaction was mined, its outcome not yet written); tests crash the robot there."""
 
     chain: Chain
     contracts: Contracts
@@ -277,6 +277,8 @@ class Economy:
                 return done
         intent = Action(key, kind, "intent", self.chain.block_number(), None, detail or {})
         self.store.put_action(intent)
+        if self.hook is not None:
+            self.hook("intent", key)
         try:
             receipt = send()
         except ContractReverted as exc:

@@ -145,3 +145,35 @@ def test_the_ledger_refuses_a_chain_without_blocks(embedded_world: World) -> Non
                   embedded_world.settings, embedded_world.eco.wallet)
     with pytest.raises(EconomyError, match="does not keep"):
         eco.balance_at(0)
+
+
+@pytest.mark.parametrize("point", ["intent", "sent"])
+def test_a_crash_around_a_repayment_repays_exactly_once(embedded_world: World,
+                                                        point: str) -> None:
+    from services.investors import investors
+
+    world = embedded_world
+    chain, c = world.chain, world.eco.contracts
+    investors.open_round(world.eco, 10**18, 86_400)
+    market.invest(chain, c, chain.accounts[2], 10**17)
+    investors.close_round(world.eco)
+    token = _mint(world, 4)
+    auctions.open_auction(world.eco, token)
+    chain.transact(c.auction.functions.bid(token), sender=chain.accounts[3], value=4 * 10**16)
+    chain.increase_time(world.settings.auction_duration_s + 1)
+    auctions.settle_due(world.eco)
+
+    def crash(at: str, key: str) -> None:
+        if at == point and key.startswith("repay:"):
+            raise Crash(key)
+
+    eco = world.reopen(hook=crash)
+    with pytest.raises(Crash):
+        investors.repay_due(eco)
+    eco = world.reopen()
+    investors.repay_due(eco)
+    investors.repay_due(eco)
+    repaid = chain.events(c.pool, from_block=c.start_block, names=("Repaid",))
+    net = 4 * 10**16 - 4 * 10**16 * 500 // 10_000
+    assert [e.args["amount"] for e in repaid] == [net // 2]
+    assert_reconciled(eco)
