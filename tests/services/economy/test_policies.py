@@ -177,3 +177,20 @@ def test_a_crash_around_a_repayment_repays_exactly_once(embedded_world: World,
     net = 4 * 10**16 - 4 * 10**16 * 500 // 10_000
     assert [e.args["amount"] for e in repaid] == [net // 2]
     assert_reconciled(eco)
+
+
+def test_plain_transfers_are_royalties_from_known_payers_else_other(
+        embedded_world: World) -> None:
+    from services.ledger.ledger import ledger_report
+
+    world = embedded_world
+    chain = world.chain
+    marketplace, friend = chain.accounts[8], chain.accounts[9]
+    world.settings = world.settings.model_copy(update={"ledger_royalty_payers": [marketplace]})
+    eco = world.reopen()
+    chain.send_eth(eco.wallet, 12345, sender=marketplace)
+    chain.send_eth(eco.wallet, 678, sender=friend)
+    chain.send_eth(friend, 9, sender=eco.wallet)
+    totals = ledger_report(eco).totals
+    assert totals["royalties"] == 12345 and totals["other"] == 678 - 9
+    assert_reconciled(eco)
