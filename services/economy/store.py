@@ -48,12 +48,16 @@ class Action:
 
 
 class Store:
-    """The SQLite file (WAL; every change in one transaction, so a crash loses none half-done)."""
+    """The SQLite file (WAL; every change in one transaction, so a crash loses none half-done).
+
+    One connection, usable from any thread but by one at a time: callers serialise (the
+    daemon holds its lock); other processes open their own."""
 
     def __init__(self, path: Path | str) -> None:
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30)
+        self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30,
+                                  check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")

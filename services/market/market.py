@@ -93,7 +93,8 @@ def run_auction(chain: Chain, contracts: Contracts, token_id: int, bidders: list
         minimum = int(chain.call(house.functions.minimumBid(token_id)))
         if minimum > bidder.valuation_wei:
             continue
-        amount = min(bidder.valuation_wei, minimum + minimum * rng.randint(0, 5) // 100)
+        # Collectors jump: the minimum plus up to a quarter more, never above their valuation.
+        amount = min(bidder.valuation_wei, minimum + minimum * rng.randint(0, 25) // 100)
         try:
             receipt = chain.transact(house.functions.bid(token_id), sender=bidder.address,
                                      value=amount)
