@@ -15,6 +15,7 @@ from typing import Any
 
 from services.chain.backends import HARDHAT_CHAIN_ID
 from services.chain.errors import ContractReverted
+from services.chain.events import EventDecoder
 from services.chain.protocol import Chain
 from services.economy.core import Contracts
 from services.economy.errors import EconomyError
@@ -117,8 +118,6 @@ def run_auction(chain: Chain, contracts: Contracts, token_id: int, bidders: list
 
 
 def _topic(contract: Any, name: str) -> bytes:
-    from services.chain.events import EventDecoder
-
     return EventDecoder(contract.abi).topic(name)
 
 
