@@ -3,11 +3,12 @@
 30 paintings, one a day of chain time: plan (small) → paint with the simulated arm → pin and
 mint → auction to simulated bidders (snipers extend it) → settle → re-list unsold ones by
 policy → repay investors half of each sale → reorder supplies → the shop ships → confirm.
-The robot starts the month nearly broke, with a funding round from three investors. Crashes are
-injected between sending a transaction and recording it (the robot restarts and goes on), so
-`duplicate_orders` counts what exactly-once is meant to prevent. Every figure about money is
-read back from the chain: sales from AuctionSettled, repayments from the pool, orders from
-SupplyShop, the balance from the node.
+Each auction draws which collectors come (some days none, so paintings go unsold and are
+re-listed). The robot starts the month nearly broke, with a funding round from three investors.
+Crashes are injected before sending a transaction and between sending it and recording it (the
+robot restarts and goes on), so `duplicate_orders` counts what exactly-once must prevent.
+Every figure about money is read back from the chain: sales from AuctionSettled, repayments
+from the pool, orders from SupplyShop, the balance from the node.
 Run: .venv/bin/python benchmarks/economy.py [--paintings N]
 """
 
@@ -43,7 +44,7 @@ DAY = 86_400
 START_WEI = 5 * 10**16
 LOANS = (10**17, 10**17, 5 * 10**16)
 PRICES = {"canvas": 75 * 10**14, "brush": 10**15, "paint": 2 * 10**15}
-CRASH_RATE = 0.08
+CRASH_RATE = 0.15
 
 
 class Crash(Exception):
@@ -106,7 +107,7 @@ def run(paintings: int, tmp: Path) -> dict[str, Any]:
     crashes: list[str] = []
 
     def hook(point: str, key: str) -> None:
-        if point == "sent" and rng.random() < CRASH_RATE:
+        if rng.random() < CRASH_RATE / 2:  # at "intent" and at "sent"
             raise Crash(key)
 
     state: dict[str, Economy] = {"eco": open_economy(chain, record, settings, hook=hook)}
@@ -135,13 +136,16 @@ def run(paintings: int, tmp: Path) -> dict[str, Any]:
                                     tmp / f"painting-{n:02d}", seed=n)
         t1 = time.perf_counter()
         stockout_events += len(supplies.stockouts(state["eco"]))
-        outcome = retry(lambda p=painted: sell(state["eco"], p.token_id, bidders, rng),
+        # Some days fewer collectors come, some days none: unsold paintings are re-listed.
+        present = rng.sample(bidders, rng.choice((0, 1, 2, 3, 4, 4)))
+        outcome = retry(lambda p=painted, who=present: sell(state["eco"], p.token_id, who, rng),
                         reopen, crashes)
         extended += outcome["extended"]
         while relisted := [t for t, h in auctions.listings(state["eco"]).items()
                            if h[-1].state == "open"]:
             for token in relisted:  # re-listed by policy: played to its end as well
-                market.run_auction(chain, c, token, bidders, rng)
+                market.run_auction(chain, c, token, rng.sample(bidders, rng.choice((0, 2))),
+                                   rng)
             retry(lambda: sell_due(state["eco"]), reopen, crashes)
         retry(lambda: restock(state["eco"]), reopen, crashes)
         report = ledger_report(state["eco"])
