@@ -8,7 +8,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from gaka.config import Settings
+from gaka.config import Settings, describe_errors
 from gaka.errors import GakaError
 from robot.cli import app as robot_app
 from services.chain.cli import app as chain_app
@@ -72,5 +72,5 @@ def main() -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except ValidationError as exc:
-        print(f"error: invalid configuration: {exc}", file=sys.stderr)
+        print(f"error: invalid configuration: {describe_errors(exc)}", file=sys.stderr)
         sys.exit(1)

@@ -49,6 +49,7 @@ from services.chain.revm import DEFAULT_CHAIN_ID, DEFAULT_GENESIS_TIME, RevmChai
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Journal = Callable[["SignedTx"], None]
 
 HARDHAT_CHAIN_ID = 31337
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
@@ -72,6 +73,16 @@ class ChainSpec:
     block_time_s: int = 1
     keep_logs: bool = True
     exact_gas: bool = True
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """A signed transaction as it is journaled before broadcast, so a crash can resend it."""
+
+    sender: str
+    nonce: int
+    tx_hash: str
+    raw_tx: str
 
 
 def _revert_data(exc: Exception) -> str | None:
@@ -141,16 +152,24 @@ class Web3Chain:
         return self._rpc(lambda: self.w3.eth.chain_id)
 
     def _rpc(self, fn: Callable[[], T]) -> T:
-        """Run an RPC call, retrying transient network errors a bounded number of times."""
+        """Run an RPC call, retrying transient network errors `spec.retries` times in all.
+
+        This is the only retry layer (the HTTP provider's own is off), so a node that never
+        answers fails after retries x rpc_timeout_s plus the backoff sleeps in between.
+        """
         for attempt in range(self.spec.retries):
             try:
                 return fn()
             except _TRANSIENT as exc:
                 if attempt == self.spec.retries - 1:
-                    raise RPCUnavailable(self.spec.rpc_url or self.network,
-                                         exc.__class__.__name__) from None
-                time.sleep(0.2 * 2**attempt)
+                    raise self._unavailable(exc) from None
+                time.sleep(_backoff(attempt))
         raise AssertionError("unreachable")
+
+    def _unavailable(self, exc: Exception) -> RPCUnavailable:
+        return RPCUnavailable(self.spec.rpc_url or self.network,
+                              f"{exc.__class__.__name__} after {self.spec.retries} tries "
+                              f"of {self.spec.rpc_timeout_s:g} s")
 
     def _signer(self, sender: str | None) -> LocalAccount:
         if not self.signers:
@@ -175,7 +194,7 @@ class Web3Chain:
         return nonce
 
     def _send(self, tx: dict[str, Any], abi: list[dict[str, Any]] | None,
-              sender: str | None) -> dict[str, Any]:
+              sender: str | None, journal: Journal | None = None) -> dict[str, Any]:
         signer = self._signer(sender)
         tx = {**tx, "from": signer.address, "chainId": self.chain_id, **self._fees()}
         try:
@@ -191,6 +210,9 @@ class Web3Chain:
         with self._lock:
             tx["nonce"] = self._next_nonce(signer.address)
             signed = signer.sign_transaction(tx)
+            if journal is not None:
+                journal(SignedTx(signer.address, tx["nonce"], "0x" + signed.hash.hex(),
+                                 "0x" + signed.raw_transaction.hex()))
             try:
                 tx_hash = self._broadcast(signed.raw_transaction, signed.hash, abi)
             except ContractReverted:
@@ -210,7 +232,8 @@ class Web3Chain:
             try:
                 return self.w3.eth.send_raw_transaction(raw)
             except _TRANSIENT as exc:
-                last: Exception = exc
+                if attempt == self.spec.retries - 1:
+                    raise self._unavailable(exc) from None
             except Web3RPCError as exc:
                 mined = _mined_revert(exc, abi)
                 if mined is not None:
@@ -225,10 +248,9 @@ class Web3Chain:
                 raise
             except _INVALID as exc:
                 raise ChainError(f"transaction rejected: {exc}") from None
-            time.sleep(0.2 * 2**attempt)
-            if self._known(tx_hash):
-                return tx_hash
-        raise RPCUnavailable(self.spec.rpc_url or self.network, last.__class__.__name__)
+            # A resend of bytes the node already has is answered "already known".
+            time.sleep(_backoff(attempt))
+        raise AssertionError("unreachable")
 
     def _known(self, tx_hash: bytes) -> bool:
         try:
@@ -259,6 +281,13 @@ class Web3Chain:
             ) from None
         return _receipt(raw)
 
+    def resend(self, signed: SignedTx) -> Receipt:
+        """Broadcast a journaled transaction again (a no-op if the node has it); its receipt."""
+        tx_hash = bytes.fromhex(signed.tx_hash.removeprefix("0x"))
+        with self._lock:
+            self._broadcast(bytes.fromhex(signed.raw_tx.removeprefix("0x")), tx_hash, None)
+        return self.wait(tx_hash)
+
     def receipt(self, tx_hash: bytes) -> Receipt | None:
         """The receipt of a mined transaction, or None when the chain does not know it."""
         try:
@@ -268,11 +297,14 @@ class Web3Chain:
         return _receipt(raw)
 
     def deploy(self, artifact: Artifact, *args: Any, sender: str | None = None,
-               value: int = 0) -> Contract:
-        """Deploy a compiled contract and return a bound web3 contract."""
+               value: int = 0, journal: Journal | None = None) -> Contract:
+        """Deploy a compiled contract and return a bound web3 contract.
+
+        `journal` gets the signed transaction before it is broadcast (a write-ahead log).
+        """
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         data = factory.constructor(*args).data_in_transaction
-        receipt = self._send({"data": data, "value": value}, artifact.abi, sender)
+        receipt = self._send({"data": data, "value": value}, artifact.abi, sender, journal)
         return self.at(artifact, receipt["contractAddress"], receipt=receipt)
 
     def at(self, artifact: Artifact, address: str, receipt: dict[str, Any] | None = None
@@ -281,13 +313,13 @@ class Web3Chain:
         return bind_contract(self.w3, artifact, address, receipt)
 
     def transact(self, fn: ContractFunction, sender: str | None = None, value: int = 0,
-                 gas: int | None = None) -> Receipt:
+                 gas: int | None = None, journal: Journal | None = None) -> Receipt:
         """Sign, send and wait for a contract call; raises ContractReverted on revert."""
         tx: dict[str, Any] = {"to": fn.address, "data": fn._encode_transaction_data(),
                               "value": value}
         if gas is not None:
             tx["gas"] = gas
-        return self._send(tx, fn.contract_abi, sender)
+        return self._send(tx, fn.contract_abi, sender, journal)
 
     def raw_transact(self, to: str, data: bytes, sender: str | None = None, value: int = 0,
                      abi: list[dict[str, Any]] | None = None) -> Receipt:
@@ -418,8 +450,15 @@ def _receipt(raw: Any) -> Receipt:
     return receipt
 
 
+def _backoff(attempt: int) -> float:
+    """Seconds to sleep after failed try `attempt` (0-based): 0.2, 0.4, …"""
+    return 0.2 * 2**attempt
+
+
 def _http_web3(url: str, timeout: float) -> Web3:
-    return Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    # web3's own retries would multiply Chain._rpc's: keep exactly one layer.
+    return Web3(HTTPProvider(url, request_kwargs={"timeout": timeout},
+                             exception_retry_configuration=None))
 
 
 def _check_alive(chain: Web3Chain, url: str) -> None:

@@ -4,6 +4,7 @@ project's contracts deployed, and a cuttable HTTP relay in front of a JSON-RPC n
 from __future__ import annotations
 
 import http.server
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ def painted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     record = run_paint(PaintOptions(plan=root / "plan.json", video=root / "film.mp4",
                                     film=FilmSpec(160, 120, 10.0, 60.0),
                                     canvas_png=root / "canvas.png", px_per_mm=0.5))
-    (root / "paint.json").write_text(__import__("json").dumps(record))
+    (root / "paint.json").write_text(json.dumps(record))
     return root
 
 

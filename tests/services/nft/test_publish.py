@@ -84,6 +84,8 @@ def test_cli_publish_on_the_embedded_chain_and_store(folder, gaka_env, tmp_path)
     assert json.loads((folder / "publish.json").read_text())["tx_hash"] == first["tx_hash"]
 
 
+@pytest.mark.hardhat
+@pytest.mark.ipfs_node
 def test_publish_on_hardhat_and_js_ipfs(folder, hardhat_node, jsipfs, tmp_path):
     chain = open_chain(ChainSpec("localhost", rpc_url=hardhat_node))
     deployed = deploy_nft(chain, tmp_path / "deployments")
@@ -99,6 +101,7 @@ def test_publish_on_hardhat_and_js_ipfs(folder, hardhat_node, jsipfs, tmp_path):
     assert minted_count(deployed, token) == 1
 
 
+@pytest.mark.ipfs_node
 def test_node_down_during_upload_mints_nothing_then_rerun_completes(folder, embedded,
                                                                      jsipfs):
     node = NodeStore(jsipfs.api, timeout_s=5, retries=2)
@@ -124,6 +127,7 @@ def test_node_down_during_upload_mints_nothing_then_rerun_completes(folder, embe
     assert done.minted_now and minted_count(embedded, token) == 1
 
 
+@pytest.mark.hardhat
 @pytest.mark.parametrize("cut", ["before_send", "after_send"])
 def test_rpc_failure_between_pin_and_mint_then_exactly_one_mint(folder, relay, hardhat_node,
                                                                  tmp_path, cut):
