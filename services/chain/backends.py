@@ -362,6 +362,11 @@ class Web3Chain:
         return self._rpc(lambda: self.w3.eth.get_transaction_count(
             to_checksum_address(address), "latest"))
 
+    def pending_nonce(self, address: str) -> int:
+        """Transactions sent by `address`, counting those the node holds but has not mined."""
+        return self._rpc(lambda: self.w3.eth.get_transaction_count(
+            to_checksum_address(address), "pending"))
+
     def block_number(self) -> int:
         return int(self._rpc(lambda: self.w3.eth.block_number))
 

@@ -203,6 +203,10 @@ class RevmChain:
     def nonce(self, address: str) -> int:
         return int(self._peek(lambda: self.evm.basic(_checksum(address))).nonce)
 
+    def pending_nonce(self, address: str) -> int:
+        """revm mines every transaction at once: nothing is ever pending."""
+        return self.nonce(address)
+
     def _bump_nonce(self, address: str) -> None:
         # Inside a transaction: revm's message_call leaves the caller's nonce alone. Senders are
         # accounts without code (revm refuses others), so no code goes with the new info.

@@ -18,6 +18,7 @@ from services.ipfs.cid import CID, RAW
 from services.ipfs.embedded import EmbeddedStore
 from services.ipfs.errors import NodeUnavailable
 from services.ipfs.node import NodeStore
+from services.nft.errors import PublishError
 from services.nft.publish import load_folder, publish
 from tests.conftest import GAKA, ROOT
 from tests.services.nft.conftest import Deployed, deploy_nft
@@ -175,3 +176,24 @@ def test_crash_between_pin_and_mint_resumes(folder, embedded):
                    embedded.block)
     assert done.minted_now and int(done.token_id) == token
     assert minted_count(embedded, token) == 1
+
+
+@pytest.mark.hardhat
+def test_publish_waits_while_a_robot_transaction_is_unmined(folder, hardhat_node, tmp_path):
+    chain = open_chain(ChainSpec("localhost", rpc_url=hardhat_node))
+    deployed = deploy_nft(chain, tmp_path / "deployments")
+    store = EmbeddedStore(tmp_path / "ipfs")
+    w3 = chain.w3
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        # What a cut-off run leaves behind: a transaction of the robot's in the node's pool.
+        w3.eth.send_transaction({"from": deployed.robot, "to": deployed.robot, "value": 1})
+        with pytest.raises(PublishError, match="not yet mined"):
+            publish(load_folder(folder), store, chain, deployed.nft, deployed.robot,
+                    deployed.block)
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+        w3.provider.make_request("evm_mine", [])
+    done = publish(load_folder(folder), store, chain, deployed.nft, deployed.robot,
+                   deployed.block)
+    assert done.minted_now and minted_count(deployed, int(done.token_id)) == 1
