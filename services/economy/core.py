@@ -155,10 +155,11 @@ class Economy:
     def _watcher(self) -> EventWatcher:
         cursor = self.store.get_meta("cursor")
         if cursor is None:
-            return EventWatcher(self.chain, None, self._abi, start_block=self.contracts.start_block,
+            return EventWatcher(self.chain, None, self._abi,
+                                start_block=self.contracts.start_block,
                                 confirmations=self.settings.confirmations)
         hashes = {int(k): bytes.fromhex(v) for k, v in cursor["hashes"].items()}
-        # An empty address reads every contract's logs; only the economy's are kept below.
+        # No address: every contract's logs; only the economy's are kept below.
         return EventWatcher(self.chain, None, self._abi, start_block=self.contracts.start_block,
                             confirmations=self.settings.confirmations, _hashes=hashes,
                             _next=int(cursor["next"]))
