@@ -76,7 +76,7 @@ class Batch:
 
 @dataclass
 class EventWatcher:
-    """Follows one contract's events over block ranges, `confirmations` blocks behind the head.
+    """Follows a contract's (or every contract's) events, `confirmations` blocks behind the head.
 
     It remembers the hash of every block it has processed (a bounded window); when one of them
     changes, the range from the first changed block is reported as a reorg and fetched again,
@@ -84,7 +84,7 @@ class EventWatcher:
     """
 
     chain: Chain
-    address: str
+    address: str | None  # None: every contract's logs (decoded with one merged ABI)
     abi: list[dict[str, Any]]
     start_block: int = 0
     confirmations: int = 0
