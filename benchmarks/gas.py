@@ -81,7 +81,7 @@ class Suite:
     deploy_gas: dict[str, int]
 
 
-def current_suite(chain: Chain, out_dir: Path) -> Suite:
+def current_suite(chain: Chain, out_dir: Path | None) -> Suite:
     """This tree's contracts, deployed by the code `gaka chain deploy` runs."""
     artifacts = compile_project()
     record = deploy(chain, chain.network, out_dir)
@@ -223,7 +223,7 @@ def machine() -> dict[str, Any]:
             "hardhat": hardhat, "solc": compiler["version"], "solc_settings": compiler["settings"]}
 
 
-def measure_current(chain: Chain, out_dir: Path) -> dict[str, Any]:
+def measure_current(chain: Chain, out_dir: Path | None) -> dict[str, Any]:
     return measure(chain, current_suite(chain, out_dir))
 
 
@@ -236,7 +236,7 @@ def main() -> None:
         tmp_path = Path(tmp)
         before_chain = open_chain(ChainSpec("revm"))
         before = measure(before_chain, before_suite(before_chain, args.before, tmp_path))
-        revm = measure_current(open_chain(ChainSpec("revm")), tmp_path / "deploy-revm")
+        revm = measure_current(open_chain(ChainSpec("revm")), None)  # in memory: no record
         chain = open_chain(ChainSpec("embedded", data_dir=tmp_path / "embedded"))
         try:
             embedded = measure_current(chain, tmp_path / "deploy-embedded")

@@ -45,7 +45,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     chain.close()
 
 
-def deploy_suite(chain: Chain, artifacts: dict[str, Artifact], out_dir: Path) -> Suite:
+def deploy_suite(chain: Chain, artifacts: dict[str, Artifact], out_dir: Path | None) -> Suite:
     """Deploys contracts/deploy.json with the code `gaka chain deploy` runs."""
     record = deploy(chain, chain.network, out_dir)
     at = {name: chain.at(artifacts[name], entry["address"])
