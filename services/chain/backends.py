@@ -43,13 +43,12 @@ from services.chain.errors import (
 )
 from services.chain.events import EventDecoder
 from services.chain.keystore import embedded_dev_accounts, hardhat_dev_accounts
-from services.chain.protocol import Chain, Event, Log, Receipt
+from services.chain.protocol import Chain, Event, Journal, Log, Receipt, SignedTx
 from services.chain.revert import bind_contract, decode_revert
 from services.chain.revm import DEFAULT_CHAIN_ID, DEFAULT_GENESIS_TIME, RevmChain
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Journal = Callable[["SignedTx"], None]
 
 HARDHAT_CHAIN_ID = 31337
 # HTTP errors (429 rate limits, 502/503 from a gateway) are as passing as a dropped connection.
@@ -75,16 +74,6 @@ class ChainSpec:
     block_time_s: int = 1
     keep_logs: bool = True
     exact_gas: bool = True
-
-
-@dataclass(frozen=True)
-class SignedTx:
-    """A signed transaction as it is journaled before broadcast, so a crash can resend it."""
-
-    sender: str
-    nonce: int
-    tx_hash: str
-    raw_tx: str
 
 
 def _revert_data(exc: Exception) -> str | None:

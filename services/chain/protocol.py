@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -14,6 +15,21 @@ from services.chain.compiler import Artifact
 # effectiveGasPrice, blockNumber, blockHash, transactionHash (bytes), from, to,
 # contractAddress and logs (a list of Log).
 Receipt = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """A signed transaction as it is journaled before broadcast, so a crash can resend it."""
+
+    sender: str
+    nonce: int
+    tx_hash: str
+    raw_tx: str
+
+
+# Called with the signed transaction after signing and before broadcast (a write-ahead log).
+# Backends that mine at once and keep nothing across a crash (revm) never call it.
+Journal = Callable[[SignedTx], None]
 
 
 @dataclass(frozen=True)
@@ -54,13 +70,13 @@ class Chain(Protocol):
     def chain_id(self) -> int: ...
 
     def deploy(self, artifact: Artifact, *args: Any, sender: str | None = None,
-               value: int = 0) -> Contract: ...
+               value: int = 0, journal: Journal | None = None) -> Contract: ...
 
     def at(self, artifact: Artifact, address: str, receipt: Receipt | None = None
            ) -> Contract: ...
 
     def transact(self, fn: ContractFunction, sender: str | None = None, value: int = 0,
-                 gas: int | None = None) -> Receipt: ...
+                 gas: int | None = None, journal: Journal | None = None) -> Receipt: ...
 
     def call(self, fn: ContractFunction, sender: str | None = None) -> Any: ...
 

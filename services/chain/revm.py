@@ -34,7 +34,7 @@ from services.chain.abi import checksummed
 from services.chain.compiler import Artifact, compiler_config
 from services.chain.errors import ChainError, ContractReverted
 from services.chain.events import EventDecoder
-from services.chain.protocol import Event, Log, Receipt
+from services.chain.protocol import Event, Journal, Log, Receipt
 from services.chain.revert import bind_contract, decode_revert
 
 DEFAULT_GENESIS_TIME = 1_700_000_000
@@ -339,7 +339,7 @@ class RevmChain:
             raise self._failure(exc, abi) from None
 
     def deploy(self, artifact: Artifact, *args: Any, sender: str | None = None,
-               value: int = 0) -> Contract:
+               value: int = 0, journal: Journal | None = None) -> Contract:
         factory = self._w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         data = bytes.fromhex(factory.constructor(*args).data_in_transaction[2:])
         receipt = self._execute(self._sender(sender), None, data, value, artifact.abi,
@@ -350,7 +350,7 @@ class RevmChain:
         return bind_contract(self._w3, artifact, address, receipt)
 
     def transact(self, fn: ContractFunction, sender: str | None = None, value: int = 0,
-                 gas: int | None = None) -> Receipt:
+                 gas: int | None = None, journal: Journal | None = None) -> Receipt:
         data = bytes.fromhex(fn._encode_transaction_data()[2:])
         return self._execute(self._sender(sender), _checksum(fn.address), data, value,
                              fn.contract_abi, gas)

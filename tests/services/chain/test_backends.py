@@ -273,3 +273,12 @@ def test_transaction_beyond_the_block_gas_limit_is_a_chain_error(embedded: Chain
     with pytest.raises(ChainError, match="gas estimation failed|rejected"):
         embedded._send({"to": embedded.accounts[1], "data": b"\x01" * 2_600_000, "value": 0},
                        None, None)
+
+
+def test_deploy_with_a_record_on_every_local_backend(local: Chain, tmp_path: Path) -> None:
+    from services.chain.deploy import deploy
+
+    record = deploy(local, local.network, tmp_path)
+    assert record["contracts"] and record["redeployed"] == sorted(record["contracts"])
+    for entry in record["contracts"].values():
+        assert local.get_code(entry["address"])
