@@ -40,7 +40,7 @@ ROUNDS = 5
 BASE = 21_000
 BEFORE_REV = "945019a"  # the contracts before the security fixes (cancel, pause, rounds, ...)
 TARGETS = {"mint": 80_000, "first_bid": 35_000, "outbid": 45_000, "settle": 60_000}
-REFERENCES = {  # execution gas, DESIGN.md section 4
+REFERENCES = {  # execution gas of Nouns, ERC721A and OZ ERC721Enumerable, as published
     "mint": {"ERC721A (one token)": 76_690, "OZ ERC721Enumerable": 154_814},
     "first_bid": {"Nouns V2 createBid (one bid)": 34_919},
     "outbid": {"Nouns V2 second bid (two bids 93,402 - one bid 34,919)": 93_402 - 34_919},

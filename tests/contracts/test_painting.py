@@ -11,7 +11,7 @@ import pytest
 from services.chain.errors import ContractReverted
 from tests.contracts.conftest import GAS, Suite, reverted_with
 
-# CIDv1 of b"hello world\n" as Kubo prints it (`ipfs add --cid-version 1`), DESIGN.md §3.
+# CIDv1 of b"hello world\n" as Kubo prints it (`ipfs add --cid-version 1`).
 HELLO_CID = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"
 
 
