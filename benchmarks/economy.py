@@ -169,7 +169,8 @@ def run(paintings: int, tmp: Path) -> dict[str, Any]:
         "unsold_auctions": len(unsold),
         "kept": len(auctions.kept(eco)),
         "auctions_extended_by_late_bids": extended,
-        "reconciled": report.ledger_wei == balance and all(d == 0 for d in checks),
+        "reconciled": report.reconciled and report.ledger_wei == balance
+        and all(d == 0 for d in checks),
         "ledger_minus_chain_wei": report.ledger_wei - balance,
         "max_abs_ledger_minus_chain_wei_after_each_painting": max(abs(d) for d in checks),
         "unattributed_wei": report.unattributed_wei,
