@@ -209,7 +209,12 @@ def main() -> None:
     parser.add_argument("--paintings", type=int, default=30)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gaka-economy-") as tmp:
-        print(json.dumps(run(args.paintings, Path(tmp)), indent=2))
+        out = run(args.paintings, Path(tmp))
+    print(json.dumps(out, indent=2))
+    if not out["reconciled"] or out["unattributed_wei"]:
+        raise SystemExit(f"error: the ledger does not reconcile (unattributed "
+                         f"{out['unattributed_wei']} wei, ledger − chain "
+                         f"{out['ledger_minus_chain_wei']} wei)")
 
 
 if __name__ == "__main__":
