@@ -169,7 +169,8 @@ def run(paintings: int, tmp: Path) -> dict[str, Any]:
         "unsold_auctions": len(unsold),
         "kept": len(auctions.kept(eco)),
         "auctions_extended_by_late_bids": extended,
-        "reconciled": report.ledger_wei == balance and all(d == 0 for d in checks),
+        "reconciled": report.reconciled and report.ledger_wei == balance
+        and all(d == 0 for d in checks),
         "ledger_minus_chain_wei": report.ledger_wei - balance,
         "max_abs_ledger_minus_chain_wei_after_each_painting": max(abs(d) for d in checks),
         "unattributed_wei": report.unattributed_wei,
@@ -208,7 +209,12 @@ def main() -> None:
     parser.add_argument("--paintings", type=int, default=30)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gaka-economy-") as tmp:
-        print(json.dumps(run(args.paintings, Path(tmp)), indent=2))
+        out = run(args.paintings, Path(tmp))
+    print(json.dumps(out, indent=2))
+    if not out["reconciled"] or out["unattributed_wei"]:
+        raise SystemExit(f"error: the ledger does not reconcile (unattributed "
+                         f"{out['unattributed_wei']} wei, ledger − chain "
+                         f"{out['ledger_minus_chain_wei']} wei)")
 
 
 if __name__ == "__main__":

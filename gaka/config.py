@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         default_factory=lambda: {"canvas": 1, "brush": 2, "paint": 3},
         description="SupplyShop item id per supply kind")
     supplies_paint_unit_ml: float = Field(50.0, gt=0, description="ml in one paint item")
+    supplies_max_price_wei: dict[str, int] = Field(
+        default_factory=lambda: {"canvas": 15 * 10**15, "brush": 2 * 10**15,
+                                 "paint": 4 * 10**15},
+        description="most the robot pays per item of a kind (twice the expected price); "
+                    "a kind not listed is not capped")
 
     @field_validator("network")
     @classmethod

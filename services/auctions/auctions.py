@@ -120,7 +120,8 @@ def open_auction(eco: Economy, token_id: int, reserve_wei: int | None = None) ->
                 return e["tx_hash"]
         return None
 
-    eco.once(f"auction:{token_id}:{number}", "open_auction", lambda: eco.transact(fn), find,
+    eco.once(f"auction:{token_id}:{number}", "open_auction",
+             lambda j: eco.transact(fn, journal=j), find,
              {"token_id": str(token_id), "reserve_wei": str(reserve)})
     return listings(eco)[token_id][-1]
 
@@ -144,7 +145,7 @@ def settle(eco: Economy, token_id: int) -> Listing | None:
 
     try:
         eco.once(f"settle:{token_id}:{lots[-1].listing}", "settle",
-                 lambda: eco.transact(auction.functions.settle(token_id)), find,
+                 lambda j: eco.transact(auction.functions.settle(token_id), journal=j), find,
                  {"token_id": str(token_id)})
     except EconomyError:
         # Anyone may settle: if someone else did it first, the auction is settled all the same.

@@ -100,8 +100,9 @@ def wallet(
         doc["plot"] = str(plot_balance(report, plot))
     lines = [f"wallet {report.wallet} at block {report.block}",
              f"balance {_eth(report.chain_wei)} ({report.chain_wei} wei); ledger "
-             f"{'equals' if report.reconciled else 'DIFFERS FROM'} the chain "
-             f"(ledger − chain = {report.ledger_wei - report.chain_wei} wei)",
+             f"{'reconciles with' if report.reconciled else 'DOES NOT RECONCILE WITH'} the chain "
+             f"(ledger − chain = {report.ledger_wei - report.chain_wei} wei; unexplained, "
+             f"booked as other: {report.unattributed_wei} wei)",
              f"  {'opening':16s} {_eth(report.opening_wei):>22s}"]
     lines += [f"  {c:16s} {_eth(v):>22s}" for c, v in report.totals.items()]
     if entries:

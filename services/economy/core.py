@@ -8,8 +8,11 @@ reports for the same block. A reorganised range is deleted and read again, so au
 ledger and the orders (all derived from stored events) roll back and re-apply by themselves.
 
 `once(key, …)` performs an economic action at most once across crashes: the intent is
-written before the transaction is sent; a rerun that finds an intent looks for the action's
-effect on chain (from the intent's block on) before it sends anything again.
+written before the transaction is signed, the signed transaction (nonce, hash, bytes) before
+it is broadcast. A rerun that finds an intent settles its journaled transaction first (mined:
+done; its nonce taken by another: gone; else the same bytes again, never a new transaction)
+and looks for the action's effect on chain (from the intent's block on) before it sends
+anything again.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +29,14 @@ from web3.contract import Contract
 
 from gaka.config import Settings
 from services.chain.compiler import compile_project
-from services.chain.errors import ChainError, ContractReverted
+from services.chain.errors import (
+    ChainError,
+    ContractReverted,
+    RPCUnavailable,
+    TransactionTimeout,
+)
 from services.chain.events import EventDecoder, EventWatcher
-from services.chain.protocol import Chain, Receipt
+from services.chain.protocol import Chain, Journal, Receipt, SignedTx
 from services.economy.errors import EconomyError
 from services.economy.store import Action, Store, dumps_args
 from services.ledger.entries import (
@@ -213,6 +221,9 @@ class Economy:
         for row in rows:
             new += event_entries(self.wallet, row, roles, ctx)
         new.sort(key=lambda e: e.block)
+        if batch.reorg:
+            # Before the cursor moves past the reorg: a crash in between re-detects it.
+            self._reopen_reorged_actions(batch.reorg.from_block)
         with self.store.tx() as db:
             self.store.drop_from(db, start)
             before = sum(int(r[0]) for r in db.execute("SELECT amount FROM entries"))
@@ -241,8 +252,6 @@ class Economy:
             self.store.set_meta(db, "cursor", {
                 "next": watcher.next_block,
                 "hashes": {str(k): v.hex() for k, v in watcher._hashes.items()}})
-        if batch.reorg:
-            self._reopen_reorged_actions(batch.reorg.from_block)
         return SyncReport(start, batch.to_block, len(rows), len(new),
                           (batch.reorg.from_block, batch.reorg.to_block) if batch.reorg else None,
                           unattributed)
@@ -260,41 +269,87 @@ class Economy:
                                                                from_block - 1)))
 
     # -- acting once ---------------------------------------------------------------------------
-    def once(self, key: str, kind: str, send: Callable[[], Receipt],
+    def once(self, key: str, kind: str, send: Callable[[Journal], Receipt],
              find: Callable[[int, set[str]], str | None],
              detail: dict[str, Any] | None = None) -> Action:
-        """Do an action at most once: `send` mines it; `find(from_block, claimed)` returns the
-        hash of a transaction (not in `claimed`) that already did it, or None."""
+        """Do an action at most once: `send(journal)` mines it, handing `journal` to the chain
+        so the signed transaction is stored before broadcast; `find(from_block, claimed)`
+        returns the hash of a transaction (not in `claimed`) that already did it, or None."""
         action = self.store.action(key)
         if action is not None and action.status == "done":
             return action
         if action is not None and action.status == "intent":
-            claimed = self.store.claimed_tx_hashes()
-            found = find(action.intent_block + 1, claimed)
-            if found is not None:
-                log.info("action %s: already on chain in %s", key, found)
-                done = replace(action, status="done", tx_hash=found)
-                self.store.put_action(done)
-                return done
+            resumed = self.resume(action, find)
+            if resumed is not None:
+                return resumed
         intent = Action(key, kind, "intent", self.chain.block_number(), None, detail or {})
         self.store.put_action(intent)
         if self.hook is not None:
             self.hook("intent", key)
+
+        def journal(signed: SignedTx) -> None:
+            self.store.put_action(replace(intent, detail={**intent.detail,
+                                                          "signed": asdict(signed)}))
+
         try:
-            receipt = send()
+            receipt = send(journal)
         except ContractReverted as exc:
             self.store.put_action(replace(intent, status="failed",
                                           detail={**intent.detail, "error": exc.reason}))
             raise EconomyError(f"{kind} {key} reverted: {exc.reason}") from None
-        tx_hash = _hex(receipt["transactionHash"])
         if self.hook is not None:
             self.hook("sent", key)
-        done = replace(intent, status="done", tx_hash=tx_hash)
+        return self._done(self.store.action(key) or intent, _hex(receipt["transactionHash"]))
+
+    def resume(self, action: Action, find: Callable[[int, set[str]], str | None]
+               ) -> Action | None:
+        """Settle an intent left by a crash or a timeout: the action, done, if its journaled
+        transaction (or another found by `find`) did it; None when it is safe to send anew.
+        While the journaled nonce is unmined the same bytes are broadcast again and waited
+        for (TransactionTimeout if they stay pending): a new transaction could pay twice."""
+        signed = action.detail.get("signed")
+        if signed is not None:
+            pending = SignedTx(**signed)
+            mined = self.chain.nonce(pending.sender)  # before the receipt: see a late mining
+            receipt = self.chain.receipt(bytes.fromhex(pending.tx_hash[2:]))
+            if receipt is None and mined <= pending.nonce:
+                receipt = self._rebroadcast(pending)
+            if receipt is not None and receipt["status"] == 1:
+                log.info("action %s: its journaled transaction %s was mined", action.key,
+                         pending.tx_hash)
+                return self._done(action, pending.tx_hash)
+        found = find(action.intent_block + 1, self.store.claimed_tx_hashes())
+        if found is not None:
+            log.info("action %s: already on chain in %s", action.key, found)
+            return self._done(action, found)
+        return None
+
+    def _rebroadcast(self, pending: SignedTx) -> Receipt | None:
+        """The receipt of a journaled transaction whose nonce is still free, sent again;
+        None once its nonce went to another transaction."""
+        resend = getattr(self.chain, "resend", None)
+        if resend is None:
+            raise EconomyError(f"transaction {pending.tx_hash} may still be pending, and the "
+                               f"{self.chain.network} chain cannot resend it; wait for it")
+        try:
+            return resend(pending)
+        except (RPCUnavailable, TransactionTimeout):
+            raise
+        except ChainError as exc:
+            if self.chain.nonce(pending.sender) > pending.nonce:
+                return self.chain.receipt(bytes.fromhex(pending.tx_hash[2:]))
+            raise EconomyError(f"journaled transaction {pending.tx_hash} (nonce "
+                               f"{pending.nonce}) is neither mined nor accepted again: {exc}"
+                               ) from None
+
+    def _done(self, action: Action, tx_hash: str) -> Action:
+        done = replace(action, status="done", tx_hash=tx_hash)
         self.store.put_action(done)
         return done
 
-    def transact(self, fn: Any, value: int = 0) -> Receipt:
-        return self.chain.transact(fn, sender=self.sender or self.wallet, value=value)
+    def transact(self, fn: Any, value: int = 0, journal: Journal | None = None) -> Receipt:
+        return self.chain.transact(fn, sender=self.sender or self.wallet, value=value,
+                                   journal=journal)
 
 
 def _hex(value: Any) -> str:

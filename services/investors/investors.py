@@ -47,7 +47,12 @@ def debt(eco: Economy) -> Debt:
 def open_round(eco: Economy, cap_wei: int, duration_s: int) -> int:
     """Open a funding round (the robot only); returns its id."""
     pool = eco.contracts.pool
-    number = int(eco.call(pool.functions.roundCount())) + 1
+    # A round set out to open before a crash keeps its number: the count read now may
+    # already include it, and a second round cannot open while it is open.
+    pending = [a for a in eco.store.actions("open_round")
+               if a.status == "intent" and "round" in a.detail]
+    number = (int(pending[0].detail["round"]) if pending
+              else int(eco.call(pool.functions.roundCount())) + 1)
 
     def find(from_block: int, claimed: set[str]) -> str | None:
         for e in eco.chain_events(pool, ("RoundOpened",), from_block):
@@ -56,8 +61,9 @@ def open_round(eco: Economy, cap_wei: int, duration_s: int) -> int:
         return None
 
     eco.once(f"round:{number}", "open_round",
-             lambda: eco.transact(pool.functions.openRound(cap_wei, duration_s)), find,
-             {"cap_wei": str(cap_wei), "duration_s": duration_s})
+             lambda j: eco.transact(pool.functions.openRound(cap_wei, duration_s), journal=j),
+             find,
+             {"cap_wei": str(cap_wei), "duration_s": duration_s, "round": number})
     eco.sync()
     return number
 
@@ -76,7 +82,7 @@ def close_round(eco: Economy) -> None:
         return None
 
     eco.once(f"close-round:{open_id}", "close_round",
-             lambda: eco.transact(pool.functions.closeRound()), find)
+             lambda j: eco.transact(pool.functions.closeRound(), journal=j), find)
     eco.sync()
 
 
@@ -105,7 +111,8 @@ def repay_from_sale(eco: Economy, settle_tx: str, net_proceeds: int) -> int:
                 return e["tx_hash"]
         return None
 
-    action = eco.once(key, "repay", lambda: eco.transact(pool.functions.repay(), value=amount),
+    action = eco.once(key, "repay",
+                      lambda j: eco.transact(pool.functions.repay(), value=amount, journal=j),
                       find, {"amount_wei": str(amount), "sale_tx": settle_tx})
     eco.sync()
     return int(action.detail["amount_wei"])

@@ -27,7 +27,9 @@ class LedgerReport:
 
     @property
     def reconciled(self) -> bool:
-        return self.ledger_wei == self.chain_wei
+        """Every wei explained: the books equal the node's balance without an unattributed
+        entry (which makes them equal by construction, so it does not count)."""
+        return self.ledger_wei == self.chain_wei and self.unattributed_wei == 0
 
     def to_dict(self, with_entries: bool = True) -> dict[str, Any]:
         doc: dict[str, Any] = {

@@ -10,13 +10,16 @@ income arrives orders.
 
 from __future__ import annotations
 
+import logging
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from services.economy.core import Economy
 from services.economy.errors import EconomyError
 from vision.plan import Plan
+
+log = logging.getLogger(__name__)
 
 ORDER_GAS = 150_000  # above what SupplyShop.order uses (≈ 100 k), to judge the wallet
 OPEN, CLOSED = ("placed", "fulfilled", "disputed"), ("completed", "refunded", "resolved")
@@ -63,6 +66,7 @@ class Order:
     supply: str | None
     placed_tx: str
     block: int
+    deadline: int  # the shop must fulfil by then, else the robot takes its refund
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "amount_wei": str(self.amount_wei)}
@@ -83,7 +87,7 @@ def orders(eco: Economy) -> list[Order]:
                 out[a["orderId"]] = {"order_id": a["orderId"], "item_id": a["itemId"],
                                      "quantity": a["quantity"], "amount_wei": a["amount"],
                                      "status": "placed", "placed_tx": e["tx_hash"],
-                                     "block": e["block"],
+                                     "block": e["block"], "deadline": a["deadline"],
                                      "supply": by_tx.get(e["tx_hash"]) or items.get(a["itemId"])}
         elif a["orderId"] in out:
             out[a["orderId"]]["status"] = status[e["name"]]
@@ -122,7 +126,7 @@ class Reorder:
     """What `reorder_if_needed` did for one supply."""
 
     supply: str
-    status: str  # ordered, open (an order is on its way), insufficient_funds
+    status: str  # ordered, open (an order is on its way), insufficient_funds, price_above_cap
     quantity: int
     cost_wei: int
     message: str
@@ -158,22 +162,36 @@ def _find_order(eco: Economy, item: int, from_block: int, claimed: set[str]) -> 
 
 
 def _resolve_intents(eco: Economy) -> None:
-    """An order sent before a crash is on chain but not in the store: adopt it, so its supply
-    is known and its shortage counts as ordered."""
+    """An order sent before a crash or a receipt timeout is on chain (or in a node's pool) but
+    not in the store: settle its journaled transaction or adopt the order found, so its
+    supply is known and its shortage counts as ordered."""
     for action in eco.store.actions("order"):
         if action.status != "intent":
             continue
         item = eco.settings.supplies_items[kind_of(action.detail["supply"])]
-        found = _find_order(eco, item, action.intent_block + 1, eco.store.claimed_tx_hashes())
-        if found is not None:
-            eco.store.put_action(replace(action, status="done", tx_hash=found))
+        eco.resume(action, lambda start, claimed, item=item: _find_order(eco, item, start,
+                                                                          claimed))
+
+
+def _ordered(eco: Economy) -> set[str]:
+    """Supplies with an order on its way: open in the store, or mined but not confirmed yet
+    (the store follows the chain `confirmations` blocks behind)."""
+    listed = orders(eco)
+    out = {o.supply for o in listed if o.status in OPEN and o.supply}
+    stored = {o.placed_tx for o in listed}
+    for action in eco.store.actions("order"):
+        if action.status == "done" and action.tx_hash not in stored and action.tx_hash \
+                and eco.chain.receipt(bytes.fromhex(action.tx_hash[2:])) is not None:
+            out.add(action.detail["supply"])
+    return out
 
 
 def reorder_if_needed(eco: Economy) -> list[Reorder]:
     """Order every supply at or below its threshold that has no open order (see module)."""
     _resolve_intents(eco)
+    refund_overdue(eco)
     stock = inventory(eco)
-    open_for = {o.supply for o in orders(eco) if o.status in OPEN}
+    open_for = _ordered(eco)
     shop = eco.contracts.shop
     done: list[Reorder] = []
     for supply, missing in _shortages(eco, stock):
@@ -187,6 +205,14 @@ def reorder_if_needed(eco: Economy) -> list[Reorder]:
         if int(price) == 0:
             raise EconomyError(f"SupplyShop has no item {item} ({supply}) in its catalogue")
         quantity = max(1, math.ceil(missing / _unit(eco, supply)))
+        cap = eco.settings.supplies_max_price_wei.get(kind_of(supply))
+        if cap is not None and int(price) > cap:
+            message = (f"SupplyShop asks {int(price)} wei per {supply}, above the cap of "
+                       f"{cap} wei (supplies_max_price_wei); not ordering")
+            log.warning(message)
+            done.append(Reorder(supply, "price_above_cap", quantity, int(price) * quantity,
+                                message))
+            continue
         cost = int(price) * quantity
         gas = ORDER_GAS * _gas_price_ceiling(eco)
         balance = eco.chain.balance(eco.wallet)
@@ -200,7 +226,8 @@ def reorder_if_needed(eco: Economy) -> list[Reorder]:
         key = f"order:{supply}:{serial + 1}"
 
         fn = shop.functions.order(item, quantity)
-        action = eco.once(key, "order", lambda fn=fn, cost=cost: eco.transact(fn, value=cost),
+        action = eco.once(key, "order",
+                          lambda j, fn=fn, cost=cost: eco.transact(fn, value=cost, journal=j),
                           lambda start, claimed, item=item: _find_order(eco, item, start, claimed),
                           {"supply": supply, "quantity": quantity, "cost_wei": str(cost)})
         done.append(Reorder(supply, "ordered", quantity, cost, f"ordered {quantity} × {supply}",
@@ -208,6 +235,33 @@ def reorder_if_needed(eco: Economy) -> list[Reorder]:
         open_for.add(supply)
     eco.sync()
     return done
+
+
+def refund_overdue(eco: Economy) -> list[int]:
+    """Take back the payment of every order the shop did not fulfil by its deadline (once
+    each), so its shortage can be ordered again; returns the refunded order ids."""
+    eco.sync()
+    shop = eco.contracts.shop
+    now = eco.chain.now()
+    refunded = []
+    for order in orders(eco):
+        if order.status != "placed" or now < order.deadline:
+            continue
+        oid = order.order_id
+
+        def find(from_block: int, claimed: set[str], oid: int = oid) -> str | None:
+            for e in eco.chain_events(shop, ("OrderRefunded",), from_block):
+                if e["args"]["orderId"] == oid:
+                    return e["tx_hash"]
+            return None
+
+        eco.once(f"refund:{oid}", "refund",
+                 lambda j, oid=oid: eco.transact(shop.functions.refund(oid), journal=j), find,
+                 {"order_id": oid, "supply": order.supply})
+        refunded.append(oid)
+    if refunded:
+        eco.sync()
+    return refunded
 
 
 def confirm_deliveries(eco: Economy) -> list[int]:
@@ -227,7 +281,8 @@ def confirm_deliveries(eco: Economy) -> list[int]:
             return None
 
         eco.once(f"confirm:{oid}", "confirm_delivery",
-                 lambda oid=oid: eco.transact(shop.functions.confirmDelivery(oid)), find,
+                 lambda j, oid=oid: eco.transact(shop.functions.confirmDelivery(oid), journal=j),
+                 find,
                  {"order_id": oid})
         confirmed.append(oid)
     eco.sync()
