@@ -7,9 +7,15 @@ PIP_STAMP := $(VENV)/.stamp-pip
 NPM_STAMP := node_modules/.stamp-npm
 SLITHER_VENV := .venv-slither
 
-.PHONY: run test deps lint pytest hardhat-test slither bench wheel clean
+.PHONY: run test deps browser lint pytest hardhat-test slither bench wheel clean
 
 deps: $(PIP_STAMP) $(NPM_STAMP)
+
+# The dashboard is tested in Debian's headless Chromium (never a downloaded browser).
+browser:
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver >/dev/null; }
 
 $(PIP_STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -30,13 +36,13 @@ lint: deps
 slither: deps
 	bash scripts/slither.sh
 
-pytest: deps
+pytest: deps browser
 	$(VENV)/bin/python -m pytest
 
-hardhat-test: deps
+hardhat-test: deps browser
 	npx hardhat test
 
-test: deps
+test: deps browser
 	$(VENV)/bin/ruff check .
 	bash scripts/slither.sh
 	npx hardhat test
