@@ -39,7 +39,7 @@ slither: deps
 pytest: deps browser
 	$(VENV)/bin/python -m pytest
 
-hardhat-test: deps browser
+hardhat-test: deps
 	npx hardhat test
 
 test: deps browser
