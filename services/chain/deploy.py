@@ -114,6 +114,13 @@ class Target:
         return self.spec.network == "revm" and self.spec.rpc_url is None
 
 
+def deploy_command(target_name: str) -> str:
+    """The command that deploys to a target, for error messages."""
+    if target_name == "rpc":
+        return "`gaka chain deploy --rpc-url URL`"
+    return f"`gaka chain deploy --network {target_name}`"
+
+
 def resolve_target(settings: Settings, network: str | None = None,
                    rpc_url: str | None = None) -> Target:
     """Turn --network / --rpc-url and the config into a chain spec with a signer."""
@@ -132,7 +139,8 @@ def resolve_target(settings: Settings, network: str | None = None,
         rpc_url = settings.sepolia_rpc_url
     if settings.keystore is None:
         raise ChainError(
-            f"deploying to {redact_url(rpc_url)} needs a keystore: set GAKA_KEYSTORE")
+            f"signing transactions for {redact_url(rpc_url)} needs a keystore: "
+            "set GAKA_KEYSTORE")
     signer = load_signer(settings.keystore, read_password(settings.keystore_password_file))
     name = network if network == "sepolia" else "rpc"
     return Target(name, ChainSpec(name, rpc_url=rpc_url, signer=signer, **timeouts))

@@ -29,6 +29,7 @@ from web3.contract import Contract
 
 from gaka.config import Settings
 from services.chain.compiler import compile_project
+from services.chain.deploy import deploy_command
 from services.chain.errors import (
     ChainError,
     ContractReverted,
@@ -362,8 +363,8 @@ def read_record(settings: Settings, target_name: str) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
-        raise EconomyError(f"no deployment record {path}: run `gaka chain deploy "
-                           f"--network {target_name}` first") from None
+        raise EconomyError(f"no deployment record {path}: run {deploy_command(target_name)} "
+                           "first") from None
 
 
 def store_path(settings: Settings, chain: Chain, wallet: str, auction: str) -> Path:
@@ -378,7 +379,10 @@ def open_economy(chain: Chain, record: dict[str, Any], settings: Settings,
                  hook: Hook | None = None) -> Economy:
     """The economy of `wallet` (default: the deployment's robot) on `chain`."""
     contracts = load_contracts(chain, record)
-    wallet = Web3.to_checksum_address(wallet or contracts.robot)
+    wallet = wallet or contracts.robot
+    if not Web3.is_address(wallet):
+        raise EconomyError(f"{wallet!r} is not an Ethereum address (0x and 40 hex digits)")
+    wallet = Web3.to_checksum_address(wallet)
     if store is None:
         store = Store(store_path(settings, chain, wallet, contracts.auction.address))
     meta = {"chain_id": chain.chain_id, "wallet": wallet, "auction": contracts.auction.address}

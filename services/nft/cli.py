@@ -17,7 +17,7 @@ def publish_folder(settings: Settings, outdir: Path, network: str | None = None,
     """Open the configured store and chain, publish `outdir`, close; returns the record."""
     from services.chain.backends import open_chain
     from services.chain.compiler import compile_project
-    from services.chain.deploy import load_record, resolve_target
+    from services.chain.deploy import deploy_command, load_record, resolve_target
     from services.ipfs import open_store
     from services.nft.publish import load_folder, publish
 
@@ -28,13 +28,13 @@ def publish_folder(settings: Settings, outdir: Path, network: str | None = None,
     entry = record.contracts.get("PaintingNFT") if record is not None else None
     if record is None or entry is None:
         raise PublishError(f"no PaintingNFT deployment in {record_path}: run "
-                           f"`gaka chain deploy --network {target.name}` first")
+                           f"{deploy_command(target.name)} first")
     store = open_store(settings, api)
     chain = open_chain(target.spec)
     try:
         if not chain.get_code(entry.address):
             raise PublishError(f"no contract at {entry.address} on {target.name} (chain "
-                               f"reset?): run `gaka chain deploy --network {target.name}`")
+                               f"reset?): run {deploy_command(target.name)}")
         nft = chain.at(compile_project()["PaintingNFT"], entry.address)
         result = publish(folder, store, chain, nft, record.robot, deploy_block=entry.block)
     finally:
