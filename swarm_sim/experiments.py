@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from swarm_sim.config import DISCRETE, RULES, STRATEGIES, Scenario
+from swarm_sim.config import DISCRETE, RULES, STRATEGIES, TOKEN_RULES, Scenario
 from swarm_sim.errors import SwarmError
 from swarm_sim.rng import run_seed
 from swarm_sim.simulation import RunResult, simulate_batch
@@ -27,17 +27,20 @@ Z95 = 1.959963984540054
 
 
 def strategy_labels() -> list[str]:
-    """Every strategy a sweep accepts; the blockchain one is named after its contract rule."""
-    return [s for s in STRATEGIES if s != "blockchain"] + [f"blockchain-{r}" for r in RULES]
+    """Every strategy a sweep accepts; the contract strategies are named after their rule."""
+    return ([s for s in STRATEGIES if s not in ("blockchain", "token")]
+            + [f"blockchain-{r}" for r in RULES] + [f"token-{r}" for r in TOKEN_RULES])
 
 
 def scenario_for(base: Scenario, label: str, byzantine: int) -> Scenario:
-    """The scenario of one sweep cell; 'blockchain-<rule>' selects the contract's rule."""
-    if label.startswith("blockchain-") and label != "blockchain-estimate":
-        rule = label.removeprefix("blockchain-")
-        if rule not in RULES:
-            raise SwarmError(f"unknown blockchain rule {rule!r}; choose one of {', '.join(RULES)}")
-        scenario = replace(base, strategy="blockchain", ledger=replace(base.ledger, rule=rule))
+    """The scenario of one sweep cell; 'blockchain-<rule>' and 'token-<rule>' select the
+    contract's rule."""
+    family, _, rule = label.partition("-")
+    if family in ("blockchain", "token") and rule != "estimate" and label not in STRATEGIES:
+        rules = RULES if family == "blockchain" else TOKEN_RULES
+        if rule not in rules:
+            raise SwarmError(f"unknown {family} rule {rule!r}; choose one of {', '.join(rules)}")
+        scenario = replace(base, strategy=family, ledger=replace(base.ledger, rule=rule))
     elif label in STRATEGIES:
         scenario = replace(base, strategy=label)
     else:

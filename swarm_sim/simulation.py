@@ -36,6 +36,7 @@ from swarm_sim.robots import (
     new_swarm,
     sense,
 )
+from swarm_sim.token_economy import TokenDecision, TokenEstimate
 
 FLAGGED = 255
 W_MSR_F = 1
@@ -61,6 +62,11 @@ class RunResult:
     accepted_votes: int
     rejected_votes: int
     simulated_s: float
+    # Token strategies: mean tokens held at the end over tokens at the start (nan otherwise).
+    honest_tokens: float
+    byzantine_tokens: float
+    # Absolute error at each tenth of the longest run time (';'-separated).
+    error_curve: str
     digest: str  # sha256 of the run's final robot state: equal digests, equal runs
 
 
@@ -103,6 +109,8 @@ class _Batch:
         self.ids = byz.identities(self.behaviour, self.sc.byzantine.sybil_identities)
         self.s.estimate[:] = np.nan
         self.ledger: DecisionLedger | EstimateLedger | None = None
+        self.token: TokenDecision | TokenEstimate | None = None
+        self.curve: list[np.ndarray] = []
         self.backend = backend
         if self.sc.on_chain:
             self._open_ledger()
@@ -131,7 +139,8 @@ class _Batch:
         return np.isin(who, rec)
 
     def _modulated(self) -> bool:
-        rule = self.sc.ledger.rule if self.sc.strategy == "blockchain" else self.sc.strategy
+        contract = self.sc.strategy in ("blockchain", "token")
+        rule = self.sc.ledger.rule if contract else self.sc.strategy
         return rule in ("dmvd", "dmmd")
 
     # ---- phases ---------------------------------------------------------------------------
@@ -173,7 +182,7 @@ class _Batch:
 
     def _decide(self, tick: int, who: np.ndarray) -> None:
         s = self.s
-        if self.sc.strategy == "blockchain":
+        if self.sc.strategy in ("blockchain", "token"):
             self.pending[who] = True  # the contract decides, at the next block
             return
         if self.sc.on_chain:
@@ -246,6 +255,12 @@ class _Batch:
     def _open_ledger(self) -> None:
         s, spec = self.s, self.sc.ledger
         self.backend = self.backend or open_backend(spec.backend)
+        if self.sc.strategy == "token":
+            self.token = TokenDecision(self, self.backend)
+            return
+        if self.sc.strategy == "token-estimate":
+            self.token = TokenEstimate(self, self.backend)
+            return
         everyone = np.arange(s.size)
         swarm, robot, owner = self._identities(everyone)
         if self.sc.strategy == "blockchain":
@@ -271,7 +286,9 @@ class _Batch:
         if self.behaviour == "jamming":
             voting = voting[~s.byzantine[voting]]
             voting = voting[~self._jammed(voting)]
-        if isinstance(self.ledger, DecisionLedger):
+        if self.token is not None:
+            self.token.block(tick, voting)
+        elif isinstance(self.ledger, DecisionLedger):
             self._decision_block(tick, voting)
         else:
             self._estimate_block(tick, voting)
@@ -364,10 +381,16 @@ class _Batch:
         s = self.s
         mean, error = self._errors(runs)
         flagged = np.zeros((2, s.runs), dtype=np.int64)
+        tokens: dict[int, tuple[float, float]] = {}
         if isinstance(self.ledger, DecisionLedger):
             swarm, robot, owner = self._identities(np.flatnonzero(np.isin(s.run_of, runs)))
             hit = self.ledger.opinions(swarm, robot) == FLAGGED
             np.add.at(flagged, (s.byzantine[owner].astype(int) ^ 1, swarm), hit)
+        elif isinstance(self.token, TokenDecision):
+            flagged = self.token.flagged_by_run(runs)
+            tokens = self.token.holdings(runs)
+        elif isinstance(self.token, TokenEstimate):
+            tokens = self.token.balances(runs)
         for i, r in enumerate(runs.tolist()):
             done = self.done_at[r] >= 0
             if self.sc.discrete:
@@ -376,7 +399,13 @@ class _Batch:
             else:
                 decision = float(mean[i])
                 correct = bool(error[i] <= self.sc.tolerance)
-            votes = self.ledger.counters(r) if self.ledger is not None else {}
+            if self.ledger is not None:
+                votes = self.ledger.counters(r)
+            elif self.token is not None:
+                votes = {"accepted": self.token.accepted[r], "rejected": self.token.rejected[r]}
+            else:
+                votes = {}
+            held = tokens.get(r, (math.nan, math.nan))
             self.results[r] = RunResult(
                 run_index=self.run_indices[r], seed=self.seeds[r], strategy=self._label(),
                 robots=s.n, byzantine=self.scenarios[r].byzantine_count,
@@ -388,6 +417,8 @@ class _Batch:
                 accepted_votes=int(votes.get("accepted", 0)),
                 rejected_votes=int(votes.get("rejected", 0)),
                 simulated_s=ticks / self.tps,
+                honest_tokens=float(held[0]), byzantine_tokens=float(held[1]),
+                error_curve=";".join(f"{c[r]:.4g}" for c in self.curve),
                 digest=self._digest(r),
             )
 
@@ -406,6 +437,8 @@ class _Batch:
                     self._block(tick)
             else:
                 self._communicate(tick)
+            if (tick + 1) % max(1, self.sc.max_ticks // 10) == 0:
+                self.curve.append(self._errors(np.arange(s.runs))[1])
             if tick % self.tps == self.tps - 1:
                 self._check(tick)
                 if len(self.results) == s.runs:
@@ -429,8 +462,8 @@ class _Batch:
         return h.hexdigest()
 
     def _label(self) -> str:
-        if self.sc.strategy == "blockchain":
-            return f"blockchain-{self.sc.ledger.rule}"
+        if self.sc.strategy in ("blockchain", "token"):
+            return f"{self.sc.strategy}-{self.sc.ledger.rule}"
         return self.sc.strategy
 
     def close(self) -> None:

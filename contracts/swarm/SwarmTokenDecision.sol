@@ -3,65 +3,64 @@ pragma solidity ^0.8.24;
 
 /// @title Collective decision between two colours with robots as accounts and a token economy.
 /// @notice After Strobel, Castello Ferrer and Dorigo (AAMAS 2018) and Strobel, Pacheco and Dorigo
-/// (Science Robotics 2023). Every robot is an account: it registers itself with a bond and a
-/// token deposit (ether), and only it can vote, ask for a decision or withdraw. The contract deals
-/// every robot its first opinion and computes every later one from votes drawn at random from a
-/// stable height; a robot whose vote departs from the opinion the contract holds for it is
-/// flagged and loses its bond, its locked stakes and its balance. Each vote locks `stake`; once the
-/// swarm's votes have agreed for `unanimity` heights the swarm settles on that colour: stakes of
-/// votes for it are paid back together with a share of every losing or slashed stake.
+/// (Science Robotics 2023). Every robot is an account: it registers itself with a bond, a token
+/// deposit (ether) and a first opinion, and only it can vote, ask for a decision, claim or
+/// withdraw. The contract computes every later opinion from votes drawn at
+/// random from a stable height (the voter model or the majority rule); a robot whose vote departs
+/// from the colour the contract expects from it is flagged: it loses its bond, locked stakes and
+/// balance to the swarm's pot, and its votes are never drawn again.
+/// Economy: each vote locks `stake`. Once every unflagged robot of a swarm has held one colour at
+/// two checks `unanimity` heights apart, the swarm settles on it: stakes of votes for it are paid
+/// back with a share of the pot (every slashed stake and every stake on the other colour).
 /// Randomness: a request at height h is resolved with the block hash the clock recorded when it
-/// reached h + revealDelay, unknown (and so neither predictable nor grindable) at request time.
-/// Clock: heights are advanced by the keeper (the deployer), so that one height can hold many
-/// transactions on chains that mine one block per transaction; the keeper holds no funds and can
-/// neither vote nor move tokens. One contract hosts several independent swarms.
+/// reached h + revealDelay, unknown (so neither predictable nor grindable) at request time.
+/// Audits: with probability auditPerMille / 1000 a decision comes with a coin-flip colour that the
+/// robot's next vote must announce (checked, neither counted nor staked): a robot that always
+/// announces one colour is caught half of the times it is audited. Probation: a robot's votes are
+/// drawn only once it has passed `probation` audits, so a liar (or a fresh Sybil identity) gets
+/// no say before it has been tested.
+/// Gas: a vote writes only the voter's own storage slot (its last 16 voting heights are a bitmap
+/// there); draws sample the swarm's members and read those bitmaps.
+/// Clock: the keeper (deployer) advances heights, so that one height can hold many transactions
+/// on chains that mine one block per transaction; it holds no funds and cannot vote for anyone.
 contract SwarmTokenDecision {
     uint8 public constant RULE_VOTER = 0;
     uint8 public constant RULE_MAJORITY = 1;
-    /// @notice Heights of vote counts and seeds kept: stableDepth and revealDelay must be smaller.
+    /// @notice Heights of seeds kept.
     uint32 public constant RING = 64;
+    /// @notice Members a swarm may have (bounds the settlement loop).
+    uint256 public constant MAX_MEMBERS = 1024;
+    /// @notice Members sampled per draw before giving up (then the robot keeps its opinion).
+    uint256 public constant TRIES = 16;
 
     uint8 private constant REGISTERED = 1;
     uint8 private constant FLAGGED = 2;
     uint8 private constant PENDING = 4;
-    uint8 private constant DEALT = 8;
+    uint8 private constant AUDIT = 8;
+    uint8 private constant AUDIT_BLACK = 16;
+    uint8 private constant CLOSED = 32;
 
     struct Robot {
         uint16 swarm;
         uint8 status;
         uint8 opinion;
-        uint32 requestedAt;
-        uint32 decidedAt;
-        uint32 lastVote; // height of the last vote + 1 (0 = never)
+        uint24 requestedAt;
+        uint24 decidedAt;
+        uint24 lastVote; // height of the last vote + 1 (0 = never)
         uint16 votesLeft;
         uint16 lockedWhite; // votes whose stakes are locked, by colour
         uint16 lockedBlack;
-        uint80 balance; // free tokens (wei)
+        uint16 recent; // bit j: voted at lastVote - 1 - j
+        uint16 recentBlack; // ... and voted black there
+        uint64 balance; // free tokens (wei)
+        uint8 passed; // audits passed (saturates at 255)
     }
 
-    /// @dev The current height's vote counts live here, so a vote writes one swarm slot; they
-    /// move to the ring when the first vote of a later height arrives.
     struct Swarm {
         bool open;
         bool settled;
-        uint8 colour; // colour of the latest votes
-        uint32 since; // height + 1 at which that colour last changed (0: no vote yet)
-        uint32 current;
-        uint32 ones;
-        uint32 total;
-        uint40 white; // locked votes, by colour (flagged robots' removed)
-        uint40 black;
-    }
-
-    struct Counts {
-        uint32 height;
-        uint32 ones;
-        uint32 total;
-    }
-
-    struct Snapshot {
-        uint32 ones;
-        uint32 total;
+        uint8 colour; // the colour every unflagged robot held at the last check
+        uint24 agreedAt; // height + 1 of the first check that found them unanimous (0 = none)
     }
 
     struct Payout {
@@ -71,37 +70,40 @@ contract SwarmTokenDecision {
 
     address public immutable keeper;
     uint8 public immutable rule;
-    uint32 public immutable stableDepth;
-    uint32 public immutable revealDelay;
-    uint32 public immutable freshness;
+    uint24 public immutable stableDepth;
+    uint24 public immutable revealDelay;
+    uint24 public immutable freshness;
     uint16 public immutable contingent;
-    uint32 public immutable unanimity;
+    uint24 public immutable unanimity;
+    uint16 public immutable auditPerMille;
+    uint8 public immutable probation;
     uint256 public immutable bond;
     uint256 public immutable stake;
 
     /// @notice The clock: heights started so far.
-    uint32 public height;
+    uint24 public height;
     /// @notice Swarms opened so far.
     uint16 public swarmCount;
 
     mapping(address => Robot) public robots;
     mapping(uint16 => Swarm) public swarms;
+    mapping(uint16 => address[]) private members;
     /// @notice Tokens slashed from flagged robots and not yet paid out, per swarm.
     mapping(uint16 => uint256) public slashed;
     mapping(uint16 => Payout) public payouts;
-    mapping(uint256 => Counts) private ring; // swarm << 32 | height % RING
     mapping(uint256 => bytes32) private seeds; // height % RING -> block hash recorded at it
-    mapping(uint256 => uint32) private seedHeight;
-    mapping(address => Snapshot) private snapshots;
+    mapping(uint256 => uint24) private seedHeight;
 
     event SwarmOpened(uint16 indexed swarm);
-    event Tick(uint32 height, bytes32 seed);
+    event Tick(uint24 height, bytes32 seed);
     event Registered(address indexed robot, uint16 indexed swarm, uint256 deposit);
-    event Requested(address indexed robot, uint32 height);
-    event Decided(address indexed robot, uint8 opinion, uint32 height);
-    event Expired(address indexed robot, uint32 height);
-    event Voted(address indexed robot, uint8 opinion, uint32 height);
+    event Requested(address indexed robot, uint24 height);
+    event Decided(address indexed robot, uint8 opinion, bool audit, uint24 height);
+    event Expired(address indexed robot, uint24 height);
+    event Voted(address indexed robot, uint256 opinionAndHeight);
+    event Audited(address indexed robot, uint8 opinion, uint24 height);
     event Flagged(address indexed robot, uint16 indexed swarm, uint256 slashed);
+    event Agreed(uint16 indexed swarm, uint8 colour, uint24 height);
     event Settled(uint16 indexed swarm, uint8 outcome, uint256 pot, uint256 votes);
     event Claimed(address indexed robot, uint256 amount);
     event Withdrawn(address indexed robot, uint256 amount);
@@ -109,32 +111,46 @@ contract SwarmTokenDecision {
     error BadParameters();
     error NotKeeper(address caller);
     error UnknownSwarm(uint16 swarm);
+    error SwarmFull(uint16 swarm);
     error AlreadyRegistered(address robot);
     error BadDeposit(uint256 sent, uint256 needed);
     error NotRegistered(address robot);
     error IsFlagged(address robot);
     error Pending(address robot);
-    error NotPending(address robot);
-    error CannotVote(address robot, uint32 height);
+    error CannotVote(address robot, uint24 height);
     error BadOpinion(uint8 opinion);
     error SwarmSettled(uint16 swarm);
     error NotSettled(uint16 swarm);
-    error NotUnanimous(uint16 swarm, uint32 since);
+    error NotUnanimous(uint16 swarm);
     error StakesLocked(address robot);
     error TransferFailed(address to, uint256 amount);
 
+    /// @param rule_ RULE_VOTER or RULE_MAJORITY.
+    /// @param stableDepth_ Heights between a request and the votes it draws from.
+    /// @param revealDelay_ Heights between a request and the seed that resolves it.
+    /// @param freshness_ Heights a decision stays good for voting.
+    /// @param contingent_ Votes a decision allows.
+    /// @param unanimity_ Heights between the two unanimity checks that settle a swarm.
+    /// @param auditPerMille_ Per mille of decisions that come with an audit.
+    /// @param probation_ Audits a robot must pass before its votes can be drawn.
+    /// @param bond_ Wei locked at registration (slashed when flagged).
+    /// @param stake_ Wei locked by every vote.
     constructor(
         uint8 rule_,
-        uint32 stableDepth_,
-        uint32 revealDelay_,
-        uint32 freshness_,
+        uint24 stableDepth_,
+        uint24 revealDelay_,
+        uint24 freshness_,
         uint16 contingent_,
-        uint32 unanimity_,
+        uint24 unanimity_,
+        uint16 auditPerMille_,
+        uint8 probation_,
         uint256 bond_,
         uint256 stake_
     ) {
-        if (rule_ > RULE_MAJORITY || stableDepth_ >= RING || revealDelay_ == 0
-            || revealDelay_ >= RING || stake_ == 0 || contingent_ == 0 || unanimity_ == 0) {
+        if (rule_ > RULE_MAJORITY || revealDelay_ == 0 || revealDelay_ >= RING
+            || stableDepth_ + revealDelay_ >= 16 || stake_ == 0 || contingent_ == 0
+            || unanimity_ == 0 || auditPerMille_ > 1000
+            || (probation_ > 0 && auditPerMille_ == 0)) {
             revert BadParameters();
         }
         keeper = msg.sender;
@@ -144,6 +160,8 @@ contract SwarmTokenDecision {
         freshness = freshness_;
         contingent = contingent_;
         unanimity = unanimity_;
+        auditPerMille = auditPerMille_;
+        probation = probation_;
         bond = bond_;
         stake = stake_;
     }
@@ -153,7 +171,7 @@ contract SwarmTokenDecision {
         _;
     }
 
-    /// @notice Open `count` new swarms (ids continue from swarmCount).
+    /// @notice Open `count` new swarms (ids continue from swarmCount); keeper only.
     /// @param count Number of swarms to open.
     function open(uint16 count) external onlyKeeper {
         for (uint16 i = 0; i < count; i++) {
@@ -165,133 +183,144 @@ contract SwarmTokenDecision {
 
     /// @notice Start the next height and record the previous block's hash as its seed.
     function tick() external onlyKeeper {
-        uint32 h = ++height;
+        uint24 h = ++height;
         bytes32 seed = blockhash(block.number - 1);
         seeds[h % RING] = seed;
         seedHeight[h % RING] = h;
         emit Tick(h, seed);
     }
 
-    /// @notice Join a swarm. msg.value pays the bond and the token deposit (at least one stake).
-    /// The first opinion is dealt by the contract like any decision (see resolve).
+    /// @notice Join a swarm with a first opinion. msg.value pays the bond and the token deposit
+    /// (at least one stake). Joining counts as a request: its resolution keeps the opinion and
+    /// may bring the robot's first audit.
     /// @param swarm The swarm to join.
-    function register(uint16 swarm) external payable {
-        if (!swarms[swarm].open) revert UnknownSwarm(swarm);
-        if (swarms[swarm].settled) revert SwarmSettled(swarm);
+    /// @param opinion The robot's first opinion, 0 (white) or 1 (black).
+    function register(uint16 swarm, uint8 opinion) external payable {
+        if (opinion > 1) revert BadOpinion(opinion);
+        Swarm storage s = swarms[swarm];
+        if (!s.open) revert UnknownSwarm(swarm);
+        if (s.settled) revert SwarmSettled(swarm);
+        if (members[swarm].length >= MAX_MEMBERS) revert SwarmFull(swarm);
         if (robots[msg.sender].status != 0) revert AlreadyRegistered(msg.sender);
-        if (msg.value < bond + stake || msg.value - bond >= 1 << 80) {
+        if (msg.value < bond + stake || msg.value - bond >= 1 << 64) {
             revert BadDeposit(msg.value, bond + stake);
         }
         Robot storage r = robots[msg.sender];
         r.swarm = swarm;
-        r.status = REGISTERED;
-        r.balance = uint80(msg.value - bond);
+        r.status = REGISTERED | PENDING;
+        r.opinion = opinion;
+        r.requestedAt = height;
+        r.balance = uint64(msg.value - bond);
+        members[swarm].push(msg.sender);
         emit Registered(msg.sender, swarm, msg.value);
-        _request(r, swarm);
+        emit Requested(msg.sender, height);
     }
 
-    /// @notice Ask the contract for the next opinion; it is drawn from the votes of the stable
-    /// height and resolved once the clock has passed the reveal delay.
+    /// @notice Ask for the next opinion: it is drawn from the votes cast stableDepth heights
+    /// before now, with the seed of the height revealDelay after now.
     function request() external {
         Robot storage r = _robot(msg.sender);
         if (r.status & PENDING != 0) revert Pending(msg.sender);
-        _request(r, r.swarm);
+        r.status |= PENDING;
+        r.requestedAt = height;
+        emit Requested(msg.sender, height);
     }
 
-    /// @notice Resolve the pending requests of `who` whose seed is known (anyone may call: the
-    /// result does not depend on the caller). Requests whose seed left the ring expire.
+    /// @notice Resolve the pending requests of `who` whose seed is known. Anyone may call: the
+    /// result does not depend on the caller. Requests whose seed left the ring expire.
     /// @param who Robots with pending requests; others are skipped.
     function resolve(address[] calldata who) external {
-        uint32 h = height;
+        uint24 h = height;
         for (uint256 i = 0; i < who.length; i++) {
             Robot storage r = robots[who[i]];
             if (r.status & PENDING == 0 || r.status & FLAGGED != 0) continue;
-            uint32 at = r.requestedAt + revealDelay;
+            uint24 at = r.requestedAt + revealDelay;
             if (at > h) continue;
             if (seedHeight[at % RING] != at) {
                 r.status &= ~PENDING;
                 emit Expired(who[i], h);
                 continue;
             }
-            Snapshot memory pool = snapshots[who[i]];
             uint256 rnd = uint256(keccak256(abi.encode(seeds[at % RING], who[i])));
-            uint8 next = r.status & DEALT == 0 ? uint8(rnd >> 255) : _applyRule(r.opinion, pool, rnd);
+            uint8 next = r.opinion;
+            if (r.requestedAt >= stableDepth) next = _decide(r, r.requestedAt - stableDepth, rnd);
+            uint8 status = r.status & ~PENDING;
+            bool audit = (rnd >> 8) % 1000 < auditPerMille;
+            if (audit) status |= (rnd >> 128) & 1 == 1 ? AUDIT | AUDIT_BLACK : AUDIT;
             r.opinion = next;
-            r.status = (r.status & ~PENDING) | DEALT;
+            r.status = status;
             r.decidedAt = h;
             r.votesLeft = contingent;
-            emit Decided(who[i], next, h);
+            emit Decided(who[i], next, audit, h);
         }
     }
 
-    /// @notice Announce the robot's opinion at this height, locking one stake. An opinion other
-    /// than the one the contract holds for the robot flags it and slashes all its tokens.
+    /// @notice Announce the robot's opinion at this height, locking one stake (or answer an
+    /// audit). A colour other than the one the contract expects flags the robot.
     /// @param opinion 0 (white) or 1 (black).
     function vote(uint8 opinion) external {
         if (opinion > 1) revert BadOpinion(opinion);
         Robot storage r = _robot(msg.sender);
-        uint16 id = r.swarm;
-        Swarm storage s = swarms[id];
-        if (s.settled) revert SwarmSettled(id);
-        uint32 h = height;
+        uint24 h = height;
         if (r.status & PENDING != 0) revert Pending(msg.sender);
+        if (swarms[r.swarm].settled) revert SwarmSettled(r.swarm);
         if (r.lastVote > h || r.votesLeft == 0 || r.decidedAt + freshness < h || r.balance < stake)
         {
             revert CannotVote(msg.sender, h);
         }
-        if (opinion != r.opinion) {
-            _flag(r, s, msg.sender);
+        if (r.status & AUDIT != 0) {
+            if (opinion != (r.status & AUDIT_BLACK == 0 ? 0 : 1)) {
+                _flag(r, msg.sender);
+            } else {
+                r.status &= ~(AUDIT | AUDIT_BLACK);
+                if (r.passed < type(uint8).max) r.passed++;
+                emit Audited(msg.sender, opinion, h);
+            }
             return;
         }
-        r.balance -= uint80(stake);
+        if (opinion != r.opinion) {
+            _flag(r, msg.sender);
+            return;
+        }
+        r.balance -= uint64(stake);
         r.votesLeft--;
+        uint24 gap = h + 1 - r.lastVote;
+        r.recent = gap >= 16 ? 1 : uint16((uint256(r.recent) << gap) | 1);
+        r.recentBlack = gap >= 16 ? opinion : uint16((uint256(r.recentBlack) << gap) | opinion);
         r.lastVote = h + 1;
-        if (opinion == 1) {
-            r.lockedBlack++;
-            s.black++;
-        } else {
-            r.lockedWhite++;
-            s.white++;
-        }
-        if (s.current != h) {
-            if (s.total > 0) ring[_ringKey(id, s.current)] = Counts(s.current, s.ones, s.total);
-            s.current = h;
-            s.ones = 0;
-            s.total = 0;
-        }
-        s.ones += opinion;
-        s.total += 1;
-        if (opinion != s.colour || s.since == 0) {
-            s.colour = opinion;
-            s.since = h + 1;
-        }
-        emit Voted(msg.sender, opinion, h);
+        if (opinion == 1) r.lockedBlack++;
+        else r.lockedWhite++;
+        emit Voted(msg.sender, (uint256(opinion) << 24) | h);
     }
 
-    /// @notice Close a swarm whose votes have all had one colour for `unanimity` heights.
-    /// @param swarm The swarm to settle.
+    /// @notice Check a swarm for unanimity: the first check that finds every unflagged robot
+    /// holding one colour starts the count; one `unanimity` heights later (still unanimous, same
+    /// colour) settles the swarm: the pot is every slashed stake plus the stakes on the other
+    /// colour, shared by the votes for this one. Anyone may call.
+    /// @param swarm The swarm.
     function settle(uint16 swarm) external {
         Swarm storage s = swarms[swarm];
+        if (!s.open) revert UnknownSwarm(swarm);
         if (s.settled) revert SwarmSettled(swarm);
-        if (!settleable(swarm)) revert NotUnanimous(swarm, s.since);
+        (bool unanimous, uint8 colour, uint256 white, uint256 black) = _tally(swarm);
+        if (!unanimous) revert NotUnanimous(swarm);
+        if (s.agreedAt == 0 || s.colour != colour) {
+            s.colour = colour;
+            s.agreedAt = height + 1;
+            emit Agreed(swarm, colour, height);
+            return;
+        }
+        if (height + 1 < uint256(s.agreedAt) + unanimity) revert NotUnanimous(swarm);
         s.settled = true;
-        uint256 winners = s.colour == 1 ? s.black : s.white;
-        uint256 losers = s.colour == 1 ? s.white : s.black;
-        uint256 pot = slashed[swarm] + losers * stake;
+        uint256 winners = colour == 1 ? black : white;
+        uint256 pot = slashed[swarm] + (colour == 1 ? white : black) * stake;
         slashed[swarm] = 0;
         payouts[swarm] = Payout(uint128(pot), uint128(winners));
-        emit Settled(swarm, s.colour, pot, winners);
-    }
-
-    /// @notice Whether a swarm could settle now.
-    /// @param swarm The swarm.
-    function settleable(uint16 swarm) public view returns (bool) {
-        Swarm storage s = swarms[swarm];
-        return !s.settled && s.since > 0 && uint256(height) + 1 >= uint256(s.since) + unanimity;
+        emit Settled(swarm, colour, pot, winners);
     }
 
     /// @notice After settlement: unlock the robot's stakes; votes for the outcome are paid back
-    /// with their share of the pot, the others were paid into it.
+    /// with their share of the pot, the others went into it.
     function claim() external {
         Robot storage r = _robot(msg.sender);
         Swarm storage s = swarms[r.swarm];
@@ -307,93 +336,116 @@ contract SwarmTokenDecision {
         }
         r.lockedBlack = 0;
         r.lockedWhite = 0;
-        r.balance += uint80(amount);
+        r.balance += uint64(amount);
         emit Claimed(msg.sender, amount);
     }
 
-    /// @notice Leave: the robot's balance and bond go back to it. Locked stakes must be claimed
-    /// first.
+    /// @notice Leave: the robot's balance and bond go back to it (claim locked stakes first).
     function withdraw() external {
         Robot storage r = _robot(msg.sender);
         if (r.lockedBlack + r.lockedWhite > 0) revert StakesLocked(msg.sender);
         uint256 amount = uint256(r.balance) + bond;
         r.balance = 0;
-        r.status = FLAGGED; // closed: it can neither vote nor withdraw again
+        r.status |= CLOSED;
         emit Withdrawn(msg.sender, amount);
         (bool ok,) = payable(msg.sender).call{value: amount}("");
         if (!ok) revert TransferFailed(msg.sender, amount);
     }
 
-    /// @notice Opinions of robots (0xff when flagged or closed, 0xfe while a request is pending).
+    /// @notice Per robot: 0xff when flagged, closed or unknown, 0xfe while a request is
+    /// pending, else opinion | colour its next vote must announce << 1 | audit pending << 2.
     /// @param who The robots.
     function opinionsOf(address[] calldata who) external view returns (bytes memory out) {
         out = new bytes(who.length);
         for (uint256 i = 0; i < who.length; i++) {
             Robot storage r = robots[who[i]];
             uint8 v = r.opinion;
-            if (r.status & FLAGGED != 0 || r.status == 0) v = 0xff;
+            if (r.status & (FLAGGED | CLOSED) != 0 || r.status == 0) v = 0xff;
             else if (r.status & PENDING != 0) v = 0xfe;
+            else if (r.status & AUDIT != 0) v |= (r.status & AUDIT_BLACK == 0 ? 0 : 2) | 4;
+            else v |= v << 1;
             out[i] = bytes1(v);
         }
     }
 
-    /// @notice Free balance, locked tokens and bond of a robot (0 bond once flagged or closed).
+    /// @notice Free balance, locked stakes and bond of a robot, in wei.
     /// @param robot The robot.
-    function tokensOf(address robot) external view returns (uint256 free, uint256 locked, uint256 bonded) {
+    function tokensOf(address robot)
+        external
+        view
+        returns (uint256 free, uint256 locked, uint256 bonded)
+    {
         Robot storage r = robots[robot];
         free = r.balance;
         locked = (uint256(r.lockedBlack) + r.lockedWhite) * stake;
-        bonded = r.status != 0 && r.status & FLAGGED == 0 ? bond : 0;
+        bonded = r.status & REGISTERED != 0 && r.status & (FLAGGED | CLOSED) == 0 ? bond : 0;
+    }
+
+    /// @notice Members of a swarm, in registration order.
+    /// @param swarm The swarm.
+    function membersOf(uint16 swarm) external view returns (address[] memory) {
+        return members[swarm];
     }
 
     function _robot(address who) private view returns (Robot storage r) {
         r = robots[who];
         if (r.status == 0) revert NotRegistered(who);
-        if (r.status & FLAGGED != 0) revert IsFlagged(who);
+        if (r.status & (FLAGGED | CLOSED) != 0) revert IsFlagged(who);
     }
 
-    function _request(Robot storage r, uint16 id) private {
-        uint32 h = height;
-        Snapshot memory pool;
-        if (h >= stableDepth) {
-            uint32 at = h - stableDepth;
-            Swarm storage s = swarms[id];
-            if (s.current == at) {
-                pool = Snapshot(s.ones, s.total);
-            } else {
-                Counts storage c = ring[_ringKey(id, at)];
-                if (c.height == at) pool = Snapshot(c.ones, c.total);
-            }
-        }
-        snapshots[msg.sender] = pool;
-        r.status |= PENDING;
-        r.requestedAt = h;
-        emit Requested(msg.sender, h);
-    }
-
-    /// @dev Draws with replacement from the stable height's counts; with no votes there the
-    /// robot keeps its opinion. (A robot's first opinion is a coin flip, see resolve.)
-    function _applyRule(uint8 own, Snapshot memory pool, uint256 rnd) private view returns (uint8) {
-        if (pool.total == 0) return own;
-        uint8 a = rnd % pool.total < pool.ones ? 1 : 0;
+    /// @dev The rule on k = 1 (voter) or 2 (majority, with the robot's own opinion) votes, each
+    /// drawn uniformly from the unflagged members that voted at height `at`.
+    function _decide(Robot storage r, uint24 at, uint256 rnd) private view returns (uint8) {
+        (bool found, uint8 a, uint256 next) = _draw(r.swarm, at, rnd);
+        if (!found) return r.opinion;
         if (rule == RULE_VOTER) return a;
-        uint8 b = (rnd >> 128) % pool.total < pool.ones ? 1 : 0;
-        return own + a + b >= 2 ? 1 : 0;
+        (bool foundB, uint8 b,) = _draw(r.swarm, at, next);
+        if (!foundB) return r.opinion;
+        return r.opinion + a + b >= 2 ? 1 : 0;
     }
 
-    function _flag(Robot storage r, Swarm storage s, address who) private {
+    /// @dev Rejection sampling over the members: uniform over the votes cast at `at` by robots
+    /// out of probation.
+    function _draw(uint16 id, uint24 at, uint256 rnd) private view returns (bool, uint8, uint256) {
+        address[] storage m = members[id];
+        uint256 n = m.length;
+        for (uint256 t = 0; t < TRIES; t++) {
+            rnd = uint256(keccak256(abi.encode(rnd, t)));
+            Robot storage c = robots[m[rnd % n]];
+            if (c.status & (FLAGGED | CLOSED) != 0 || c.lastVote <= at || c.passed < probation) {
+                continue;
+            }
+            uint256 back = c.lastVote - 1 - at;
+            if (back >= 16 || (c.recent >> back) & 1 == 0) continue;
+            return (true, uint8((c.recentBlack >> back) & 1), rnd);
+        }
+        return (false, 0, rnd);
+    }
+
+    /// @dev Whether every unflagged member holds one colour; and the locked votes by
+    /// colour of the unflagged members.
+    function _tally(uint16 id) private view returns (bool, uint8, uint256, uint256) {
+        address[] storage m = members[id];
+        uint256 white = 0;
+        uint256 black = 0;
+        uint256 seen = 0; // bit 0: someone holds white, bit 1: someone holds black
+        for (uint256 i = 0; i < m.length; i++) {
+            Robot storage r = robots[m[i]];
+            if (r.status & (FLAGGED | CLOSED) != 0) continue;
+            white += r.lockedWhite;
+            black += r.lockedBlack;
+            seen |= uint256(1) << r.opinion;
+        }
+        return (seen == 1 || seen == 2, seen == 2 ? 1 : 0, white, black);
+    }
+
+    function _flag(Robot storage r, address who) private {
         uint256 lost = uint256(r.balance) + bond + (uint256(r.lockedBlack) + r.lockedWhite) * stake;
-        s.black -= r.lockedBlack;
-        s.white -= r.lockedWhite;
         slashed[r.swarm] += lost;
         r.balance = 0;
         r.lockedBlack = 0;
         r.lockedWhite = 0;
         r.status |= FLAGGED;
         emit Flagged(who, r.swarm, lost);
-    }
-
-    function _ringKey(uint16 id, uint32 at) private pure returns (uint256) {
-        return (uint256(id) << 32) | (at % RING);
     }
 }
