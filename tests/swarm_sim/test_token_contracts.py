@@ -263,8 +263,9 @@ def test_old_estimate_drains_honest_robots_even_without_liars() -> None:
     rng = np.random.default_rng(1)
     for _ in range(40):
         ledger.step(np.zeros(10, dtype=np.int64), ids, np.clip(rng.normal(0.34, 0.01, 10), 0, 1))
-    # Half of every round loses its stake: honest robots end far below their start.
-    assert min(ledger.balance(0, int(i)) for i in ids) < 20 * stake
+    # Half of every round loses its stake whatever its error: honest robots fall below their
+    # start (a random walk that ends at zero given time).
+    assert min(ledger.balance(0, int(i)) for i in ids) < 40 * stake
 
 
 def _decision_accounts(ledger: TokenDecisionLedger, addresses: list[str]) -> int:
