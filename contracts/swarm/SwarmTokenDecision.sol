@@ -39,6 +39,7 @@ contract SwarmTokenDecision {
     uint8 private constant AUDIT = 8;
     uint8 private constant AUDIT_BLACK = 16;
     uint8 private constant CLOSED = 32;
+    uint8 private constant CLAIMED = 64;
 
     struct Robot {
         uint16 swarm;
@@ -61,6 +62,7 @@ contract SwarmTokenDecision {
         bool settled;
         uint8 colour; // the colour every unflagged robot held at the last check
         uint24 agreedAt; // height + 1 of the first check that found them unanimous (0 = none)
+        bool perMember; // settled without a vote for the outcome: the pot goes to the members
     }
 
     struct Payout {
@@ -123,6 +125,7 @@ contract SwarmTokenDecision {
     error NotSettled(uint16 swarm);
     error NotUnanimous(uint16 swarm);
     error StakesLocked(address robot);
+    error AlreadyClaimed(address robot);
     error TransferFailed(address to, uint256 amount);
 
     /// @param rule_ RULE_VOTER or RULE_MAJORITY.
@@ -302,7 +305,7 @@ contract SwarmTokenDecision {
         Swarm storage s = swarms[swarm];
         if (!s.open) revert UnknownSwarm(swarm);
         if (s.settled) revert SwarmSettled(swarm);
-        (bool unanimous, uint8 colour, uint256 white, uint256 black) = _tally(swarm);
+        (bool unanimous, uint8 colour, uint256 white, uint256 black, uint256 left) = _tally(swarm);
         if (!unanimous) revert NotUnanimous(swarm);
         if (s.agreedAt == 0 || s.colour != colour) {
             s.colour = colour;
@@ -315,6 +318,11 @@ contract SwarmTokenDecision {
         uint256 winners = colour == 1 ? black : white;
         uint256 pot = slashed[swarm] + (colour == 1 ? white : black) * stake;
         slashed[swarm] = 0;
+        if (winners == 0) {
+            // Nobody staked on the outcome: every unflagged member gets an equal share.
+            s.perMember = true;
+            winners = left;
+        }
         payouts[swarm] = Payout(uint128(pot), uint128(winners));
         emit Settled(swarm, colour, pot, winners);
     }
@@ -325,8 +333,11 @@ contract SwarmTokenDecision {
         Robot storage r = _robot(msg.sender);
         Swarm storage s = swarms[r.swarm];
         if (!s.settled) revert NotSettled(r.swarm);
+        if (r.status & CLAIMED != 0) revert AlreadyClaimed(msg.sender);
+        r.status |= CLAIMED;
         uint256 won = s.colour == 1 ? r.lockedBlack : r.lockedWhite;
         uint256 amount = won * stake;
+        if (s.perMember) won = 1;
         if (won > 0) {
             Payout storage p = payouts[r.swarm];
             uint256 share = (uint256(p.pot) * won) / p.votes;
@@ -422,21 +433,23 @@ contract SwarmTokenDecision {
         return (false, 0, rnd);
     }
 
-    /// @dev Whether every unflagged member holds one colour; and the locked votes by
-    /// colour of the unflagged members.
-    function _tally(uint16 id) private view returns (bool, uint8, uint256, uint256) {
+    /// @dev Whether every unflagged member holds one colour; the locked votes by colour of the
+    /// unflagged members; and how many they are.
+    function _tally(uint16 id) private view returns (bool, uint8, uint256, uint256, uint256) {
         address[] storage m = members[id];
         uint256 white = 0;
         uint256 black = 0;
         uint256 seen = 0; // bit 0: someone holds white, bit 1: someone holds black
+        uint256 left = 0;
         for (uint256 i = 0; i < m.length; i++) {
             Robot storage r = robots[m[i]];
             if (r.status & (FLAGGED | CLOSED) != 0) continue;
+            left++;
             white += r.lockedWhite;
             black += r.lockedBlack;
             seen |= uint256(1) << r.opinion;
         }
-        return (seen == 1 || seen == 2, seen == 2 ? 1 : 0, white, black);
+        return (seen == 1 || seen == 2, seen == 2 ? 1 : 0, white, black, left);
     }
 
     function _flag(Robot storage r, address who) private {

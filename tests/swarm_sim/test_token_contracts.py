@@ -289,7 +289,9 @@ def test_decision_tokens_are_conserved_liars_end_with_nothing_and_honest_robots_
             code = int(ledger.opinions([address])[0])
             if code >= 254:
                 continue
+            # An audit first (unstaked), then the staked vote.
             ledger.vote(address, 1 if address in liars else (code >> 1) & 1)
+            ledger.vote(address, 1 if address in liars else code & 1)
             ledger.request(address)
         assert chain.balance(ledger.contract.address) == _decision_accounts(ledger,
                                                                            team.addresses)
