@@ -58,10 +58,11 @@ class _Contract:
         except ChainError as exc:
             raise SwarmError(f"deploying {name} failed: {exc}") from None
 
-    def transact(self, fn: str, args: list[Any], value: int = 0) -> None:
+    def transact(self, fn: str, args: list[Any], value: int = 0) -> Any:
+        """Send one transaction from the chain's first account; returns its receipt."""
         try:
-            self.chain.raw_transact(self.address, calldata(self.abi, fn, args), value=value,
-                                    abi=self.abi)
+            return self.chain.raw_transact(self.address, calldata(self.abi, fn, args),
+                                           value=value, abi=self.abi)
         except ChainError as exc:
             raise SwarmError(f"{fn} failed: {exc}") from None
 

@@ -28,6 +28,9 @@ contract SwarmTokenDecision {
     uint8 public constant RULE_MAJORITY = 1;
     /// @notice Heights of seeds kept.
     uint32 public constant RING = 64;
+    /// @notice Swarms one contract may host (their settled flags share the clock's slot, so a
+    /// vote reads one slot besides its own).
+    uint16 public constant MAX_SWARMS = 216;
     /// @notice Members a swarm may have (bounds the settlement loop).
     uint256 public constant MAX_MEMBERS = 1024;
     /// @notice Members sampled per draw before giving up (then the robot keeps its opinion).
@@ -41,6 +44,10 @@ contract SwarmTokenDecision {
     uint8 private constant CLOSED = 32;
     uint8 private constant CLAIMED = 64;
 
+    /// @dev One storage slot; vote() reads and writes it as a word at these bit offsets:
+    /// swarm 0, status 16, opinion 24, requestedAt 32, decidedAt 56, lastVote 80,
+    /// votesLeft 104, lockedWhite 120, lockedBlack 136, recent 152, recentBlack 168,
+    /// balance 184, passed 248.
     struct Robot {
         uint16 swarm;
         uint8 status;
@@ -59,7 +66,6 @@ contract SwarmTokenDecision {
 
     struct Swarm {
         bool open;
-        bool settled;
         uint8 colour; // the colour every unflagged robot held at the last check
         uint24 agreedAt; // height + 1 of the first check that found them unanimous (0 = none)
         bool perMember; // settled without a vote for the outcome: the pot goes to the members
@@ -86,6 +92,8 @@ contract SwarmTokenDecision {
     uint24 public height;
     /// @notice Swarms opened so far.
     uint16 public swarmCount;
+    /// @notice Bit i: swarm i has settled.
+    uint216 public settledSwarms;
 
     mapping(address => Robot) public robots;
     mapping(uint16 => Swarm) public swarms;
@@ -102,7 +110,8 @@ contract SwarmTokenDecision {
     event Requested(address indexed robot, uint24 height);
     event Decided(address indexed robot, uint8 opinion, bool audit, uint24 height);
     event Expired(address indexed robot, uint24 height);
-    event Voted(address indexed robot, uint256 opinionAndHeight);
+    /// @notice A counted vote: robot << 32 | opinion << 24 | height (one word: cheaper to log).
+    event Voted(uint256 robotOpinionHeight);
     event Audited(address indexed robot, uint8 opinion, uint24 height);
     event Flagged(address indexed robot, uint16 indexed swarm, uint256 slashed);
     event Agreed(uint16 indexed swarm, uint8 colour, uint24 height);
@@ -177,6 +186,7 @@ contract SwarmTokenDecision {
     /// @notice Open `count` new swarms (ids continue from swarmCount); keeper only.
     /// @param count Number of swarms to open.
     function open(uint16 count) external onlyKeeper {
+        if (uint256(swarmCount) + count > MAX_SWARMS) revert BadParameters();
         for (uint16 i = 0; i < count; i++) {
             uint16 id = swarmCount++;
             swarms[id].open = true;
@@ -202,7 +212,7 @@ contract SwarmTokenDecision {
         if (opinion > 1) revert BadOpinion(opinion);
         Swarm storage s = swarms[swarm];
         if (!s.open) revert UnknownSwarm(swarm);
-        if (s.settled) revert SwarmSettled(swarm);
+        if (_settled(swarm)) revert SwarmSettled(swarm);
         if (members[swarm].length >= MAX_MEMBERS) revert SwarmFull(swarm);
         if (robots[msg.sender].status != 0) revert AlreadyRegistered(msg.sender);
         if (msg.value < bond + stake || msg.value - bond >= 1 << 64) {
@@ -263,37 +273,51 @@ contract SwarmTokenDecision {
     /// @param opinion 0 (white) or 1 (black).
     function vote(uint8 opinion) external {
         if (opinion > 1) revert BadOpinion(opinion);
-        Robot storage r = _robot(msg.sender);
+        Robot storage slot = robots[msg.sender];
         uint24 h = height;
-        if (r.status & PENDING != 0) revert Pending(msg.sender);
-        if (swarms[r.swarm].settled) revert SwarmSettled(r.swarm);
-        if (r.lastVote > h || r.votesLeft == 0 || r.decidedAt + freshness < h || r.balance < stake)
-        {
+        // The robot's slot is read and written once as a word: field by field, the compiler
+        // would read and write it once per field (see the Robot layout for the offsets).
+        uint256 w;
+        assembly {
+            w := sload(slot.slot)
+        }
+        uint256 status = (w >> 16) & 0xff;
+        if (status == 0) revert NotRegistered(msg.sender);
+        if (status & (FLAGGED | CLOSED) != 0) revert IsFlagged(msg.sender);
+        if (status & PENDING != 0) revert Pending(msg.sender);
+        if (_settled(uint16(w))) revert SwarmSettled(uint16(w));
+        uint256 lastVote = (w >> 80) & 0xffffff;
+        uint256 balance = (w >> 184) & 0xffffffffffffffff;
+        if (lastVote > h || (w >> 104) & 0xffff == 0 || ((w >> 56) & 0xffffff) + freshness < h
+            || balance < stake) {
             revert CannotVote(msg.sender, h);
         }
-        if (r.status & AUDIT != 0) {
-            if (opinion != (r.status & AUDIT_BLACK == 0 ? 0 : 1)) {
-                _flag(r, msg.sender);
+        if (status & AUDIT != 0) {
+            if (opinion != (status & AUDIT_BLACK == 0 ? 0 : 1)) {
+                _flag(slot, msg.sender);
             } else {
-                r.status &= ~(AUDIT | AUDIT_BLACK);
-                if (r.passed < type(uint8).max) r.passed++;
+                slot.status = uint8(status & ~uint256(AUDIT | AUDIT_BLACK));
+                if (slot.passed < type(uint8).max) slot.passed++;
                 emit Audited(msg.sender, opinion, h);
             }
             return;
         }
-        if (opinion != r.opinion) {
-            _flag(r, msg.sender);
+        if (opinion != (w >> 24) & 0xff) {
+            _flag(slot, msg.sender);
             return;
         }
-        r.balance -= uint64(stake);
-        r.votesLeft--;
-        uint24 gap = h + 1 - r.lastVote;
-        r.recent = gap >= 16 ? 1 : uint16((uint256(r.recent) << gap) | 1);
-        r.recentBlack = gap >= 16 ? opinion : uint16((uint256(r.recentBlack) << gap) | opinion);
-        r.lastVote = h + 1;
-        if (opinion == 1) r.lockedBlack++;
-        else r.lockedWhite++;
-        emit Voted(msg.sender, (uint256(opinion) << 24) | h);
+        uint256 gap = h + 1 - lastVote;
+        uint256 recent = gap >= 16 ? 1 : (((w >> 152) & 0xffff) << gap | 1) & 0xffff;
+        uint256 black = gap >= 16 ? opinion : (((w >> 168) & 0xffff) << gap | opinion) & 0xffff;
+        w -= uint256(1) << 104; // votesLeft
+        w += uint256(1) << (opinion == 1 ? 136 : 120); // lockedBlack or lockedWhite
+        w = (w & ~(uint256(0xffffff) << 80)) | (uint256(h + 1) << 80);
+        w = (w & ~(uint256(0xffffffff) << 152)) | (recent << 152) | (black << 168);
+        w = (w & ~(uint256(0xffffffffffffffff) << 184)) | ((balance - stake) << 184);
+        assembly {
+            sstore(slot.slot, w)
+        }
+        emit Voted((uint256(uint160(msg.sender)) << 32) | (uint256(opinion) << 24) | h);
     }
 
     /// @notice Check a swarm for unanimity: the first check that finds every unflagged robot
@@ -304,7 +328,7 @@ contract SwarmTokenDecision {
     function settle(uint16 swarm) external {
         Swarm storage s = swarms[swarm];
         if (!s.open) revert UnknownSwarm(swarm);
-        if (s.settled) revert SwarmSettled(swarm);
+        if (_settled(swarm)) revert SwarmSettled(swarm);
         (bool unanimous, uint8 colour, uint256 white, uint256 black, uint256 left) = _tally(swarm);
         if (!unanimous) revert NotUnanimous(swarm);
         if (s.agreedAt == 0 || s.colour != colour) {
@@ -314,7 +338,7 @@ contract SwarmTokenDecision {
             return;
         }
         if (height + 1 < uint256(s.agreedAt) + unanimity) revert NotUnanimous(swarm);
-        s.settled = true;
+        settledSwarms |= uint216(1) << swarm;
         uint256 winners = colour == 1 ? black : white;
         uint256 pot = slashed[swarm] + (colour == 1 ? white : black) * stake;
         slashed[swarm] = 0;
@@ -332,7 +356,7 @@ contract SwarmTokenDecision {
     function claim() external {
         Robot storage r = _robot(msg.sender);
         Swarm storage s = swarms[r.swarm];
-        if (!s.settled) revert NotSettled(r.swarm);
+        if (!_settled(r.swarm)) revert NotSettled(r.swarm);
         if (r.status & CLAIMED != 0) revert AlreadyClaimed(msg.sender);
         r.status |= CLAIMED;
         uint256 won = s.colour == 1 ? r.lockedBlack : r.lockedWhite;
@@ -396,6 +420,10 @@ contract SwarmTokenDecision {
     /// @param swarm The swarm.
     function membersOf(uint16 swarm) external view returns (address[] memory) {
         return members[swarm];
+    }
+
+    function _settled(uint16 swarm) private view returns (bool) {
+        return (settledSwarms >> swarm) & 1 == 1;
     }
 
     function _robot(address who) private view returns (Robot storage r) {
