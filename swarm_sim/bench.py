@@ -166,7 +166,7 @@ def _new_decision_gas(robots: int, heights: int) -> dict[str, float]:
     stake, bond = 10**12, 20 * 10**12
     ledger = TokenDecisionLedger(chain, "dmvd", stable_depth=6, reveal_delay=2,
                                  freshness=10**6, contingent=60000, unanimity=10**6, audit=0.0,
-                                 probation=0, bond_wei=bond, stake_wei=stake)
+                                 audits=1, bond_wei=bond, stake_wei=stake)
     team = Robots(chain, Robots.keys(b"gas", robots))
     team.fund([bond + 10**4 * stake] * robots)
     ledger.open(1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import zlib
 import socket
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -23,6 +24,8 @@ from swarm_sim.rng import run_seed
 from swarm_sim.simulation import RunResult, simulate_batch
 
 BATCH_RUNS = 500
+# A token contract hosts at most 216 swarms (SwarmTokenDecision.MAX_SWARMS).
+TOKEN_BATCH_RUNS = 200
 Z95 = 1.959963984540054
 
 
@@ -93,20 +96,32 @@ def aamas2018() -> Sweep:
 PRESETS: dict[str, Callable[[], Sweep]] = {"aamas2018": aamas2018}
 
 
+def cell_seed(base_seed: int, label: str, byzantine: int, k: int) -> int:
+    """The seed of run k of the cell (strategy, Byzantine count): a sweep of that one cell
+    runs exactly the runs the full sweep ran for it."""
+    return run_seed(base_seed ^ zlib.crc32(label.encode()), byzantine * 1_000_003 + k)
+
+
 def plan(sweep: Sweep, batch_runs: int = BATCH_RUNS) -> list[Batch]:
-    """The sweep's runs in a fixed order, cut into batches per strategy."""
+    """The sweep's runs in a fixed order, cut into batches per strategy. Token strategies
+    draw with block hashes, which depend on the batch's transactions: they run one batch
+    per cell, so that a cell's runs do not depend on the other cells of the sweep."""
     batches: list[Batch] = []
     index = 0
     for label in sweep.strategies:
-        cell: list[tuple[Scenario, int, int]] = []
+        cells: list[list[tuple[Scenario, int, int]]] = [[]]
         for b in sweep.byzantine:
             scenario = scenario_for(sweep.base, label, b)
-            for _ in range(sweep.seeds):
-                cell.append((scenario, run_seed(sweep.base_seed, index), index))
+            if label.startswith("token") and cells[-1]:
+                cells.append([])
+            for k in range(sweep.seeds):
+                cells[-1].append((scenario, cell_seed(sweep.base_seed, label, b, k), index))
                 index += 1
-        for at in range(0, len(cell), batch_runs):
-            chunk = cell[at:at + batch_runs]
-            batches.append(Batch(*(tuple(c) for c in zip(*chunk, strict=True))))
+        size = min(batch_runs, TOKEN_BATCH_RUNS) if label.startswith("token") else batch_runs
+        for cell in cells:
+            for at in range(0, len(cell), size):
+                chunk = cell[at:at + size]
+                batches.append(Batch(*(tuple(c) for c in zip(*chunk, strict=True))))
     return batches
 
 

@@ -259,14 +259,14 @@ class TokenDecisionLedger:
     """SwarmTokenDecision: robots vote from their own accounts and stake tokens on their votes."""
 
     def __init__(self, chain: Chain, rule: str, stable_depth: int, reveal_delay: int,
-                 freshness: int, contingent: int, unanimity: int, audit: float, probation: int,
+                 freshness: int, contingent: int, unanimity: int, audit: float, audits: int,
                  bond_wei: int, stake_wei: int) -> None:
         if rule not in _TOKEN_RULES:
             raise SwarmError(f"the token contract runs {', '.join(_TOKEN_RULES)}, not {rule!r}")
         self.chain = chain
         self.contract = AccountContract(chain, "SwarmTokenDecision", [
             _TOKEN_RULES[rule], stable_depth, reveal_delay, freshness, contingent, unanimity,
-            round(audit * 1000), probation, bond_wei, stake_wei])
+            round(audit * 1000), audits, bond_wei, stake_wei])
         self.bond, self.stake = bond_wei, stake_wei
         c = self.contract
         self._vote = [c.data("vote", [0]), c.data("vote", [1])]

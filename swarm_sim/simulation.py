@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -388,7 +388,6 @@ class _Batch:
             np.add.at(flagged, (s.byzantine[owner].astype(int) ^ 1, swarm), hit)
         elif isinstance(self.token, TokenDecision):
             flagged = self.token.flagged_by_run(runs)
-            tokens = self.token.holdings(runs)
         elif isinstance(self.token, TokenEstimate):
             tokens = self.token.balances(runs)
         for i, r in enumerate(runs.tolist()):
@@ -451,6 +450,13 @@ class _Batch:
             progress(ticks - last)
         self._finish(np.array([r for r in range(s.runs) if r not in self.results], dtype=int),
                      ticks)
+        if isinstance(self.token, TokenDecision):
+            # Runs are recorded when their robots agree; their tokens once the batch is over
+            # (settled swarms have paid out by then).
+            held = self.token.holdings(np.arange(s.runs))
+            self.results = {r: replace(res, honest_tokens=held[r][0],
+                                       byzantine_tokens=held[r][1])
+                            for r, res in self.results.items()}
         return [self.results[r] for r in range(s.runs)]
 
     def _digest(self, run: int) -> str:

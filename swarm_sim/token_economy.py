@@ -87,7 +87,7 @@ class TokenDecision:
         bond, deposit = stake * spec.token_bond_stakes, stake * spec.token_deposit_stakes
         self.ledger = TokenDecisionLedger(chain, spec.rule, spec.stable_depth, spec.reveal_delay,
                                           spec.freshness, spec.token_contingent, spec.unanimity,
-                                          spec.audit, spec.probation, bond, stake)
+                                          spec.audit, spec.audit_votes, bond, stake)
         self.ids, robots = _identities(batch, chain, bond, deposit, stake)
         robots.fund([int(b) for b in self.ids.budget])
         self.ledger.open(s.runs)
@@ -99,7 +99,9 @@ class TokenDecision:
         _register(self.ledger.contract, self.ids, first)
         n = self.ids.size
         self.opinion = np.full(n, -1, dtype=np.int16)  # what the contract holds; -1 unknown
-        self.audit = np.full(n, -1, dtype=np.int16)  # colour an audit asks for; -1 none
+        # Colour the next audit vote must announce: -1 none, -2 ask the contract (one of
+        # several audit votes was just cast).
+        self.audit = np.full(n, -1, dtype=np.int16)
         self.asked_at = np.where(self.ids.registered, 0, -1).astype(np.int64)
         self.flagged = ~self.ids.registered
         self.votes_left = np.zeros(n, dtype=np.int64)
@@ -137,6 +139,9 @@ class TokenDecision:
         rows = rows[(self.asked_at[rows] < 0) & (self.opinion[rows] >= 0)]
         if rows.size == 0:
             return
+        ask = rows[self.audit[rows] == -2]
+        if ask.size:
+            self._read_audits(ask)
         said, _ = b._said(tick, self.ids.owner[rows])
         said = said.astype(np.int64)
         # Honest robots announce what an audit asks for; Byzantine ones keep to their script.
@@ -147,7 +152,7 @@ class TokenDecision:
             if self.ledger.vote(self.ids.addresses[i], v):
                 if self.audit[i] >= 0:
                     self.flagged[i] = v != self.audit[i]
-                    self.audit[i] = -1
+                    self.audit[i] = -2
                 elif v != self.opinion[i]:
                     self.flagged[i] = True
                 else:
@@ -173,7 +178,7 @@ class TokenDecision:
         rows, code = due[done], got[done].astype(np.int16)
         value = code & 1
         self.opinion[rows] = value
-        self.audit[rows] = np.where(code & 4, (code >> 1) & 1, -1)
+        self.audit[rows] = _audit_colour(code)
         self.asked_at[rows] = -1
         self.votes_left[rows] = self.contingent
         owners = self.ids.owner[rows]
@@ -183,6 +188,10 @@ class TokenDecision:
         s.opinion[who] = value[honest].astype(np.int8)
         s.seen[who] = 0
         s.matched[who] = 0
+
+    def _read_audits(self, rows: np.ndarray) -> None:
+        code = self.ledger.opinions([self.ids.addresses[i] for i in rows.tolist()])
+        self.audit[rows] = _audit_colour(code.astype(np.int16))
 
     def flagged_by_run(self, runs: np.ndarray) -> np.ndarray:
         """(2, runs) counts of flagged identities: row 0 Byzantine owners, row 1 honest."""
@@ -211,6 +220,11 @@ class TokenDecision:
         return out
 
 
+def _audit_colour(code: np.ndarray) -> np.ndarray:
+    """From opinionsOf codes: the colour the next audit vote must announce, -1 when none."""
+    return np.where(code & 4, (code >> 1) & 1, -1).astype(np.int16)
+
+
 def _relative(entries: list[tuple[int, int, int]]) -> float:
     """Tokens per robot now over tokens per robot at the start (identities of one robot pooled)."""
     if not entries:
@@ -227,7 +241,7 @@ class TokenEstimate:
         spec, s = batch.sc.ledger, batch.s
         self.batch = batch
         stake = spec.token_stake_wei
-        bond, deposit = stake * spec.token_bond_stakes, stake * spec.token_deposit_stakes
+        bond = deposit = stake * spec.estimate_deposit_stakes
         self.ledger = TokenEstimateLedger(chain, bond, stake, spec.token_round_size,
                                           spec.epsilon)
         self.ids, robots = _identities(batch, chain, bond, deposit, stake)

@@ -14,11 +14,9 @@ pragma solidity ^0.8.24;
 /// back with a share of the pot (every slashed stake and every stake on the other colour).
 /// Randomness: a request at height h is resolved with the block hash the clock recorded when it
 /// reached h + revealDelay, unknown (so neither predictable nor grindable) at request time.
-/// Audits: with probability auditPerMille / 1000 a decision comes with a coin-flip colour that the
-/// robot's next vote must announce (checked, neither counted nor staked): a robot that always
-/// announces one colour is caught half of the times it is audited. Probation: a robot's votes are
-/// drawn only once it has passed `probation` audits, so a liar (or a fresh Sybil identity) gets
-/// no say before it has been tested.
+/// Audits: with probability auditPerMille / 1000 a decision comes with `audits` coin-flip colours
+/// that the robot's next votes must announce (checked, neither counted nor staked): a robot that
+/// always announces one colour survives an audited decision with probability 2^-audits.
 /// Gas: a vote writes only the voter's own storage slot (its last 16 voting heights are a bitmap
 /// there); draws sample the swarm's members and read those bitmaps.
 /// Clock: the keeper (deployer) advances heights, so that one height can hold many transactions
@@ -40,14 +38,13 @@ contract SwarmTokenDecision {
     uint8 private constant FLAGGED = 2;
     uint8 private constant PENDING = 4;
     uint8 private constant AUDIT = 8;
-    uint8 private constant AUDIT_BLACK = 16;
-    uint8 private constant CLOSED = 32;
-    uint8 private constant CLAIMED = 64;
+    uint8 private constant CLOSED = 16;
+    uint8 private constant CLAIMED = 32;
 
     /// @dev One storage slot; vote() reads and writes it as a word at these bit offsets:
     /// swarm 0, status 16, opinion 24, requestedAt 32, decidedAt 56, lastVote 80,
     /// votesLeft 104, lockedWhite 120, lockedBlack 136, recent 152, recentBlack 168,
-    /// balance 184, passed 248.
+    /// balance 184, audits 248.
     struct Robot {
         uint16 swarm;
         uint8 status;
@@ -61,7 +58,7 @@ contract SwarmTokenDecision {
         uint16 recent; // bit j: voted at lastVote - 1 - j
         uint16 recentBlack; // ... and voted black there
         uint64 balance; // free tokens (wei)
-        uint8 passed; // audits passed (saturates at 255)
+        uint8 audits; // bits 0-3: audit votes still due; bit 3 + k: colour of the k-th due
     }
 
     struct Swarm {
@@ -84,7 +81,7 @@ contract SwarmTokenDecision {
     uint16 public immutable contingent;
     uint24 public immutable unanimity;
     uint16 public immutable auditPerMille;
-    uint8 public immutable probation;
+    uint8 public immutable audits;
     uint256 public immutable bond;
     uint256 public immutable stake;
 
@@ -144,7 +141,7 @@ contract SwarmTokenDecision {
     /// @param contingent_ Votes a decision allows.
     /// @param unanimity_ Heights between the two unanimity checks that settle a swarm.
     /// @param auditPerMille_ Per mille of decisions that come with an audit.
-    /// @param probation_ Audits a robot must pass before its votes can be drawn.
+    /// @param audits_ Audit votes an audited decision asks for (1..4).
     /// @param bond_ Wei locked at registration (slashed when flagged).
     /// @param stake_ Wei locked by every vote.
     constructor(
@@ -155,14 +152,14 @@ contract SwarmTokenDecision {
         uint16 contingent_,
         uint24 unanimity_,
         uint16 auditPerMille_,
-        uint8 probation_,
+        uint8 audits_,
         uint256 bond_,
         uint256 stake_
     ) {
         if (rule_ > RULE_MAJORITY || revealDelay_ == 0 || revealDelay_ >= RING
             || stableDepth_ + revealDelay_ >= 16 || stake_ == 0 || contingent_ == 0
             || unanimity_ == 0 || auditPerMille_ > 1000
-            || (probation_ > 0 && auditPerMille_ == 0)) {
+            || audits_ == 0 || audits_ > 4) {
             revert BadParameters();
         }
         keeper = msg.sender;
@@ -173,7 +170,7 @@ contract SwarmTokenDecision {
         contingent = contingent_;
         unanimity = unanimity_;
         auditPerMille = auditPerMille_;
-        probation = probation_;
+        audits = audits_;
         bond = bond_;
         stake = stake_;
     }
@@ -259,7 +256,10 @@ contract SwarmTokenDecision {
             if (r.requestedAt >= stableDepth) next = _decide(r, r.requestedAt - stableDepth, rnd);
             uint8 status = r.status & ~PENDING;
             bool audit = (rnd >> 8) % 1000 < auditPerMille;
-            if (audit) status |= (rnd >> 128) & 1 == 1 ? AUDIT | AUDIT_BLACK : AUDIT;
+            if (audit) {
+                status |= AUDIT;
+                r.audits = uint8(((rnd >> 128) & 0xf) << 4 | audits);
+            }
             r.opinion = next;
             r.status = status;
             r.decidedAt = h;
@@ -293,11 +293,14 @@ contract SwarmTokenDecision {
             revert CannotVote(msg.sender, h);
         }
         if (status & AUDIT != 0) {
-            if (opinion != (status & AUDIT_BLACK == 0 ? 0 : 1)) {
+            uint256 due = w >> 248;
+            uint256 left = due & 0xf;
+            if (opinion != (due >> (3 + left)) & 1) {
                 _flag(slot, msg.sender);
             } else {
-                slot.status = uint8(status & ~uint256(AUDIT | AUDIT_BLACK));
-                if (slot.passed < type(uint8).max) slot.passed++;
+                left--;
+                slot.audits = uint8((due & 0xf0) | left);
+                if (left == 0) slot.status = uint8(status & ~uint256(AUDIT));
                 emit Audited(msg.sender, opinion, h);
             }
             return;
@@ -397,7 +400,7 @@ contract SwarmTokenDecision {
             uint8 v = r.opinion;
             if (r.status & (FLAGGED | CLOSED) != 0 || r.status == 0) v = 0xff;
             else if (r.status & PENDING != 0) v = 0xfe;
-            else if (r.status & AUDIT != 0) v |= (r.status & AUDIT_BLACK == 0 ? 0 : 2) | 4;
+            else if (r.status & AUDIT != 0) v |= uint8((r.audits >> (3 + (r.audits & 0xf))) & 1) << 1 | 4;
             else v |= v << 1;
             out[i] = bytes1(v);
         }
@@ -444,16 +447,14 @@ contract SwarmTokenDecision {
     }
 
     /// @dev Rejection sampling over the members: uniform over the votes cast at `at` by robots
-    /// out of probation.
+    /// that are not flagged.
     function _draw(uint16 id, uint24 at, uint256 rnd) private view returns (bool, uint8, uint256) {
         address[] storage m = members[id];
         uint256 n = m.length;
         for (uint256 t = 0; t < TRIES; t++) {
             rnd = uint256(keccak256(abi.encode(rnd, t)));
             Robot storage c = robots[m[rnd % n]];
-            if (c.status & (FLAGGED | CLOSED) != 0 || c.lastVote <= at || c.passed < probation) {
-                continue;
-            }
+            if (c.status & (FLAGGED | CLOSED) != 0 || c.lastVote <= at) continue;
             uint256 back = c.lastVote - 1 - at;
             if (back >= 16 || (c.recent >> back) & 1 == 0) continue;
             return (true, uint8((c.recentBlack >> back) & 1), rnd);

@@ -5,8 +5,11 @@ pragma solidity ^0.8.24;
 /// @notice After Strobel, Pacheco and Dorigo (Science Robotics 2023). Every robot is an account
 /// that registers itself with a bond and a token deposit (ether). Each estimate locks `stake`;
 /// a round closes when `roundSize` robots (one vote each) have voted: the votes within `epsilon`
-/// of the round's median get their stake back plus an equal share of the other votes' stakes,
-/// and their mean becomes the swarm's estimate. Robots that keep reporting far from the median
+/// of the swarm's centre get their stake back plus an equal share of the other votes' stakes,
+/// and their mean becomes the swarm's estimate. The centre is the median of the latest vote of
+/// every identity that can still pay a stake (a histogram of 0.01-wide bins): a round that
+/// happens to hold a majority of liars cannot move it, liars far from it lose round after round,
+/// and an identity that runs out of tokens drops out of the centre as well. Robots that keep reporting far from the median
 /// run out of tokens and lose their say. Tokens are conserved: the contract's ether always equals
 /// the robots' balances and bonds, the stakes of open rounds and the undivided remainders.
 /// The keeper (deployer) only opens swarms; it holds no funds.
@@ -20,6 +23,8 @@ contract SwarmTokenEstimate {
         bool closed;
         uint32 lastRound; // round + 1 of the robot's last vote (0 = never)
         uint96 balance;
+        bool counted; // its latest vote is in the histogram, in bin `bin`
+        uint8 bin;
     }
 
     struct Swarm {
@@ -28,6 +33,7 @@ contract SwarmTokenEstimate {
         uint32 round; // rounds closed so far
         uint32 estimate; // ppm, valid once round > 0
         uint96 carry; // remainder of divided pots, added to the next pot
+        uint64 votes; // latest votes in the histogram
     }
 
     address public immutable keeper;
@@ -41,6 +47,9 @@ contract SwarmTokenEstimate {
     mapping(uint16 => Swarm) public swarms;
     /// @dev The current round's votes: slot (swarm << 8 | i) holds voter << 32 | estimate.
     mapping(uint256 => uint256) private votes;
+    /// @dev Vote histogram: slot (swarm << 8 | bin / 8) holds eight u32 counters.
+    mapping(uint256 => uint256) private histogram;
+    uint256 private constant BIN = SCALE / 100;
 
     event SwarmOpened(uint16 indexed swarm);
     event Registered(address indexed robot, uint16 indexed swarm, uint256 deposit);
@@ -110,6 +119,12 @@ contract SwarmTokenEstimate {
         r.balance -= uint96(stake);
         r.lastRound = s.round + 1;
         votes[(uint256(id) << 8) | s.count] = (uint256(uint160(msg.sender)) << 32) | estimate;
+        if (r.counted) _uncount(id, r.bin);
+        else s.votes++;
+        uint8 bin = uint8(estimate / BIN);
+        histogram[(uint256(id) << 8) | (bin / 8)] += uint256(1) << (32 * (bin % 8));
+        r.counted = true;
+        r.bin = bin;
         emit Voted(msg.sender, id, s.round, estimate);
         if (++s.count == roundSize) _close(id, s);
     }
@@ -140,13 +155,8 @@ contract SwarmTokenEstimate {
     function _close(uint16 id, Swarm storage s) private {
         uint256 n = roundSize;
         uint256[] memory packed = new uint256[](n);
-        uint256[] memory sorted = new uint256[](n);
-        for (uint256 i = 0; i < n; i++) {
-            packed[i] = votes[(uint256(id) << 8) | i];
-            sorted[i] = uint32(packed[i]);
-        }
-        _sort(sorted);
-        uint256 median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        for (uint256 i = 0; i < n; i++) packed[i] = votes[(uint256(id) << 8) | i];
+        uint256 median = _median(id, s.votes);
         uint256 winners = 0;
         uint256 sum = 0;
         for (uint256 i = 0; i < n; i++) {
@@ -156,14 +166,19 @@ contract SwarmTokenEstimate {
                 sum += v;
             }
         }
-        // The median is inside [min, max]; with epsilon 0 and an even round nobody may be at it,
-        // then every stake goes to the carry.
+        // A round with no vote near the centre pays nobody: every stake goes to the carry.
         uint256 pot = (n - winners) * stake + s.carry;
         uint256 share = winners == 0 ? 0 : pot / winners;
         s.carry = uint96(pot - share * winners);
         for (uint256 i = 0; i < n; i++) {
+            Robot storage r = robots[address(uint160(packed[i] >> 32))];
             if (_near(uint32(packed[i]), median)) {
-                robots[address(uint160(packed[i] >> 32))].balance += uint96(stake + share);
+                r.balance += uint96(stake + share);
+            } else if (r.balance < stake && r.counted) {
+                // Out of tokens: its say in the centre goes with them.
+                _uncount(id, r.bin);
+                r.counted = false;
+                s.votes--;
             }
         }
         uint32 round = s.round + 1;
@@ -177,16 +192,22 @@ contract SwarmTokenEstimate {
         return (v > median ? v - median : median - v) <= epsilon;
     }
 
-    /// @dev Insertion sort: rounds hold at most MAX_ROUND votes.
-    function _sort(uint256[] memory a) private pure {
-        for (uint256 i = 1; i < a.length; i++) {
-            uint256 v = a[i];
-            uint256 j = i;
-            while (j > 0 && a[j - 1] > v) {
-                a[j] = a[j - 1];
-                j--;
+    function _uncount(uint16 id, uint8 bin) private {
+        histogram[(uint256(id) << 8) | (bin / 8)] -= uint256(1) << (32 * (bin % 8));
+    }
+
+    /// @dev Centre of the bin holding the lower median of every vote so far.
+    function _median(uint16 id, uint256 total) private view returns (uint256) {
+        uint256 target = (total + 1) / 2;
+        uint256 seen = 0;
+        for (uint256 word = 0; word < 13; word++) { // bins 0..100, eight a word
+            uint256 counts = histogram[(uint256(id) << 8) | word];
+            if (counts == 0) continue;
+            for (uint256 k = 0; k < 8; k++) {
+                seen += (counts >> (32 * k)) & 0xffffffff;
+                if (seen >= target) return (word * 8 + k) * BIN + BIN / 2;
             }
-            a[j] = v;
         }
+        return SCALE / 2;
     }
 }
