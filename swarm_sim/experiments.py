@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import os
-import zlib
 import socket
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
@@ -61,6 +61,8 @@ class Sweep:
     byzantine: tuple[int, ...] = tuple(range(10))
     seeds: int = 45
     base_seed: int = 2018
+    # Byzantine styles to sweep; empty: the base scenario's one.
+    behaviours: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -74,8 +76,12 @@ class Sweep:
             scenario_for(self.base, label, max(self.byzantine))
 
     @property
+    def styles(self) -> tuple[str, ...]:
+        return self.behaviours or (self.base.byzantine.behaviour,)
+
+    @property
     def runs(self) -> int:
-        return len(self.strategies) * len(self.byzantine) * self.seeds
+        return len(self.strategies) * len(self.styles) * len(self.byzantine) * self.seeds
 
 
 @dataclass(frozen=True)
@@ -90,10 +96,21 @@ class Batch:
 def aamas2018() -> Sweep:
     """Strobel, Castelló Ferrer and Dorigo (AAMAS 2018): 20 robots, 400 tiles, 34 % black,
     0–9 Byzantine robots always voting the wrong colour, 45 runs per setting."""
-    return Sweep(strategies=("dmvd", "dmmd", "dc", "blockchain-dmmd", "blockchain-dmvd"))
+    return Sweep(strategies=("dmvd", "dmmd", "dc", "blockchain-dmmd", "blockchain-dmvd",
+                             "token-dmvd"))
 
 
-PRESETS: dict[str, Callable[[], Sweep]] = {"aamas2018": aamas2018}
+def estimation() -> Sweep:
+    """Collective estimation of the black share (Strobel, Pacheco and Dorigo 2023): 20 robots,
+    9 of them (45 %) Byzantine in each listed style, 600 s, 20 runs per cell."""
+    base = Scenario(max_time_s=600.0)
+    return Sweep(base=base, strategies=("lcp", "wmsr", "blockchain-estimate", "token-estimate"),
+                 byzantine=(9,), seeds=20, base_seed=2023,
+                 behaviours=("white", "black", "coin", "uniform", "gaussian", "sybil",
+                             "jamming"))
+
+
+PRESETS: dict[str, Callable[[], Sweep]] = {"aamas2018": aamas2018, "estimation": estimation}
 
 
 def cell_seed(base_seed: int, label: str, byzantine: int, k: int) -> int:
@@ -110,13 +127,19 @@ def plan(sweep: Sweep, batch_runs: int = BATCH_RUNS) -> list[Batch]:
     index = 0
     for label in sweep.strategies:
         cells: list[list[tuple[Scenario, int, int]]] = [[]]
-        for b in sweep.byzantine:
-            scenario = scenario_for(sweep.base, label, b)
-            if label.startswith("token") and cells[-1]:
+        for style in sweep.styles:
+            base = replace(sweep.base, byzantine=replace(sweep.base.byzantine, behaviour=style))
+            # Runs batch together only when they share the style.
+            if cells[-1]:
                 cells.append([])
-            for k in range(sweep.seeds):
-                cells[-1].append((scenario, cell_seed(sweep.base_seed, label, b, k), index))
-                index += 1
+            key = label if style == "wrong" else f"{label}/{style}"
+            for b in sweep.byzantine:
+                scenario = scenario_for(base, label, b)
+                if label.startswith("token") and cells[-1]:
+                    cells.append([])
+                for k in range(sweep.seeds):
+                    cells[-1].append((scenario, cell_seed(sweep.base_seed, key, b, k), index))
+                    index += 1
         size = min(batch_runs, TOKEN_BATCH_RUNS) if label.startswith("token") else batch_runs
         for cell in cells:
             for at in range(0, len(cell), size):
@@ -197,18 +220,21 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """Per strategy and Byzantine count: exit probability (Wilson 95 %), time, error."""
     rows = []
-    for (strategy, byz), g in runs.groupby(["strategy", "byzantine"], sort=True):
+    for (strategy, behaviour, byz), g in runs.groupby(["strategy", "behaviour", "byzantine"],
+                                                      sort=True):
         k, n = int(g["correct"].sum()), len(g)
         lo, hi = wilson(k, n)
         reached = g.loc[g["consensus"], "consensus_time_s"]
         rows.append({
-            "strategy": strategy, "byzantine": int(byz), "runs": n,
+            "strategy": strategy, "behaviour": behaviour, "byzantine": int(byz), "runs": n,
             "exit_probability": k / n, "wilson_low": lo, "wilson_high": hi,
             "consensus_rate": float(g["consensus"].mean()),
             "consensus_time_median_s": float(reached.median()) if len(reached) else math.nan,
             "abs_error_mean": float(g["abs_error"].mean()),
             "flagged_byzantine_mean": float(g["flagged_byzantine"].mean()),
             "flagged_honest_total": int(g["flagged_honest"].sum()),
+            "honest_tokens_mean": float(g["honest_tokens"].mean()),
+            "byzantine_tokens_mean": float(g["byzantine_tokens"].mean()),
         })
     return pd.DataFrame(rows)
 
@@ -256,6 +282,35 @@ def plot_exit_probability(summary: pd.DataFrame, path: Path, title: str = "") ->
     ax.set_ylim(-0.03, 1.03)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_error_over_time(runs: pd.DataFrame, path: Path, max_time_s: float, title: str = ""
+                         ) -> None:
+    """PNG: mean absolute error of the honest robots' estimate over time, one line per
+    strategy (all Byzantine styles of the table pooled)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for strategy, g in runs.groupby("strategy", sort=True):
+        curves = np.array([[float(v) for v in str(c).split(";")] for c in g["error_curve"]])
+        t = max_time_s * np.arange(1, curves.shape[1] + 1) / curves.shape[1]
+        ax.plot(t, curves.mean(axis=0), marker="o", label=strategy)
+    ax.axhline(0.05, color="grey", linestyle=":", label="0.05")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("mean absolute error of the estimate")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
