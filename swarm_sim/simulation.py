@@ -31,6 +31,7 @@ from swarm_sim.robots import (
     Grid,
     Swarm,
     deliver,
+    flat_nonzero,
     move,
     neighbour_pairs,
     new_swarm,
@@ -99,8 +100,8 @@ class _Batch:
         self.truth = (float(self.sc.arena.majority_colour) if self.sc.discrete
                       else self.sc.arena.true_share)
         self.wrong = (1.0 - self.truth) if self.sc.discrete else float(self.truth < 0.5)
-        self.liars = np.flatnonzero(self.s.byzantine)
-        self.honest = np.flatnonzero(~self.s.byzantine)
+        self.liars = flat_nonzero(self.s.byzantine)
+        self.honest = flat_nonzero(~self.s.byzantine)
         self.honest_count = np.bincount(self.s.run_of[self.honest], minlength=self.s.runs)
         self.pending = np.zeros(self.s.size, dtype=bool)
         self.done_at = np.full(self.s.runs, -1, dtype=np.int64)
@@ -148,7 +149,7 @@ class _Batch:
     def _transitions(self, tick: int) -> None:
         s, t = self.s, self.sc.timing
         s.phase_left -= 1
-        ended = np.flatnonzero(s.phase_left <= 0)
+        ended = flat_nonzero(s.phase_left <= 0)
         if ended.size == 0:
             return
         explored = ended[s.phase[ended] == EXPLORE]
@@ -210,14 +211,14 @@ class _Batch:
     def _communicate(self, tick: int) -> None:
         s, t = self.s, self.sc.timing
         disseminating = s.phase == DISSEMINATE
-        listening = np.flatnonzero(disseminating & (s.phase_left <= t.listen_ticks)
+        listening = flat_nonzero(disseminating & (s.phase_left <= t.listen_ticks)
                                    & ~s.byzantine)
         if listening.size == 0:
             return
         sending = disseminating
         if self.behaviour == "jamming":
             sending = sending & ~s.byzantine
-        senders = np.flatnonzero(sending)
+        senders = flat_nonzero(sending)
         rec, snd = neighbour_pairs(self.grid, s, listening, senders, t.comm_range_m)
         if rec.size == 0:
             return
@@ -227,7 +228,7 @@ class _Batch:
         value = (s.opinion[snd].astype(np.float32) if self.sc.discrete
                  else s.estimate[snd].astype(np.float32))
         quality = s.quality[snd].copy()
-        lying = np.flatnonzero(s.byzantine[snd])
+        lying = flat_nonzero(s.byzantine[snd])
         if lying.size:
             value[lying], quality[lying] = self._forged(tick, snd[lying])
             if self.ids > 1:
@@ -282,7 +283,7 @@ class _Batch:
     def _block(self, tick: int) -> None:
         s = self.s
         # A robot still waiting for the contract's answer has no opinion to announce yet.
-        voting = np.flatnonzero((s.phase == DISSEMINATE) & ~self.pending)
+        voting = flat_nonzero((s.phase == DISSEMINATE) & ~self.pending)
         if self.behaviour == "jamming":
             voting = voting[~s.byzantine[voting]]
             voting = voting[~self._jammed(voting)]
@@ -297,14 +298,14 @@ class _Batch:
         s = self.s
         value = s.opinion[owner].astype(np.float32)
         quality = s.quality[owner].copy()
-        liars = np.flatnonzero(s.byzantine[owner])
+        liars = flat_nonzero(s.byzantine[owner])
         if liars.size:
             value[liars], quality[liars] = self._forged(tick, owner[liars])
         return value, quality
 
     def _decision_block(self, tick: int, voting: np.ndarray) -> None:
         s = self.s
-        asking = np.flatnonzero(self.pending)
+        asking = flat_nonzero(self.pending)
         asking = asking[~self._jammed(asking)]
         d_swarm, d_robot, d_owner = self._identities(asking)
         _, d_quality = self._said(tick, d_owner)
@@ -326,7 +327,7 @@ class _Batch:
         voting = voting[s.seen_total[voting] > 0]
         swarm, robot, owner = self._identities(voting)
         value = self._sensed(owner)
-        liars = np.flatnonzero(s.byzantine[owner])
+        liars = flat_nonzero(s.byzantine[owner])
         if liars.size:
             value[liars], _ = self._forged(tick, owner[liars])
         self.ledger.step(swarm, robot, value)
@@ -359,7 +360,7 @@ class _Batch:
         self.done_at[agreed] = tick + 1
         if self.sc.discrete:
             # A decided run is recorded now: what its batch does afterwards is not its business.
-            self._finish(np.flatnonzero(agreed), tick + 1)
+            self._finish(flat_nonzero(agreed), tick + 1)
 
     def _errors(self, runs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per run: the honest robots' mean value and its absolute error (discrete: the share
@@ -383,7 +384,7 @@ class _Batch:
         flagged = np.zeros((2, s.runs), dtype=np.int64)
         tokens: dict[int, tuple[float, float]] = {}
         if isinstance(self.ledger, DecisionLedger):
-            swarm, robot, owner = self._identities(np.flatnonzero(np.isin(s.run_of, runs)))
+            swarm, robot, owner = self._identities(flat_nonzero(np.isin(s.run_of, runs)))
             hit = self.ledger.opinions(swarm, robot) == FLAGGED
             np.add.at(flagged, (s.byzantine[owner].astype(int) ^ 1, swarm), hit)
         elif isinstance(self.token, TokenDecision):
