@@ -244,9 +244,9 @@ def neighbour_pairs(
     empty = np.empty(0, dtype=np.int64)
     if receivers.size == 0 or senders.size == 0:
         return empty, empty
-    scell = grid.cells(s.x[senders], s.y[senders], s.run_of[senders])
     if receivers.size * senders.size <= BRUTE_FORCE_PAIRS:
-        return _all_pairs(s, receivers, senders, scell, range_m)
+        return _all_pairs(grid, s, receivers, senders, range_m)
+    scell = grid.cells(s.x[senders], s.y[senders], s.run_of[senders])
     cells = s.runs * grid.per_run
     # A stable sort keeps senders of a cell in index order, whatever else is in the batch;
     # on 16-bit keys numpy's stable sort is a radix sort, several times faster.
@@ -271,7 +271,7 @@ def neighbour_pairs(
     return rec[keep], snd[keep]
 
 
-def _all_pairs(s: Swarm, receivers: np.ndarray, senders: np.ndarray, scell: np.ndarray,
+def _all_pairs(grid: Grid, s: Swarm, receivers: np.ndarray, senders: np.ndarray,
                range_m: float) -> tuple[np.ndarray, np.ndarray]:
     """neighbour_pairs for a few robots: every distance at once (a handful of numpy calls
     instead of the hash's dozens), in the hash's order (receiver, sender cell, sender)."""
@@ -279,14 +279,15 @@ def _all_pairs(s: Swarm, receivers: np.ndarray, senders: np.ndarray, scell: np.n
     dy = s.y[receivers][:, None] - s.y[senders][None, :]
     near = (dx * dx + dy * dy <= np.float32(range_m * range_m))
     near &= receivers[:, None] != senders[None, :]
-    near &= s.run_of[receivers][:, None] == s.run_of[senders][None, :]
-    r, k = np.nonzero(near)
-    if r.size == 0:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty
-    # Within a receiver, senders come by cell, then by index (senders are sorted).
-    order = np.lexsort((k, scell[k], r))
-    return receivers[r[order]].astype(np.int64), senders[k[order]].astype(np.int64)
+    if s.runs > 1:
+        near &= s.run_of[receivers][:, None] == s.run_of[senders][None, :]
+    r, k = near.nonzero()
+    if r.size > 1 and (r[1:] == r[:-1]).any():
+        # A receiver hears several senders: they come by cell, then by index.
+        scell = grid.cells(s.x[senders], s.y[senders], s.run_of[senders])
+        order = np.lexsort((k, scell[k], r))
+        r, k = r[order], k[order]
+    return receivers[r].astype(np.int64), senders[k].astype(np.int64)
 
 
 def deliver(s: Swarm, receivers: np.ndarray, values: np.ndarray, qualities: np.ndarray) -> None:
