@@ -86,6 +86,41 @@ def contract_votes_per_s(quick: bool) -> dict[str, Any]:
     return out
 
 
+def token_votes_per_s(quick: bool) -> dict[str, Any]:
+    """SwarmTokenDecision on the in-process revm chain: every vote a transaction of its robot."""
+    from swarm_sim.ledger import Robots, TokenDecisionLedger
+
+    robots, heights = (100, 5) if quick else (200, 20)
+    rates = []
+    for _ in range(1 if quick else 3):
+        chain = open_backend("revm")
+        stake, bond = 10**12, 20 * 10**12
+        ledger = TokenDecisionLedger(chain, "dmvd", stable_depth=6, reveal_delay=1,
+                                     freshness=10**6, contingent=60000, unanimity=10**6,
+                                     audit=0.0, audits=1, bond_wei=bond, stake_wei=stake)
+        team = Robots(chain, Robots.keys(b"bench", robots))
+        team.fund([bond + 10**4 * stake] * robots)
+        ledger.open(1)
+        for i, address in enumerate(team.addresses):
+            ledger.contract.send(address, ledger.contract.data("register", [0, i % 2]),
+                                 value=bond + 10**4 * stake)
+        ledger.tick()
+        ledger.tick()
+        ledger.resolve(team.addresses)
+        start = time.perf_counter()
+        accepted = 0
+        for _ in range(heights):
+            ledger.tick()
+            for i, address in enumerate(team.addresses):
+                accepted += ledger.vote(address, i % 2)
+        wall = time.perf_counter() - start
+        if accepted != robots * heights:
+            raise RuntimeError(f"only {accepted} of {robots * heights} votes were accepted")
+        rates.append(accepted / wall)
+    return {"votes_per_tx": 1, "robots": robots, "revm_votes_per_s": statistics.median(rates),
+            "repeats": rates}
+
+
 def sweep_wall_time() -> dict[str, Any]:
     """Wall time of the whole AAMAS 2018 reproduction sweep (default workers)."""
     from swarm_sim.experiments import aamas2018, execute, summarise
@@ -112,6 +147,8 @@ def run_benchmarks(quick: bool = False, sweep: bool = True) -> dict[str, Any]:
         "note": "2-core machine shared with other jobs while measuring: timings are noisy",
         "robot_ticks": ticks,
         "contract_votes": contract_votes_per_s(quick),
+        "token_contract_votes": token_votes_per_s(quick),
+        "gas_per_vote": gas_per_vote(quick),
     }
     if sweep:
         report["aamas2018_sweep"] = sweep_wall_time()
@@ -137,7 +174,6 @@ def _old_decision_gas(votes: int, blocks: int) -> dict[str, float]:
     ids = np.arange(votes, dtype=np.int64)
     zeros = np.zeros(votes, dtype=np.int64)
     ledger.register([1], zeros, ids, (ids % 2).astype(np.uint8))
-    empty = np.empty(0, dtype=np.int64)
     batched, single = [], []
     for _ in range(blocks):
         receipt = ledger.contract.transact("step", [b"", _pack_votes(zeros, ids)])
@@ -146,7 +182,6 @@ def _old_decision_gas(votes: int, blocks: int) -> dict[str, float]:
         who = ids[b:b + 1]
         receipt = ledger.contract.transact("step", [b"", _pack_votes(zeros[:1], who)])
         single.append(receipt["gasUsed"])
-    del empty
     return {"batched_per_vote_total": statistics.median(batched),
             "one_vote_tx_total": statistics.median(single),
             "one_vote_tx_execution": statistics.median(single) - INTRINSIC_GAS}
