@@ -66,7 +66,7 @@ class RunResult:
     # Token strategies: mean tokens held at the end over tokens at the start (nan otherwise).
     honest_tokens: float
     byzantine_tokens: float
-    # Absolute error at each tenth of the longest run time (';'-separated).
+    # Absolute error at each tenth of max_time_s until the run was recorded (";"-separated).
     error_curve: str
     digest: str  # sha256 of the run's final robot state: equal digests, equal runs
 
