@@ -149,7 +149,12 @@ def move(s: Swarm, tick: int, turn_mean_ticks: float) -> None:
     s.x += s.vx
     s.y += s.vy
     side = np.float32(s.arena.side_m)
-    for pos, vel in ((s.x, s.vx), (s.y, s.vy)):
+    # Most ticks nobody reaches a wall: four reductions then beat two masks per axis.
+    if min(s.x.min(), s.y.min()) >= 0 and max(s.x.max(), s.y.max()) <= side:
+        axes: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+    else:
+        axes = ((s.x, s.vx), (s.y, s.vy))
+    for pos, vel in axes:
         out = flat_nonzero((pos < 0) | (pos > side))
         if out.size:
             p = pos[out]

@@ -426,18 +426,20 @@ class _Batch:
         s, t = self.s, self.sc.timing
         turn_mean = t.turn_mean_s * self.tps
         block_ticks = self.sc.ledger.block_ticks
+        on_chain = self.sc.on_chain
+        sample_every = max(1, self.sc.max_ticks // 10)
         last = 0
         ticks = self.sc.max_ticks
         for tick in range(ticks):
             move(s, tick, turn_mean)
             sense(s, totals=not self.sc.discrete)
             self._transitions(tick)
-            if self.sc.on_chain:
+            if on_chain:
                 if tick % block_ticks == block_ticks - 1:
                     self._block(tick)
             else:
                 self._communicate(tick)
-            if (tick + 1) % max(1, self.sc.max_ticks // 10) == 0:
+            if (tick + 1) % sample_every == 0:
                 self.curve.append(self._errors(np.arange(s.runs))[1])
             if tick % self.tps == self.tps - 1:
                 self._check(tick)
