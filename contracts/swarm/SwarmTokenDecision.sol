@@ -255,6 +255,9 @@ contract SwarmTokenDecision {
             uint8 next = r.opinion;
             if (r.requestedAt >= stableDepth) next = _decide(r, r.requestedAt - stableDepth, rnd);
             uint8 status = r.status & ~PENDING;
+            // The draw comes from a block hash recorded after the request: unknown to the
+            // robot when it asked, which is the point (a miner could bias it; see the notice).
+            // slither-disable-next-line weak-prng
             bool audit = (rnd >> 8) % 1000 < auditPerMille;
             if (audit) {
                 status |= AUDIT;
@@ -453,6 +456,7 @@ contract SwarmTokenDecision {
         uint256 n = m.length;
         for (uint256 t = 0; t < TRIES; t++) {
             rnd = uint256(keccak256(abi.encode(rnd, t)));
+            // slither-disable-next-line weak-prng
             Robot storage c = robots[m[rnd % n]];
             if (c.status & (FLAGGED | CLOSED) != 0 || c.lastVote <= at) continue;
             uint256 back = c.lastVote - 1 - at;

@@ -169,6 +169,8 @@ contract SwarmTokenEstimate {
         // A round with no vote near the centre pays nobody: every stake goes to the carry.
         uint256 pot = (n - winners) * stake + s.carry;
         uint256 share = winners == 0 ? 0 : pot / winners;
+        // The remainder of the division, kept for the next pot, so no token is lost.
+        // slither-disable-next-line divide-before-multiply
         s.carry = uint96(pot - share * winners);
         for (uint256 i = 0; i < n; i++) {
             Robot storage r = robots[address(uint160(packed[i] >> 32))];
