@@ -56,8 +56,9 @@ def _scenario(robots: int, strategy: str, byzantine: int | None, share: float | 
 
 @app.command("run")
 def run_cmd(
-    strategy: str = typer.Option("blockchain", help="dmvd|dmmd|dc|blockchain|lcp|wmsr|"
-                                 "blockchain-estimate, or blockchain-<rule>"),
+    strategy: str = typer.Option("blockchain", help="dmvd|dmmd|dc|lcp|wmsr|blockchain|"
+                                 "blockchain-estimate|token|token-estimate, or "
+                                 "blockchain-<rule> / token-<rule>"),
     robots: int = typer.Option(20, help="swarm size (the arena grows to keep the density)"),
     byzantine: int | None = typer.Option(None, help="number of Byzantine robots"),
     byzantine_share: float | None = typer.Option(None, help="share of Byzantine robots (0..1)"),
@@ -70,7 +71,8 @@ def run_cmd(
     side_m: float | None = typer.Option(None, help="arena side in metres (default: scaled)"),
     max_time: float = typer.Option(1500.0, help="simulated seconds at most"),
     backend: str = typer.Option("revm", help="ledger backend: revm|embedded"),
-    rule: str | None = typer.Option(None, help="contract rule for blockchain: dmvd|dmmd|dc"),
+    rule: str | None = typer.Option(None, help="contract rule for blockchain (dmvd|dmmd|dc) "
+                                    "or token (dmvd|dmmd)"),
     seed: int = typer.Option(0, help="base seed (the run is run 0 of it)"),
 ) -> None:
     """Simulate one run and print its outcome as JSON."""
