@@ -288,9 +288,12 @@ def test_decision_tokens_are_conserved_liars_end_with_nothing_and_honest_robots_
             code = int(ledger.opinions([address])[0])
             if code >= 254:
                 continue
-            # An audit first (unstaked), then the staked vote.
-            ledger.vote(address, 1 if address in liars else (code >> 1) & 1)
-            ledger.vote(address, 1 if address in liars else code & 1)
+            # Audits first (unstaked), then the staked vote: bit 1 of the code is always the
+            # colour the next vote must announce.
+            for _ in range(3):
+                code = int(ledger.opinions([address])[0])
+                if code < 254:
+                    ledger.vote(address, 1 if address in liars else (code >> 1) & 1)
             if address in liars:
                 ledger.request(address)
         assert chain.balance(ledger.contract.address) == _decision_accounts(ledger,
