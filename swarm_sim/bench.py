@@ -86,6 +86,41 @@ def contract_votes_per_s(quick: bool) -> dict[str, Any]:
     return out
 
 
+def token_votes_per_s(quick: bool) -> dict[str, Any]:
+    """SwarmTokenDecision on the in-process revm chain: every vote a transaction of its robot."""
+    from swarm_sim.ledger import Robots, TokenDecisionLedger
+
+    robots, heights = (100, 5) if quick else (200, 20)
+    rates = []
+    for _ in range(1 if quick else 3):
+        chain = open_backend("revm")
+        stake, bond = 10**12, 20 * 10**12
+        ledger = TokenDecisionLedger(chain, "dmvd", stable_depth=6, reveal_delay=1,
+                                     freshness=10**6, contingent=60000, unanimity=10**6,
+                                     audit=0.0, audits=1, bond_wei=bond, stake_wei=stake)
+        team = Robots(chain, Robots.keys(b"bench", robots))
+        team.fund([bond + 10**4 * stake] * robots)
+        ledger.open(1)
+        for i, address in enumerate(team.addresses):
+            ledger.contract.send(address, ledger.contract.data("register", [0, i % 2]),
+                                 value=bond + 10**4 * stake)
+        ledger.tick()
+        ledger.tick()
+        ledger.resolve(team.addresses)
+        start = time.perf_counter()
+        accepted = 0
+        for _ in range(heights):
+            ledger.tick()
+            for i, address in enumerate(team.addresses):
+                accepted += ledger.vote(address, i % 2)
+        wall = time.perf_counter() - start
+        if accepted != robots * heights:
+            raise RuntimeError(f"only {accepted} of {robots * heights} votes were accepted")
+        rates.append(accepted / wall)
+    return {"votes_per_tx": 1, "robots": robots, "revm_votes_per_s": statistics.median(rates),
+            "repeats": rates}
+
+
 def sweep_wall_time() -> dict[str, Any]:
     """Wall time of the whole AAMAS 2018 reproduction sweep (default workers)."""
     from swarm_sim.experiments import aamas2018, execute, summarise
@@ -112,6 +147,8 @@ def run_benchmarks(quick: bool = False, sweep: bool = True) -> dict[str, Any]:
         "note": "2-core machine shared with other jobs while measuring: timings are noisy",
         "robot_ticks": ticks,
         "contract_votes": contract_votes_per_s(quick),
+        "token_contract_votes": token_votes_per_s(quick),
+        "gas_per_vote": gas_per_vote(quick),
     }
     if sweep:
         report["aamas2018_sweep"] = sweep_wall_time()
@@ -119,3 +156,152 @@ def run_benchmarks(quick: bool = False, sweep: bool = True) -> dict[str, Any]:
         "robot_ticks_per_s_at_10000": 1e7, "revm_votes_per_s": 5e4, "sweep_wall_s": 300}
     return report
 
+
+
+INTRINSIC_GAS = 21_000
+
+
+def _gas_chain() -> Chain:
+    """A revm chain whose gas equals a real node's (every transaction starts cold)."""
+    from services.chain.backends import ChainSpec, open_chain
+
+    return open_chain(ChainSpec("revm"))
+
+
+def _old_decision_gas(votes: int, blocks: int) -> dict[str, float]:
+    chain = _gas_chain()
+    ledger = DecisionLedger(chain, "dmvd", stable_depth=6, freshness=10**6, contingent=10**6)
+    ids = np.arange(votes, dtype=np.int64)
+    zeros = np.zeros(votes, dtype=np.int64)
+    ledger.register([1], zeros, ids, (ids % 2).astype(np.uint8))
+    batched, single = [], []
+    for _ in range(blocks):
+        receipt = ledger.contract.transact("step", [b"", _pack_votes(zeros, ids)])
+        batched.append(receipt["gasUsed"] / votes)
+    for b in range(blocks):
+        who = ids[b:b + 1]
+        receipt = ledger.contract.transact("step", [b"", _pack_votes(zeros[:1], who)])
+        single.append(receipt["gasUsed"])
+    return {"batched_per_vote_total": statistics.median(batched),
+            "one_vote_tx_total": statistics.median(single),
+            "one_vote_tx_execution": statistics.median(single) - INTRINSIC_GAS}
+
+
+def _pack_votes(swarm: np.ndarray, robot: np.ndarray) -> bytes:
+    from swarm_sim.ledger import _pack
+
+    return _pack([(swarm, ">u2"), (robot, ">u4"), ((robot % 2).astype(np.uint8), "u1"),
+                  (np.full(robot.size, 30000), ">u2")])
+
+
+def _new_decision_gas(robots: int, heights: int) -> dict[str, float]:
+    from swarm_sim.ledger import Robots, TokenDecisionLedger
+
+    chain = _gas_chain()
+    stake, bond = 10**12, 20 * 10**12
+    ledger = TokenDecisionLedger(chain, "dmvd", stable_depth=6, reveal_delay=2,
+                                 freshness=10**6, contingent=60000, unanimity=10**6, audit=0.0,
+                                 audits=1, bond_wei=bond, stake_wei=stake)
+    team = Robots(chain, Robots.keys(b"gas", robots))
+    team.fund([bond + 10**4 * stake] * robots)
+    ledger.open(1)
+    for i, address in enumerate(team.addresses):
+        ledger.contract.send(address, ledger.contract.data("register", [0, i % 2]),
+                             value=bond + 10**4 * stake)
+    for _ in range(3):
+        ledger.tick()
+    ledger.resolve(team.addresses)
+    votes, requests, resolves = [], [], []
+    data = ledger._vote
+    for h in range(heights):
+        ledger.tick()
+        for i, address in enumerate(team.addresses):
+            receipt = ledger.contract.send(address, data[i % 2])
+            if receipt is None:
+                raise RuntimeError(f"vote of robot {i} at height {h} was refused")
+            votes.append(receipt["gasUsed"])
+    # Decisions: every robot asks, and the keeper resolves them in one transaction.
+    for address in team.addresses:
+        requests.append(ledger.contract.send(address, ledger._request)["gasUsed"])
+    for _ in range(2):
+        ledger.tick()
+    receipt = ledger.contract.transact("resolve", [team.addresses])
+    resolves.append(receipt["gasUsed"] / robots)
+    steady = votes[len(votes) // 2:]  # heights after the first ones (slots already non-zero)
+    return {"vote_tx_total": statistics.median(steady),
+            "vote_tx_execution": statistics.median(steady) - INTRINSIC_GAS,
+            "request_tx_total": statistics.median(requests),
+            "resolve_per_robot": statistics.median(resolves)}
+
+
+def _old_estimate_gas(votes: int, blocks: int) -> float:
+    from swarm_sim.ledger import EstimateLedger
+
+    chain = _gas_chain()
+    stake = 10**12
+    ledger = EstimateLedger(chain, stake, 0, round_size=10, swarms=1)
+    ids = np.arange(votes, dtype=np.int64)
+    zeros = np.zeros(votes, dtype=np.int64)
+    ledger.deposit(zeros, ids, np.full(votes, 10**4 * stake))
+    per_vote = []
+    from swarm_sim.ledger import _pack
+
+    for b in range(blocks):
+        ppm = (300_000 + (ids * 7 + b) % 80_000).astype(np.uint32)
+        records = _pack([(zeros, ">u2"), (ids, ">u4"), (ppm, ">u4")])
+        per_vote.append(ledger.contract.transact("step", [records])["gasUsed"] / votes)
+    return statistics.median(per_vote)
+
+
+def _new_estimate_gas(robots: int, rounds: int) -> dict[str, float]:
+    from swarm_sim.ledger import Robots, TokenEstimateLedger
+
+    chain = _gas_chain()
+    stake, bond = 10**12, 20 * 10**12
+    ledger = TokenEstimateLedger(chain, bond, stake, round_size=10, epsilon=0.05)
+    team = Robots(chain, Robots.keys(b"gas-estimate", robots))
+    team.fund([bond + 10**4 * stake] * robots)
+    ledger.open(1)
+    for address in team.addresses:
+        ledger.contract.send(address, ledger.contract.data("register", [0]),
+                             value=bond + 10**4 * stake)
+    gas = []
+    for r in range(rounds):
+        for i, address in enumerate(team.addresses):
+            ppm = 300_000 + (i * 7919 + r) % 80_000
+            receipt = ledger.contract.send(address, ledger.contract.data("vote", [ppm]))
+            gas.append(receipt["gasUsed"])
+    steady = gas[len(gas) // 2:]
+    return {"vote_tx_total_mean": statistics.fmean(steady),
+            "vote_tx_execution_mean": statistics.fmean(steady) - INTRINSIC_GAS}
+
+
+def gas_per_vote(quick: bool = False) -> dict[str, Any]:
+    """Gas of a vote on the first contracts (many votes in one operator transaction) and on the
+    token contracts (every vote a transaction of its robot), on a revm chain with exact gas.
+
+    Execution gas leaves out the 21,000 every transaction pays before running any code; the
+    first contracts' batched figure spreads that base over the batch."""
+    old = _old_decision_gas(400, 4 if quick else 10)
+    new = _new_decision_gas(40 if quick else 100, 20 if quick else 24)
+    old_est = _old_estimate_gas(400, 4 if quick else 10)
+    new_est = _new_estimate_gas(20, 10 if quick else 40)
+    # A robot asks for one decision per dissemination, and votes about ten times in it.
+    per_decision = new["request_tx_total"] - INTRINSIC_GAS + new["resolve_per_robot"]
+    return {
+        "decision": {
+            "first_contract": old, "token_contract": new,
+            "execution_ratio_old_batched_over_new": (old["batched_per_vote_total"]
+                                                     / new["vote_tx_execution"]),
+            "execution_ratio_old_single_over_new": (old["one_vote_tx_execution"]
+                                                    / new["vote_tx_execution"]),
+            "total_ratio_old_batched_over_new": (old["batched_per_vote_total"]
+                                                 / new["vote_tx_total"]),
+            "new_execution_per_vote_with_decisions_every_10_votes":
+                new["vote_tx_execution"] + per_decision / 10,
+        },
+        "estimate": {
+            "first_contract_batched_per_vote_total": old_est, "token_contract": new_est,
+            "execution_ratio_old_batched_over_new": old_est / new_est["vote_tx_execution_mean"],
+        },
+    }

@@ -46,7 +46,7 @@ def _scenario(robots: int, strategy: str, byzantine: int | None, share: float | 
     if tiles is not None or side_m is not None:
         arena = replace(arena, tiles_per_side=tiles if tiles is not None else arena.tiles_per_side,
                         side_m=side_m if side_m is not None else arena.side_m)
-    label = f"blockchain-{rule}" if strategy == "blockchain" and rule else strategy
+    label = f"{strategy}-{rule}" if strategy in ("blockchain", "token") and rule else strategy
     base = Scenario(robots=robots, arena=arena, max_time_s=max_time_s,
                     byzantine=ByzantineSpec(behaviour=behaviour, placement=placement),
                     ledger=LedgerSpec(backend=backend))
@@ -56,8 +56,9 @@ def _scenario(robots: int, strategy: str, byzantine: int | None, share: float | 
 
 @app.command("run")
 def run_cmd(
-    strategy: str = typer.Option("blockchain", help="dmvd|dmmd|dc|blockchain|lcp|wmsr|"
-                                 "blockchain-estimate, or blockchain-<rule>"),
+    strategy: str = typer.Option("blockchain", help="dmvd|dmmd|dc|lcp|wmsr|blockchain|"
+                                 "blockchain-estimate|token|token-estimate, or "
+                                 "blockchain-<rule> / token-<rule>"),
     robots: int = typer.Option(20, help="swarm size (the arena grows to keep the density)"),
     byzantine: int | None = typer.Option(None, help="number of Byzantine robots"),
     byzantine_share: float | None = typer.Option(None, help="share of Byzantine robots (0..1)"),
@@ -70,7 +71,8 @@ def run_cmd(
     side_m: float | None = typer.Option(None, help="arena side in metres (default: scaled)"),
     max_time: float = typer.Option(1500.0, help="simulated seconds at most"),
     backend: str = typer.Option("revm", help="ledger backend: revm|embedded"),
-    rule: str | None = typer.Option(None, help="contract rule for blockchain: dmvd|dmmd|dc"),
+    rule: str | None = typer.Option(None, help="contract rule for blockchain (dmvd|dmmd|dc) "
+                                    "or token (dmvd|dmmd)"),
     seed: int = typer.Option(0, help="base seed (the run is run 0 of it)"),
 ) -> None:
     """Simulate one run and print its outcome as JSON."""
@@ -91,7 +93,7 @@ def run_cmd(
 
 @app.command("sweep")
 def sweep_cmd(
-    preset: str | None = typer.Option(None, help="a named sweep: aamas2018"),
+    preset: str | None = typer.Option(None, help="a named sweep: aamas2018 | estimation"),
     strategies: str = typer.Option("dmvd,dmmd,dc,blockchain-dmvd", help="comma-separated"),
     byzantine: str = typer.Option("0-9", help="Byzantine counts, e.g. 0-9 or 0,3,6"),
     seeds: int | None = typer.Option(None, help="runs per cell (preset: 45)"),
@@ -104,6 +106,8 @@ def sweep_cmd(
     out: Path = typer.Option(Path("swarm-runs.csv"), help="per-run results (.csv|.parquet)"),
     summary: Path = typer.Option(Path("swarm-summary.csv"), help="summary table"),
     plot: Path | None = typer.Option(None, help="PNG plot of exit probability"),
+    error_plot: Path | None = typer.Option(None, help="PNG plot of the estimate's error over "
+                                           "time (continuous strategies)"),
     quiet: bool = typer.Option(False, help="no progress bar"),
 ) -> None:
     """Sweep strategies × Byzantine counts × seeds; write runs, summary and plot."""
@@ -114,6 +118,7 @@ def sweep_cmd(
         PRESETS,
         Sweep,
         execute,
+        plot_error_over_time,
         plot_exit_probability,
         save_table,
         summarise,
@@ -139,8 +144,11 @@ def sweep_cmd(
     save_table(table, summary)
     if plot is not None:
         plot_exit_probability(table, plot, title=f"{preset or 'sweep'}: {sweep.runs} runs")
-    show = ["strategy", "byzantine", "runs", "exit_probability", "wilson_low", "wilson_high",
-            "consensus_time_median_s"]
+    if error_plot is not None:
+        plot_error_over_time(runs, error_plot, sweep.base.max_time_s,
+                             title=f"{preset or 'sweep'}: {sweep.runs} runs")
+    show = ["strategy", "behaviour", "byzantine", "runs", "exit_probability", "wilson_low",
+            "wilson_high", "consensus_time_median_s", "abs_error_mean"]
     typer.echo(table[show].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     typer.echo(f"{sweep.runs} runs in {wall:.1f} s; runs -> {out}, summary -> {summary}"
                + (f", plot -> {plot}" if plot else ""))

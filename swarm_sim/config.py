@@ -9,15 +9,17 @@ from typing import Literal
 from swarm_sim.arena import ArenaSpec
 from swarm_sim.errors import SwarmError
 
-DISCRETE = ("dmvd", "dmmd", "dc", "blockchain")
-CONTINUOUS = ("lcp", "wmsr", "blockchain-estimate")
+DISCRETE = ("dmvd", "dmmd", "dc", "blockchain", "token")
+CONTINUOUS = ("lcp", "wmsr", "blockchain-estimate", "token-estimate")
 STRATEGIES = DISCRETE + CONTINUOUS
 BEHAVIOURS = ("wrong", "black", "white", "coin", "uniform", "gaussian", "sybil", "jamming")
 PLACEMENTS = ("random", "cluster")
 RULES = ("dmvd", "dmmd", "dc")
+TOKEN_RULES = ("dmvd", "dmmd")
 BACKENDS = ("revm", "embedded")
 
-Strategy = Literal["dmvd", "dmmd", "dc", "blockchain", "lcp", "wmsr", "blockchain-estimate"]
+Strategy = Literal["dmvd", "dmmd", "dc", "blockchain", "token", "lcp", "wmsr",
+                   "blockchain-estimate", "token-estimate"]
 
 
 def _check(ok: bool, message: str) -> None:
@@ -99,6 +101,24 @@ class LedgerSpec:
     deposit_votes: int = 40
     bond_votes: int = 40
     round_size: int = 10
+    # The token-economy contracts (robots as accounts). Decision: a request at height h is
+    # resolved with the seed of height h + reveal_delay; a share `audit` of decisions asks for
+    # `audit_votes` coin-flip colours first; the swarm settles once its robots have agreed for
+    # `unanimity` heights. Estimate: rounds of token_round_size votes, paid within epsilon of
+    # the median. Amounts in stakes.
+    reveal_delay: int = 1
+    unanimity: int = 30
+    token_stake_wei: int = 10**13
+    token_bond_stakes: int = 20
+    token_deposit_stakes: int = 2000
+    token_contingent: int = 20
+    token_round_size: int = 10
+    # Estimate: the bond equals the deposit, so that splitting one robot's budget over
+    # several identities (a Sybil attack) buys no more votes than one identity has.
+    estimate_deposit_stakes: int = 50
+    epsilon: float = 0.05
+    audit: float = 1.0
+    audit_votes: int = 3
 
     def __post_init__(self) -> None:
         _check(self.backend in BACKENDS,
@@ -111,6 +131,17 @@ class LedgerSpec:
         _check(self.stake_wei >= 1 and self.deposit_votes >= 1 and self.bond_votes >= 0
                and self.round_size >= 2,
                "stake_wei and deposit_votes must be >= 1, bond_votes >= 0, round_size >= 2")
+        _check(self.reveal_delay >= 1 and self.stable_depth + self.reveal_delay < 16,
+               "reveal_delay must be at least 1 and stable_depth + reveal_delay below 16")
+        _check(0 <= self.audit <= 1 and 1 <= self.audit_votes <= 4,
+               "audit must lie in [0, 1] and audit_votes in 1..4")
+        _check(self.unanimity >= 1 and self.token_stake_wei >= 1 and self.token_bond_stakes >= 0
+               and self.token_deposit_stakes >= 1 and 1 <= self.token_contingent < 2**16,
+               "unanimity, token_stake_wei, token_deposit_stakes must be >= 1, "
+               "token_bond_stakes >= 0, token_contingent 1..65535")
+        _check(self.estimate_deposit_stakes >= 1, "estimate_deposit_stakes must be >= 1")
+        _check(3 <= self.token_round_size <= 64 and 0 < self.epsilon <= 1,
+               "token_round_size must be 3..64 and epsilon in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -143,7 +174,7 @@ class Scenario:
 
     @property
     def on_chain(self) -> bool:
-        return self.strategy.startswith("blockchain")
+        return self.strategy.startswith(("blockchain", "token"))
 
     @property
     def max_ticks(self) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
@@ -17,27 +18,32 @@ from pathlib import Path
 
 import pandas as pd
 
-from swarm_sim.config import DISCRETE, RULES, STRATEGIES, Scenario
+from swarm_sim.config import DISCRETE, RULES, STRATEGIES, TOKEN_RULES, Scenario
 from swarm_sim.errors import SwarmError
 from swarm_sim.rng import run_seed
 from swarm_sim.simulation import RunResult, simulate_batch
 
 BATCH_RUNS = 500
+# A token contract hosts at most 216 swarms (SwarmTokenDecision.MAX_SWARMS).
+TOKEN_BATCH_RUNS = 200
 Z95 = 1.959963984540054
 
 
 def strategy_labels() -> list[str]:
-    """Every strategy a sweep accepts; the blockchain one is named after its contract rule."""
-    return [s for s in STRATEGIES if s != "blockchain"] + [f"blockchain-{r}" for r in RULES]
+    """Every strategy a sweep accepts; the contract strategies are named after their rule."""
+    return ([s for s in STRATEGIES if s not in ("blockchain", "token")]
+            + [f"blockchain-{r}" for r in RULES] + [f"token-{r}" for r in TOKEN_RULES])
 
 
 def scenario_for(base: Scenario, label: str, byzantine: int) -> Scenario:
-    """The scenario of one sweep cell; 'blockchain-<rule>' selects the contract's rule."""
-    if label.startswith("blockchain-") and label != "blockchain-estimate":
-        rule = label.removeprefix("blockchain-")
-        if rule not in RULES:
-            raise SwarmError(f"unknown blockchain rule {rule!r}; choose one of {', '.join(RULES)}")
-        scenario = replace(base, strategy="blockchain", ledger=replace(base.ledger, rule=rule))
+    """The scenario of one sweep cell; 'blockchain-<rule>' and 'token-<rule>' select the
+    contract's rule."""
+    family, _, rule = label.partition("-")
+    if family in ("blockchain", "token") and rule != "estimate" and label not in STRATEGIES:
+        rules = RULES if family == "blockchain" else TOKEN_RULES
+        if rule not in rules:
+            raise SwarmError(f"unknown {family} rule {rule!r}; choose one of {', '.join(rules)}")
+        scenario = replace(base, strategy=family, ledger=replace(base.ledger, rule=rule))
     elif label in STRATEGIES:
         scenario = replace(base, strategy=label)
     else:
@@ -55,6 +61,8 @@ class Sweep:
     byzantine: tuple[int, ...] = tuple(range(10))
     seeds: int = 45
     base_seed: int = 2018
+    # Byzantine styles to sweep; empty: the base scenario's one.
+    behaviours: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -68,8 +76,12 @@ class Sweep:
             scenario_for(self.base, label, max(self.byzantine))
 
     @property
+    def styles(self) -> tuple[str, ...]:
+        return self.behaviours or (self.base.byzantine.behaviour,)
+
+    @property
     def runs(self) -> int:
-        return len(self.strategies) * len(self.byzantine) * self.seeds
+        return len(self.strategies) * len(self.styles) * len(self.byzantine) * self.seeds
 
 
 @dataclass(frozen=True)
@@ -84,26 +96,55 @@ class Batch:
 def aamas2018() -> Sweep:
     """Strobel, Castelló Ferrer and Dorigo (AAMAS 2018): 20 robots, 400 tiles, 34 % black,
     0–9 Byzantine robots always voting the wrong colour, 45 runs per setting."""
-    return Sweep(strategies=("dmvd", "dmmd", "dc", "blockchain-dmmd", "blockchain-dmvd"))
+    return Sweep(strategies=("dmvd", "dmmd", "dc", "blockchain-dmmd", "blockchain-dmvd",
+                             "token-dmvd"))
 
 
-PRESETS: dict[str, Callable[[], Sweep]] = {"aamas2018": aamas2018}
+def estimation() -> Sweep:
+    """Collective estimation of the black share (Strobel, Pacheco and Dorigo 2023): 20 robots,
+    9 of them (45 %) Byzantine in each listed style, 600 s, 20 runs per cell."""
+    base = Scenario(max_time_s=600.0)
+    return Sweep(base=base, strategies=("lcp", "wmsr", "blockchain-estimate", "token-estimate"),
+                 byzantine=(9,), seeds=20, base_seed=2023,
+                 behaviours=("white", "black", "coin", "uniform", "gaussian", "sybil",
+                             "jamming"))
+
+
+PRESETS: dict[str, Callable[[], Sweep]] = {"aamas2018": aamas2018, "estimation": estimation}
+
+
+def cell_seed(base_seed: int, label: str, byzantine: int, k: int) -> int:
+    """The seed of run k of the cell (strategy, Byzantine count): a sweep of that one cell
+    runs exactly the runs the full sweep ran for it."""
+    return run_seed(base_seed ^ zlib.crc32(label.encode()), byzantine * 1_000_003 + k)
 
 
 def plan(sweep: Sweep, batch_runs: int = BATCH_RUNS) -> list[Batch]:
-    """The sweep's runs in a fixed order, cut into batches per strategy."""
+    """The sweep's runs in a fixed order, cut into batches per strategy. Token strategies
+    draw with block hashes, which depend on the batch's transactions: they run one batch
+    per cell, so that a cell's runs do not depend on the other cells of the sweep."""
     batches: list[Batch] = []
     index = 0
     for label in sweep.strategies:
-        cell: list[tuple[Scenario, int, int]] = []
-        for b in sweep.byzantine:
-            scenario = scenario_for(sweep.base, label, b)
-            for _ in range(sweep.seeds):
-                cell.append((scenario, run_seed(sweep.base_seed, index), index))
-                index += 1
-        for at in range(0, len(cell), batch_runs):
-            chunk = cell[at:at + batch_runs]
-            batches.append(Batch(*(tuple(c) for c in zip(*chunk, strict=True))))
+        cells: list[list[tuple[Scenario, int, int]]] = [[]]
+        for style in sweep.styles:
+            base = replace(sweep.base, byzantine=replace(sweep.base.byzantine, behaviour=style))
+            # Runs batch together only when they share the style.
+            if cells[-1]:
+                cells.append([])
+            key = label if style == "wrong" else f"{label}/{style}"
+            for b in sweep.byzantine:
+                scenario = scenario_for(base, label, b)
+                if label.startswith("token") and cells[-1]:
+                    cells.append([])
+                for k in range(sweep.seeds):
+                    cells[-1].append((scenario, cell_seed(sweep.base_seed, key, b, k), index))
+                    index += 1
+        size = min(batch_runs, TOKEN_BATCH_RUNS) if label.startswith("token") else batch_runs
+        for cell in cells:
+            for at in range(0, len(cell), size):
+                chunk = cell[at:at + size]
+                batches.append(Batch(*(tuple(c) for c in zip(*chunk, strict=True))))
     return batches
 
 
@@ -179,18 +220,21 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """Per strategy and Byzantine count: exit probability (Wilson 95 %), time, error."""
     rows = []
-    for (strategy, byz), g in runs.groupby(["strategy", "byzantine"], sort=True):
+    for (strategy, behaviour, byz), g in runs.groupby(["strategy", "behaviour", "byzantine"],
+                                                      sort=True):
         k, n = int(g["correct"].sum()), len(g)
         lo, hi = wilson(k, n)
         reached = g.loc[g["consensus"], "consensus_time_s"]
         rows.append({
-            "strategy": strategy, "byzantine": int(byz), "runs": n,
+            "strategy": strategy, "behaviour": behaviour, "byzantine": int(byz), "runs": n,
             "exit_probability": k / n, "wilson_low": lo, "wilson_high": hi,
             "consensus_rate": float(g["consensus"].mean()),
             "consensus_time_median_s": float(reached.median()) if len(reached) else math.nan,
             "abs_error_mean": float(g["abs_error"].mean()),
             "flagged_byzantine_mean": float(g["flagged_byzantine"].mean()),
             "flagged_honest_total": int(g["flagged_honest"].sum()),
+            "honest_tokens_mean": float(g["honest_tokens"].mean()),
+            "byzantine_tokens_mean": float(g["byzantine_tokens"].mean()),
         })
     return pd.DataFrame(rows)
 
@@ -238,6 +282,35 @@ def plot_exit_probability(summary: pd.DataFrame, path: Path, title: str = "") ->
     ax.set_ylim(-0.03, 1.03)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_error_over_time(runs: pd.DataFrame, path: Path, max_time_s: float, title: str = ""
+                         ) -> None:
+    """PNG: mean absolute error of the honest robots' estimate over time, one line per
+    strategy (all Byzantine styles of the table pooled)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for strategy, g in runs.groupby("strategy", sort=True):
+        curves = np.array([[float(v) for v in str(c).split(";")] for c in g["error_curve"]])
+        t = max_time_s * np.arange(1, curves.shape[1] + 1) / curves.shape[1]
+        ax.plot(t, curves.mean(axis=0), marker="o", label=strategy)
+    ax.axhline(0.05, color="grey", linestyle=":", label="0.05")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("mean absolute error of the estimate")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -18,7 +18,7 @@ from eth_abi import decode
 
 from services.chain.abi import abi_item, abi_types, calldata
 from services.chain.backends import ChainSpec, open_chain
-from services.chain.errors import ChainError
+from services.chain.errors import ChainError, ContractReverted
 from services.chain.protocol import Chain
 from swarm_sim.errors import SwarmError
 
@@ -58,10 +58,11 @@ class _Contract:
         except ChainError as exc:
             raise SwarmError(f"deploying {name} failed: {exc}") from None
 
-    def transact(self, fn: str, args: list[Any], value: int = 0) -> None:
+    def transact(self, fn: str, args: list[Any], value: int = 0) -> Any:
+        """Send one transaction from the chain's first account; returns its receipt."""
         try:
-            self.chain.raw_transact(self.address, calldata(self.abi, fn, args), value=value,
-                                    abi=self.abi)
+            return self.chain.raw_transact(self.address, calldata(self.abi, fn, args),
+                                           value=value, abi=self.abi)
         except ChainError as exc:
             raise SwarmError(f"{fn} failed: {exc}") from None
 
@@ -185,3 +186,175 @@ class EstimateLedger:
         """Votes accepted and rejected in one swarm."""
         accepted, rejected = self.contract.call("tallies", [swarm])
         return {"accepted": accepted, "rejected": rejected}
+
+
+# ---- robots as accounts (the token-economy contracts) ---------------------------------------
+
+_ROBOT_KEY_DOMAIN = b"gaka swarm robot key"
+
+
+class Robots:
+    """One account per robot identity. On revm any address may send, so an identity is just an
+    address; on web3 chains every identity gets its own key, joins the chain's signers and is
+    funded for gas, so each vote is a transaction signed by the robot itself."""
+
+    def __init__(self, chain: Chain, keys: list[bytes], gas_wei: int = 10**17) -> None:
+        from eth_account import Account
+
+        self.chain = chain
+        accounts = [Account.from_key(k) for k in keys]
+        self.addresses = [a.address for a in accounts]
+        if chain.network != "revm":
+            # Web3Chain signs for the accounts in its signers list.
+            chain.signers.extend(accounts)  # type: ignore[attr-defined]
+            self.gas_wei = gas_wei
+        else:
+            self.gas_wei = 0
+
+    @staticmethod
+    def keys(tag: bytes, count: int) -> list[bytes]:
+        """Deterministic private keys for `count` identities (a simulation, not a wallet)."""
+        from eth_utils import keccak
+
+        out = []
+        for i in range(count):
+            k = keccak(_ROBOT_KEY_DOMAIN + tag + i.to_bytes(8, "big"))
+            # A valid secp256k1 key is below the group order; keccak output almost always is.
+            out.append(k if 0 < int.from_bytes(k, "big") < _SECP256K1_N else keccak(k))
+        return out
+
+    def fund(self, amounts: list[int]) -> None:
+        """Give each identity `amount` wei (plus gas money on chains that charge gas)."""
+        for address, amount in zip(self.addresses, amounts, strict=True):
+            total = amount + self.gas_wei
+            if total:
+                try:
+                    self.chain.send_eth(address, total)
+                except ChainError as exc:
+                    raise SwarmError(f"funding robot {address} failed: {exc}") from None
+
+
+_SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+class AccountContract(_Contract):
+    """A contract whose callers are the robots' own accounts."""
+
+    def send(self, sender: str, data: bytes, value: int = 0) -> Any:
+        """One transaction from `sender`; returns its receipt, or None when it reverted (the
+        robot's call was refused: nothing happened)."""
+        try:
+            return self.chain.raw_transact(self.address, data, sender=sender, value=value,
+                                           abi=self.abi)
+        except ContractReverted:
+            return None
+        except ChainError as exc:
+            raise SwarmError(f"transaction from {sender} failed: {exc}") from None
+
+    def data(self, fn: str, args: list[Any]) -> bytes:
+        return calldata(self.abi, fn, args)
+
+
+class TokenDecisionLedger:
+    """SwarmTokenDecision: robots vote from their own accounts and stake tokens on their votes."""
+
+    def __init__(self, chain: Chain, rule: str, stable_depth: int, reveal_delay: int,
+                 freshness: int, contingent: int, unanimity: int, audit: float, audits: int,
+                 bond_wei: int, stake_wei: int) -> None:
+        if rule not in _TOKEN_RULES:
+            raise SwarmError(f"the token contract runs {', '.join(_TOKEN_RULES)}, not {rule!r}")
+        self.chain = chain
+        self.contract = AccountContract(chain, "SwarmTokenDecision", [
+            _TOKEN_RULES[rule], stable_depth, reveal_delay, freshness, contingent, unanimity,
+            round(audit * 1000), audits, bond_wei, stake_wei])
+        self.bond, self.stake = bond_wei, stake_wei
+        c = self.contract
+        self._vote = [c.data("vote", [0]), c.data("vote", [1])]
+        self._request = c.data("request", [])
+        self._tick = c.data("tick", [])
+        self._settled = _topic(c.abi, "Settled")
+
+    def open(self, swarms: int) -> None:
+        self.contract.transact("open", [swarms])
+
+    def tick(self) -> None:
+        self.contract.transact("tick", [])
+
+    def resolve(self, addresses: list[str]) -> None:
+        if addresses:
+            self.contract.transact("resolve", [addresses])
+
+    def request(self, address: str) -> bool:
+        return self.contract.send(address, self._request) is not None
+
+    def vote(self, address: str, opinion: int) -> bool:
+        """True when the vote was accepted or flagged the robot, False when it was refused."""
+        return self.contract.send(address, self._vote[opinion]) is not None
+
+    def opinions(self, addresses: list[str]) -> np.ndarray:
+        """255 = flagged or closed, 254 = a decision is pending."""
+        if not addresses:
+            return np.empty(0, dtype=np.uint8)
+        return np.frombuffer(self.contract.call("opinionsOf", [addresses]), np.uint8).copy()
+
+    def settle(self, swarm: int) -> bool:
+        """One unanimity check (anyone may send it); True once the swarm has settled."""
+        receipt = self.contract.send(self.chain.accounts[0], self.contract.data("settle", [swarm]))
+        return receipt is not None and any(
+            log.topics and log.topics[0] == self._settled for log in receipt["logs"])
+
+    def claim(self, address: str) -> bool:
+        return self.contract.send(address, self.contract.data("claim", [])) is not None
+
+    def tokens(self, address: str) -> tuple[int, int, int]:
+        """(free balance, locked stakes, bond) in wei."""
+        return tuple(self.contract.call("tokensOf", [address]))
+
+
+_TOKEN_RULES = {"dmvd": 0, "dmmd": 1}
+
+
+def _topic(abi: list[dict[str, Any]], event: str) -> bytes:
+    from eth_utils import keccak
+
+    types = ",".join(i["type"] for i in abi_item(abi, event, "event")["inputs"])
+    return keccak(text=f"{event}({types})")
+
+
+class TokenEstimateLedger:
+    """SwarmTokenEstimate: robots vote estimates from their own accounts; the median decides."""
+
+    def __init__(self, chain: Chain, bond_wei: int, stake_wei: int, round_size: int,
+                 epsilon: float) -> None:
+        self.chain = chain
+        self.contract = AccountContract(chain, "SwarmTokenEstimate", [
+            bond_wei, stake_wei, round_size, round(epsilon * ESTIMATE_SCALE)])
+        self.bond, self.stake = bond_wei, stake_wei
+        self.swarms = 0
+        self._voted_topic = _topic(self.contract.abi, "Voted")
+
+    def open(self, swarms: int) -> None:
+        self.contract.transact("open", [swarms])
+        self.swarms += swarms
+
+    def vote(self, address: str, estimate: float) -> int | None:
+        """The round the vote went into, or None when it was refused (no stake left, or a vote
+        in this round already)."""
+        ppm = min(max(round(estimate * ESTIMATE_SCALE), 0), ESTIMATE_SCALE)
+        receipt = self.contract.send(address, self.contract.data("vote", [ppm]))
+        if receipt is None:
+            return None
+        for log in receipt["logs"]:
+            if log.topics and log.topics[0] == self._voted_topic:
+                return int.from_bytes(log.data[:32], "big")
+        raise SwarmError("an accepted vote emitted no Voted event")
+
+    def estimates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per swarm: the contract's estimate (nan before the first round) and closed rounds."""
+        raw = np.frombuffer(self.contract.call("estimates", [self.swarms]),
+                            dtype=">u4").reshape(-1, 2)
+        rounds = raw[:, 1].astype(np.int64)
+        return np.where(rounds > 0, raw[:, 0] / ESTIMATE_SCALE, np.nan), rounds
+
+    def balance(self, address: str) -> int:
+        return int(self.contract.call("robots", [address])[4])

@@ -14,6 +14,7 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _MASK64 = (1 << 64) - 1
 # Shift counts as uint64 once, not on every call: uniform() runs several times a tick.
 _S11, _S27, _S30, _S31 = (np.uint64(k) for k in (11, 27, 30, 31))
+_FEW = 8
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -33,11 +34,27 @@ def run_seed(base_seed: int, run_index: int) -> int:
     return int(_mix(_mix(z))[0])
 
 
+def _mix_int(z: int) -> int:
+    """_mix on one Python int (the same bits)."""
+    z ^= z >> 30
+    z = (z * 0xBF58476D1CE4E5B9) & _MASK64
+    z ^= z >> 27
+    z = (z * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
 def uniform(seeds: np.ndarray, tick: int, robots: np.ndarray, stream: int) -> np.ndarray:
     """Uniform floats in (0, 1], one per (seed, robot) pair, for this tick and stream."""
     # The key wraps in Python ints: numpy warns on scalar overflow, and an errstate block
     # costs as much as the arithmetic on the few robots of a tick.
-    key = np.uint64(((tick * 0x100 + stream) & _MASK64) * int(_GOLDEN) & _MASK64)
+    k = ((tick * 0x100 + stream) & _MASK64) * int(_GOLDEN) & _MASK64
+    if robots.size <= _FEW:
+        # A few robots (a small swarm's tick): Python ints beat a dozen numpy calls.
+        return np.array([
+            ((_mix_int((_mix_int(int(sd) ^ k) + int(r) * 0x94D049BB133111EB) & _MASK64)
+              >> 11) + 1.0) * (1.0 / 9007199254740992.0)
+            for sd, r in zip(seeds.tolist(), robots.tolist(), strict=True)], dtype=np.float64)
+    key = np.uint64(k)
     z = _mix(seeds ^ key)
     r = robots.astype(np.uint64)
     r *= _M2

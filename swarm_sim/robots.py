@@ -16,6 +16,10 @@ from swarm_sim.arena import ArenaSpec, lay_tiles
 from swarm_sim.config import Scenario
 
 EXPLORE, DISSEMINATE = 0, 1
+# Below this many receiver × sender candidates, neighbours are found by comparing every pair.
+BRUTE_FORCE_PAIRS = 4096
+# Up to this many messages, deliver() pushes them one at a time.
+FEW_MESSAGES = 6
 # Random-number streams, so that draws for different purposes never coincide.
 S_TURN, S_HEADING, S_EXPLORE, S_DISSEMINATE, S_CHOICE, S_BYZANTINE = range(6)
 
@@ -74,7 +78,7 @@ def _placement(
 
 def _initial_opinions(n: int, liars: np.ndarray, g: np.random.Generator) -> np.ndarray:
     """Honest robots start half and half (the extra one, if odd, drawn at random)."""
-    honest = np.flatnonzero(~liars)
+    honest = flat_nonzero(~liars)
     colours = np.zeros(honest.size, dtype=np.int8)
     colours[: honest.size // 2] = 1
     if honest.size % 2:
@@ -134,19 +138,30 @@ def new_swarm(scenarios: list[Scenario], seeds: list[int]) -> Swarm:
     )
 
 
+def flat_nonzero(mask: np.ndarray) -> np.ndarray:
+    """Indices where a 1-D mask is true: np.flatnonzero without its ravel, which costs more
+    than the search itself on a small swarm's arrays."""
+    return mask.nonzero()[0]
+
+
 def move(s: Swarm, tick: int, turn_mean_ticks: float) -> None:
     """Straight runs with random turns; robots that would leave the arena bounce off the wall."""
     s.x += s.vx
     s.y += s.vy
     side = np.float32(s.arena.side_m)
-    for pos, vel in ((s.x, s.vx), (s.y, s.vy)):
-        out = np.flatnonzero((pos < 0) | (pos > side))
+    # Most ticks nobody reaches a wall: four reductions then beat two masks per axis.
+    if min(s.x.min(), s.y.min()) >= 0 and max(s.x.max(), s.y.max()) <= side:
+        axes: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
+    else:
+        axes = ((s.x, s.vx), (s.y, s.vy))
+    for pos, vel in axes:
+        out = flat_nonzero((pos < 0) | (pos > side))
         if out.size:
             p = pos[out]
             pos[out] = np.where(p < 0, -p, 2 * side - p)
             vel[out] = -vel[out]
     s.turn_in -= 1
-    turning = np.flatnonzero(s.turn_in <= 0)
+    turning = flat_nonzero(s.turn_in <= 0)
     if turning.size:
         seeds, local = s.seeds[turning], s.local[turning]
         angle = 2 * np.pi * rng.uniform(seeds, tick, local, S_HEADING)
@@ -234,6 +249,8 @@ def neighbour_pairs(
     empty = np.empty(0, dtype=np.int64)
     if receivers.size == 0 or senders.size == 0:
         return empty, empty
+    if receivers.size * senders.size <= BRUTE_FORCE_PAIRS:
+        return _all_pairs(grid, s, receivers, senders, range_m)
     scell = grid.cells(s.x[senders], s.y[senders], s.run_of[senders])
     cells = s.runs * grid.per_run
     # A stable sort keeps senders of a cell in index order, whatever else is in the batch;
@@ -259,16 +276,49 @@ def neighbour_pairs(
     return rec[keep], snd[keep]
 
 
+def _all_pairs(grid: Grid, s: Swarm, receivers: np.ndarray, senders: np.ndarray,
+               range_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """neighbour_pairs for a few robots: every distance at once (a handful of numpy calls
+    instead of the hash's dozens), in the hash's order (receiver, sender cell, sender)."""
+    dx = s.x[receivers][:, None] - s.x[senders][None, :]
+    dy = s.y[receivers][:, None] - s.y[senders][None, :]
+    near = (dx * dx + dy * dy <= np.float32(range_m * range_m))
+    near &= receivers[:, None] != senders[None, :]
+    if s.runs > 1:
+        near &= s.run_of[receivers][:, None] == s.run_of[senders][None, :]
+    r, k = near.nonzero()
+    if r.size > 1 and (r[1:] == r[:-1]).any():
+        # A receiver hears several senders: they come by cell, then by index.
+        scell = grid.cells(s.x[senders], s.y[senders], s.run_of[senders])
+        order = np.lexsort((k, scell[k], r))
+        r, k = r[order], k[order]
+    return receivers[r].astype(np.int64), senders[k].astype(np.int64)
+
+
 def deliver(s: Swarm, receivers: np.ndarray, values: np.ndarray, qualities: np.ndarray) -> None:
     """Push messages into the receivers' inboxes (most recent first, oldest dropped)."""
     if receivers.size == 0:
         return
     m = s.inbox.shape[1]
+    if receivers.size <= FEW_MESSAGES:
+        # A few messages: push them one by one, as below keeping each receiver's first m of
+        # this tick (the m-th ends up first).
+        taken: dict[int, int] = {}
+        for r, v, q in zip(receivers.tolist(), values.tolist(), qualities.tolist(), strict=True):
+            taken[r] = taken.get(r, 0) + 1
+            if taken[r] > m:
+                continue
+            box, qbox = s.inbox[r], s.inbox_quality[r]
+            box[1:] = box[:-1]
+            qbox[1:] = qbox[:-1]
+            box[0], qbox[0] = v, q
+            s.inbox_n[r] = min(int(s.inbox_n[r]) + 1, m)
+        return
     rec, val, qual = receivers, values, qualities
     if np.any(rec[1:] < rec[:-1]):  # pairs usually arrive grouped by receiver already
         order = np.argsort(rec, kind="stable")
         rec, val, qual = rec[order], val[order], qual[order]
-    start = np.flatnonzero(np.concatenate(([True], rec[1:] != rec[:-1])))
+    start = flat_nonzero(np.concatenate(([True], rec[1:] != rec[:-1])))
     who = rec[start]
     fresh = np.minimum(np.diff(np.append(start, rec.size)), m)
     # Newest messages take the first slots; older ones slide right by the number received.

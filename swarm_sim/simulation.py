@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,11 +31,13 @@ from swarm_sim.robots import (
     Grid,
     Swarm,
     deliver,
+    flat_nonzero,
     move,
     neighbour_pairs,
     new_swarm,
     sense,
 )
+from swarm_sim.token_economy import TokenDecision, TokenEstimate
 
 FLAGGED = 255
 W_MSR_F = 1
@@ -61,6 +63,11 @@ class RunResult:
     accepted_votes: int
     rejected_votes: int
     simulated_s: float
+    # Token strategies: mean tokens held at the end over tokens at the start (nan otherwise).
+    honest_tokens: float
+    byzantine_tokens: float
+    # Absolute error at each tenth of max_time_s until the run was recorded (";"-separated).
+    error_curve: str
     digest: str  # sha256 of the run's final robot state: equal digests, equal runs
 
 
@@ -93,8 +100,8 @@ class _Batch:
         self.truth = (float(self.sc.arena.majority_colour) if self.sc.discrete
                       else self.sc.arena.true_share)
         self.wrong = (1.0 - self.truth) if self.sc.discrete else float(self.truth < 0.5)
-        self.liars = np.flatnonzero(self.s.byzantine)
-        self.honest = np.flatnonzero(~self.s.byzantine)
+        self.liars = flat_nonzero(self.s.byzantine)
+        self.honest = flat_nonzero(~self.s.byzantine)
         self.honest_count = np.bincount(self.s.run_of[self.honest], minlength=self.s.runs)
         self.pending = np.zeros(self.s.size, dtype=bool)
         self.done_at = np.full(self.s.runs, -1, dtype=np.int64)
@@ -103,6 +110,8 @@ class _Batch:
         self.ids = byz.identities(self.behaviour, self.sc.byzantine.sybil_identities)
         self.s.estimate[:] = np.nan
         self.ledger: DecisionLedger | EstimateLedger | None = None
+        self.token: TokenDecision | TokenEstimate | None = None
+        self.curve: list[np.ndarray] = []
         self.backend = backend
         if self.sc.on_chain:
             self._open_ledger()
@@ -131,7 +140,8 @@ class _Batch:
         return np.isin(who, rec)
 
     def _modulated(self) -> bool:
-        rule = self.sc.ledger.rule if self.sc.strategy == "blockchain" else self.sc.strategy
+        contract = self.sc.strategy in ("blockchain", "token")
+        rule = self.sc.ledger.rule if contract else self.sc.strategy
         return rule in ("dmvd", "dmmd")
 
     # ---- phases ---------------------------------------------------------------------------
@@ -139,7 +149,7 @@ class _Batch:
     def _transitions(self, tick: int) -> None:
         s, t = self.s, self.sc.timing
         s.phase_left -= 1
-        ended = np.flatnonzero(s.phase_left <= 0)
+        ended = flat_nonzero(s.phase_left <= 0)
         if ended.size == 0:
             return
         explored = ended[s.phase[ended] == EXPLORE]
@@ -173,7 +183,7 @@ class _Batch:
 
     def _decide(self, tick: int, who: np.ndarray) -> None:
         s = self.s
-        if self.sc.strategy == "blockchain":
+        if self.sc.strategy in ("blockchain", "token"):
             self.pending[who] = True  # the contract decides, at the next block
             return
         if self.sc.on_chain:
@@ -201,14 +211,14 @@ class _Batch:
     def _communicate(self, tick: int) -> None:
         s, t = self.s, self.sc.timing
         disseminating = s.phase == DISSEMINATE
-        listening = np.flatnonzero(disseminating & (s.phase_left <= t.listen_ticks)
+        listening = flat_nonzero(disseminating & (s.phase_left <= t.listen_ticks)
                                    & ~s.byzantine)
         if listening.size == 0:
             return
         sending = disseminating
         if self.behaviour == "jamming":
             sending = sending & ~s.byzantine
-        senders = np.flatnonzero(sending)
+        senders = flat_nonzero(sending)
         rec, snd = neighbour_pairs(self.grid, s, listening, senders, t.comm_range_m)
         if rec.size == 0:
             return
@@ -218,7 +228,7 @@ class _Batch:
         value = (s.opinion[snd].astype(np.float32) if self.sc.discrete
                  else s.estimate[snd].astype(np.float32))
         quality = s.quality[snd].copy()
-        lying = np.flatnonzero(s.byzantine[snd])
+        lying = flat_nonzero(s.byzantine[snd])
         if lying.size:
             value[lying], quality[lying] = self._forged(tick, snd[lying])
             if self.ids > 1:
@@ -246,6 +256,12 @@ class _Batch:
     def _open_ledger(self) -> None:
         s, spec = self.s, self.sc.ledger
         self.backend = self.backend or open_backend(spec.backend)
+        if self.sc.strategy == "token":
+            self.token = TokenDecision(self, self.backend)
+            return
+        if self.sc.strategy == "token-estimate":
+            self.token = TokenEstimate(self, self.backend)
+            return
         everyone = np.arange(s.size)
         swarm, robot, owner = self._identities(everyone)
         if self.sc.strategy == "blockchain":
@@ -267,11 +283,13 @@ class _Batch:
     def _block(self, tick: int) -> None:
         s = self.s
         # A robot still waiting for the contract's answer has no opinion to announce yet.
-        voting = np.flatnonzero((s.phase == DISSEMINATE) & ~self.pending)
+        voting = flat_nonzero((s.phase == DISSEMINATE) & ~self.pending)
         if self.behaviour == "jamming":
             voting = voting[~s.byzantine[voting]]
             voting = voting[~self._jammed(voting)]
-        if isinstance(self.ledger, DecisionLedger):
+        if self.token is not None:
+            self.token.block(tick, voting)
+        elif isinstance(self.ledger, DecisionLedger):
             self._decision_block(tick, voting)
         else:
             self._estimate_block(tick, voting)
@@ -280,14 +298,14 @@ class _Batch:
         s = self.s
         value = s.opinion[owner].astype(np.float32)
         quality = s.quality[owner].copy()
-        liars = np.flatnonzero(s.byzantine[owner])
+        liars = flat_nonzero(s.byzantine[owner])
         if liars.size:
             value[liars], quality[liars] = self._forged(tick, owner[liars])
         return value, quality
 
     def _decision_block(self, tick: int, voting: np.ndarray) -> None:
         s = self.s
-        asking = np.flatnonzero(self.pending)
+        asking = flat_nonzero(self.pending)
         asking = asking[~self._jammed(asking)]
         d_swarm, d_robot, d_owner = self._identities(asking)
         _, d_quality = self._said(tick, d_owner)
@@ -309,7 +327,7 @@ class _Batch:
         voting = voting[s.seen_total[voting] > 0]
         swarm, robot, owner = self._identities(voting)
         value = self._sensed(owner)
-        liars = np.flatnonzero(s.byzantine[owner])
+        liars = flat_nonzero(s.byzantine[owner])
         if liars.size:
             value[liars], _ = self._forged(tick, owner[liars])
         self.ledger.step(swarm, robot, value)
@@ -342,7 +360,7 @@ class _Batch:
         self.done_at[agreed] = tick + 1
         if self.sc.discrete:
             # A decided run is recorded now: what its batch does afterwards is not its business.
-            self._finish(np.flatnonzero(agreed), tick + 1)
+            self._finish(flat_nonzero(agreed), tick + 1)
 
     def _errors(self, runs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per run: the honest robots' mean value and its absolute error (discrete: the share
@@ -364,10 +382,15 @@ class _Batch:
         s = self.s
         mean, error = self._errors(runs)
         flagged = np.zeros((2, s.runs), dtype=np.int64)
+        tokens: dict[int, tuple[float, float]] = {}
         if isinstance(self.ledger, DecisionLedger):
-            swarm, robot, owner = self._identities(np.flatnonzero(np.isin(s.run_of, runs)))
+            swarm, robot, owner = self._identities(flat_nonzero(np.isin(s.run_of, runs)))
             hit = self.ledger.opinions(swarm, robot) == FLAGGED
             np.add.at(flagged, (s.byzantine[owner].astype(int) ^ 1, swarm), hit)
+        elif isinstance(self.token, TokenDecision):
+            flagged = self.token.flagged_by_run(runs)
+        elif isinstance(self.token, TokenEstimate):
+            tokens = self.token.balances(runs)
         for i, r in enumerate(runs.tolist()):
             done = self.done_at[r] >= 0
             if self.sc.discrete:
@@ -376,7 +399,13 @@ class _Batch:
             else:
                 decision = float(mean[i])
                 correct = bool(error[i] <= self.sc.tolerance)
-            votes = self.ledger.counters(r) if self.ledger is not None else {}
+            if self.ledger is not None:
+                votes = self.ledger.counters(r)
+            elif self.token is not None:
+                votes = {"accepted": self.token.accepted[r], "rejected": self.token.rejected[r]}
+            else:
+                votes = {}
+            held = tokens.get(r, (math.nan, math.nan))
             self.results[r] = RunResult(
                 run_index=self.run_indices[r], seed=self.seeds[r], strategy=self._label(),
                 robots=s.n, byzantine=self.scenarios[r].byzantine_count,
@@ -388,6 +417,8 @@ class _Batch:
                 accepted_votes=int(votes.get("accepted", 0)),
                 rejected_votes=int(votes.get("rejected", 0)),
                 simulated_s=ticks / self.tps,
+                honest_tokens=float(held[0]), byzantine_tokens=float(held[1]),
+                error_curve=";".join(f"{c[r]:.4g}" for c in self.curve),
                 digest=self._digest(r),
             )
 
@@ -395,17 +426,21 @@ class _Batch:
         s, t = self.s, self.sc.timing
         turn_mean = t.turn_mean_s * self.tps
         block_ticks = self.sc.ledger.block_ticks
+        on_chain = self.sc.on_chain
+        sample_every = max(1, self.sc.max_ticks // 10)
         last = 0
         ticks = self.sc.max_ticks
         for tick in range(ticks):
             move(s, tick, turn_mean)
             sense(s, totals=not self.sc.discrete)
             self._transitions(tick)
-            if self.sc.on_chain:
+            if on_chain:
                 if tick % block_ticks == block_ticks - 1:
                     self._block(tick)
             else:
                 self._communicate(tick)
+            if (tick + 1) % sample_every == 0:
+                self.curve.append(self._errors(np.arange(s.runs))[1])
             if tick % self.tps == self.tps - 1:
                 self._check(tick)
                 if len(self.results) == s.runs:
@@ -418,6 +453,13 @@ class _Batch:
             progress(ticks - last)
         self._finish(np.array([r for r in range(s.runs) if r not in self.results], dtype=int),
                      ticks)
+        if isinstance(self.token, TokenDecision):
+            # Runs are recorded when their robots agree; their tokens once the batch is over
+            # (settled swarms have paid out by then).
+            held = self.token.holdings(np.arange(s.runs))
+            self.results = {r: replace(res, honest_tokens=held[r][0],
+                                       byzantine_tokens=held[r][1])
+                            for r, res in self.results.items()}
         return [self.results[r] for r in range(s.runs)]
 
     def _digest(self, run: int) -> str:
@@ -429,8 +471,8 @@ class _Batch:
         return h.hexdigest()
 
     def _label(self) -> str:
-        if self.sc.strategy == "blockchain":
-            return f"blockchain-{self.sc.ledger.rule}"
+        if self.sc.strategy in ("blockchain", "token"):
+            return f"{self.sc.strategy}-{self.sc.ledger.rule}"
         return self.sc.strategy
 
     def close(self) -> None:

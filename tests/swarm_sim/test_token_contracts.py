@@ -1,0 +1,313 @@
+"""The token-economy contracts on a real EVM, each attack next to the same attack on the first
+contracts (SwarmDecision, SwarmEstimate), where it succeeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from eth_abi import encode
+from eth_utils import keccak
+
+from swarm_sim.ledger import (
+    DecisionLedger,
+    EstimateLedger,
+    Robots,
+    TokenDecisionLedger,
+    TokenEstimateLedger,
+    open_backend,
+)
+
+FLAGGED = 255
+STAKE, BOND = 10**12, 20 * 10**12
+DEPOSIT = 100 * STAKE
+NONE = np.empty(0, dtype=np.int64)
+
+
+def _token_decision(chain, robots: int, audit: float = 0.0, audits: int = 1,
+                    first: list[int] | None = None, rule: str = "dmvd"
+                    ) -> tuple[TokenDecisionLedger, Robots]:
+    ledger = TokenDecisionLedger(chain, rule, stable_depth=2, reveal_delay=2, freshness=50,
+                                 contingent=50, unanimity=4, audit=audit, audits=audits,
+                                 bond_wei=BOND, stake_wei=STAKE)
+    team = Robots(chain, Robots.keys(b"test", robots))
+    team.fund([BOND + DEPOSIT] * robots)
+    ledger.open(1)
+    first = first if first is not None else [i % 2 for i in range(robots)]
+    for address, colour in zip(team.addresses, first, strict=True):
+        data = ledger.contract.data("register", [0, colour])
+        assert ledger.contract.send(address, data, value=BOND + DEPOSIT) is not None
+    return ledger, team
+
+
+def _heights(ledger: TokenDecisionLedger, team: Robots, n: int) -> None:
+    """Advance n heights, resolving whatever came due."""
+    for _ in range(n):
+        ledger.tick()
+        ledger.resolve(team.addresses)
+
+
+def _old_decision(rule: str = "dmvd") -> DecisionLedger:
+    return DecisionLedger(open_backend("revm"), rule, stable_depth=2, freshness=50,
+                          contingent=50)
+
+
+def _ids(*robots: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros(len(robots), dtype=np.int64), np.array(robots, dtype=np.int64)
+
+
+def _votes(robots: list[int], opinions: list[int], quality: int = 30000):
+    swarm, robot = _ids(*robots)
+    return swarm, robot, np.array(opinions, dtype=np.uint8), np.full(len(robots), quality)
+
+
+# ---- framing an honest robot -----------------------------------------------------------------
+
+def test_old_contract_lets_anyone_frame_an_honest_robot() -> None:
+    ledger = _old_decision()
+    ledger.register([7], *_ids(0), np.array([0], dtype=np.uint8))
+    # Anybody may send a batch; a vote "from robot 0" with the wrong colour flags it for good.
+    ledger.step((NONE, NONE, NONE), _votes([0], [1]))
+    assert ledger.opinions(*_ids(0)).tolist() == [FLAGGED]
+
+
+def test_nobody_can_vote_or_ask_in_another_robots_name() -> None:
+    chain = open_backend("revm")
+    ledger, team = _token_decision(chain, 3)
+    _heights(ledger, team, 3)
+    honest, liar = team.addresses[0], team.addresses[1]
+    outsider = "0x" + "ab" * 20
+    # An outsider's transactions are refused outright; a registered liar only hurts itself.
+    assert not ledger.vote(outsider, 1) and not ledger.request(outsider)
+    assert ledger.vote(liar, 0)  # robot 1 holds black: voting white flags it, nobody else
+    assert ledger.opinions([honest, liar]).tolist() == [0 | 0 << 1, FLAGGED]
+    assert ledger.vote(honest, 0)
+    assert ledger.tokens(honest) == (DEPOSIT - STAKE, STAKE, BOND)
+
+
+# ---- unbonded Sybil identities -------------------------------------------------------------
+
+def test_old_contract_registers_unlimited_free_identities() -> None:
+    ledger = _old_decision()
+    many = np.arange(500)
+    ledger.register([1], np.zeros(500, dtype=np.int64), many, np.ones(500, dtype=np.uint8))
+    ledger.step((NONE, NONE, NONE), _votes(list(range(500)), [1] * 500))
+    assert ledger.counters()["accepted"] == 500
+    assert ledger.contract.chain.balance(ledger.contract.address) == 0
+
+
+def test_every_identity_pays_a_bond_and_unregistered_ones_cannot_vote() -> None:
+    chain = open_backend("revm")
+    ledger, team = _token_decision(chain, 2)
+    sybils = Robots(chain, Robots.keys(b"sybil", 5))
+    sybils.fund([BOND + DEPOSIT] * 5)
+    for address in sybils.addresses:
+        cheap = ledger.contract.data("register", [0, 1])
+        assert ledger.contract.send(address, cheap, value=BOND) is None  # no stake: refused
+        assert not ledger.vote(address, 1)
+    _heights(ledger, team, 3)
+    assert [ledger.tokens(a)[2] for a in sybils.addresses] == [0] * 5
+    assert chain.balance(ledger.contract.address) == 2 * (BOND + DEPOSIT)
+
+
+# ---- grinding the draw -----------------------------------------------------------------------
+
+def _old_draw(seed: int, robot: int, height: int, pool: int) -> int:
+    """What SwarmDecision will answer, computable by anyone before asking."""
+    rnd = int.from_bytes(keccak(encode(["bytes32", "uint256", "uint64"],
+                                       [seed.to_bytes(32, "big"), robot, height])), "big")
+    return rnd % pool
+
+
+def test_old_contract_draw_is_known_before_asking() -> None:
+    ledger = _old_decision()
+    seed = 99
+    ledger.register([seed], *_ids(0, 1, 2, 3, 9), np.array([1, 1, 0, 0, 0], dtype=np.uint8))
+    pool = _votes([0, 1, 2, 3], [1, 1, 0, 0])  # every height: black, black, white, white
+    grinds = 0
+    for height in range(1, 30):
+        # Robot 9 asks only at heights where its draw (pool index 0 or 1) is sure to be black.
+        if height >= 3 and _old_draw(seed, 9, height, 4) < 2:
+            out = ledger.step((*_ids(9), np.array([1000])), pool)
+            assert out.tolist() == [1]
+            grinds += 1
+        else:
+            ledger.step((NONE, NONE, NONE), pool)
+    assert grinds > 5  # every grind paid off
+
+
+def test_draw_depends_on_a_block_that_does_not_exist_when_asking() -> None:
+    """Same request, same contract state: two futures that differ only in one unrelated
+    transaction before the seed height give different answers (embedded py-evm: real block
+    hashes), so nothing known at request time fixes the outcome."""
+    chain = open_backend("embedded")
+    try:
+        robots = 12
+        ledger, team = _token_decision(chain, robots, first=[1] * 6 + [0] * 6)
+        _heights(ledger, team, 3)
+        for address in team.addresses:  # height 3: six black votes, six white
+            assert ledger.vote(address, int(ledger.opinions([address])[0] & 1))
+        _heights(ledger, team, 2)
+        for address in team.addresses:
+            assert ledger.request(address)
+        snapshot = chain.snapshot()
+        _heights(ledger, team, 2)
+        future_a = ledger.opinions(team.addresses) & 1
+        chain.revert(snapshot)
+        chain.send_eth("0x" + "cd" * 20, 1)  # an unrelated transfer moves the seed's block
+        _heights(ledger, team, 2)
+        future_b = ledger.opinions(team.addresses) & 1
+    finally:
+        chain.close()
+    assert (future_a != future_b).any()
+
+
+def test_a_decision_cannot_be_rerolled() -> None:
+    chain = open_backend("revm")
+    ledger, team = _token_decision(chain, 2)
+    _heights(ledger, team, 3)
+    assert ledger.request(team.addresses[0])
+    assert not ledger.request(team.addresses[0])  # pending: no second draw
+    assert not ledger.vote(team.addresses[0], 1)  # and no vote before it is resolved
+
+
+# ---- claiming maximum quality ----------------------------------------------------------------
+
+def test_old_direct_comparison_never_catches_a_liar_claiming_top_quality() -> None:
+    ledger = _old_decision("dc")
+    ledger.register([3], *_ids(0, 1, 2, 9), np.array([0, 0, 0, 1], dtype=np.uint8))
+    for _ in range(40):
+        # Honest robots vote white with fair quality; the liar black with quality 65535, and
+        # asks for decisions claiming the top quality too: no white vote can beat it.
+        ledger.step((*_ids(9), np.array([65535])),
+                    (*_ids(0, 1, 2, 9)[0:2], np.array([0, 0, 0, 1], dtype=np.uint8),
+                     np.array([40000, 40000, 40000, 65535])))
+    assert ledger.opinions(*_ids(9)).tolist() == [1]
+    assert ledger.counters()["flagged"] == 0
+
+
+def test_a_robot_that_always_says_one_colour_is_caught_whatever_it_claims() -> None:
+    """The token contract takes no quality from anyone; audits catch a robot that announces
+    black whatever the contract tells it (half of the audits ask for white)."""
+    chain = open_backend("revm")
+    ledger, team = _token_decision(chain, 4, audit=1.0, first=[0, 0, 0, 1])
+    liar = team.addresses[3]
+    for _ in range(20):
+        _heights(ledger, team, 3)
+        for address in team.addresses[:3]:
+            code = int(ledger.opinions([address])[0])
+            assert ledger.vote(address, (code >> 1) & 1)
+        if ledger.opinions([liar])[0] == FLAGGED:
+            break
+        ledger.vote(liar, 1)
+        ledger.request(liar)
+        for address in team.addresses[:3]:
+            ledger.request(address)
+    assert ledger.opinions([liar]).tolist() == [FLAGGED]
+    assert ledger.tokens(liar) == (0, 0, 0)
+    assert FLAGGED not in ledger.opinions(team.addresses[:3]).tolist()
+
+
+# ---- token conservation and who ends up with the tokens ------------------------------------
+
+def test_old_estimate_loses_track_of_tokens_when_a_round_does_not_split_evenly() -> None:
+    stake = 10**15
+    ledger = EstimateLedger(open_backend("revm"), stake, 0, round_size=7, swarms=1)
+    ids = np.arange(7)
+    ledger.deposit(np.zeros(7, dtype=np.int64), ids, np.full(7, 10 * stake))
+    ledger.step(np.zeros(7, dtype=np.int64), ids, np.linspace(0.1, 0.7, 7))
+    held = sum(ledger.balance(0, int(i)) for i in ids)
+    assert held != ledger.contract.chain.balance(ledger.contract.address)
+
+
+def _estimate_accounts(chain, ledger: TokenEstimateLedger, addresses: list[str]) -> int:
+    """Everything the contract owes: balances, bonds, stakes of the open round, remainders."""
+    _, rounds = ledger.estimates()
+    swarm = ledger.contract.call("swarms", [0])
+    open_votes, carry = swarm[1], swarm[4]
+    held = 0
+    for a in addresses:
+        robot = ledger.contract.call("robots", [a])
+        held += robot[4] + (ledger.bond if not robot[2] else 0)
+    return held + open_votes * ledger.stake + carry
+
+
+def test_estimate_tokens_are_conserved_and_liars_run_dry_while_honest_robots_gain() -> None:
+    chain = open_backend("revm")
+    ledger = TokenEstimateLedger(chain, BOND, STAKE, round_size=7, epsilon=0.05)
+    team = Robots(chain, Robots.keys(b"estimate", 7))
+    team.fund([BOND + DEPOSIT] * 7)
+    ledger.open(1)
+    for address in team.addresses:
+        data = ledger.contract.data("register", [0])
+        assert ledger.contract.send(address, data, value=BOND + DEPOSIT) is not None
+    honest, liars = team.addresses[:4], team.addresses[4:]
+    rng = np.random.default_rng(3)
+    for _ in range(150):
+        for address in honest:
+            ledger.vote(address, float(np.clip(rng.normal(0.34, 0.01), 0, 1)))
+        for address in liars:
+            ledger.vote(address, 1.0)
+        assert chain.balance(ledger.contract.address) == _estimate_accounts(chain, ledger,
+                                                                            team.addresses)
+    estimate, rounds = ledger.estimates()
+    assert rounds[0] > 50 and estimate[0] == pytest.approx(0.34, abs=0.02)
+    assert all(ledger.balance(a) < STAKE for a in liars)  # out of tokens: no more say
+    assert all(ledger.balance(a) >= DEPOSIT - STAKE for a in honest)  # at most the open stake
+
+
+def test_old_estimate_drains_honest_robots_even_without_liars() -> None:
+    stake = 10**15
+    ledger = EstimateLedger(open_backend("revm"), stake, 0, round_size=10, swarms=1)
+    ids = np.arange(10)
+    ledger.deposit(np.zeros(10, dtype=np.int64), ids, np.full(10, 40 * stake))
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        ledger.step(np.zeros(10, dtype=np.int64), ids, np.clip(rng.normal(0.34, 0.01, 10), 0, 1))
+    # Half of every round loses its stake whatever its error: honest robots fall below their
+    # start (a random walk that ends at zero given time).
+    assert min(ledger.balance(0, int(i)) for i in ids) < 40 * stake
+
+
+def _decision_accounts(ledger: TokenDecisionLedger, addresses: list[str]) -> int:
+    held = sum(sum(ledger.tokens(a)) for a in addresses)
+    pot = ledger.contract.call("payouts", [0])[0]
+    return held + ledger.contract.call("slashed", [0]) + pot
+
+
+def test_decision_tokens_are_conserved_liars_end_with_nothing_and_honest_robots_gain() -> None:
+    chain = open_backend("revm")
+    robots = 8
+    # Honest robots keep their first (white) decision and only the liars ask again, so audits
+    # catch the liars whatever the draws: the test is about the money, not the dynamics.
+    ledger, team = _token_decision(chain, robots, audit=1.0, audits=2, first=[0] * 5 + [1] * 3)
+    honest, liars = team.addresses[:5], team.addresses[5:]
+    settled = False
+    for _ in range(60):
+        _heights(ledger, team, 3)
+        for address in team.addresses:
+            code = int(ledger.opinions([address])[0])
+            if code >= 254:
+                continue
+            # Audits first (unstaked), then the staked vote: bit 1 of the code is always the
+            # colour the next vote must announce.
+            for _ in range(3):
+                code = int(ledger.opinions([address])[0])
+                if code < 254:
+                    ledger.vote(address, 1 if address in liars else (code >> 1) & 1)
+            if address in liars:
+                ledger.request(address)
+        assert chain.balance(ledger.contract.address) == _decision_accounts(ledger,
+                                                                           team.addresses)
+        settled = settled or ledger.settle(0)
+        if settled:
+            break
+    assert settled
+    for address in team.addresses:
+        ledger.claim(address)
+    assert chain.balance(ledger.contract.address) == _decision_accounts(ledger, team.addresses)
+    assert all(sum(ledger.tokens(a)) == 0 for a in liars)
+    assert all(sum(ledger.tokens(a)) >= BOND + DEPOSIT for a in honest)
+    # Leaving pays everything out: nothing stays in the contract.
+    for address in team.addresses:
+        ledger.contract.send(address, ledger.contract.data("withdraw", []))
+    assert chain.balance(ledger.contract.address) == 0
