@@ -12,6 +12,8 @@ from gaka.config import Settings
 from gaka.errors import GakaError
 from robot.cli import app as robot_app
 from services.chain.cli import app as chain_app
+from services.ipfs.cli import app as ipfs_app
+from services.nft.cli import publish_cmd
 from swarm_sim.cli import app as swarm_app
 from vision.cli import paint
 
@@ -25,6 +27,8 @@ app = typer.Typer(
 app.add_typer(robot_app, name="robot")
 app.command("paint")(paint)
 app.add_typer(chain_app, name="chain")
+app.add_typer(ipfs_app, name="ipfs")
+app.command("publish")(publish_cmd)
 app.add_typer(swarm_app, name="swarm")
 
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)

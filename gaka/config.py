@@ -64,6 +64,10 @@ class Settings(BaseSettings):
         None, description="robot wallet; default: dev account 1 on local chains, else the signer"
     )
     deployments_dir: Path = Field(Path("deployments"), description="deployments/<network>.json")
+    ipfs_api: str | None = Field(
+        None, description="IPFS node RPC API (e.g. http://127.0.0.1:5001); unset: embedded store"
+    )
+    ipfs_timeout_s: float = Field(30.0, description="per-request timeout of the IPFS node")
 
     @field_validator("network")
     @classmethod

@@ -118,7 +118,7 @@ def run_paint(opts: PaintOptions) -> dict[str, Any]:
             report = sim.execute(traj)
             sim.film = None
         info = read_film_info(opts.video)
-        record["film"] = {"path": str(opts.video), "codec": film.codec, "frames": info.frames,
+        record["film"] = {"path": str(opts.video), "codec": info.codec, "frames": info.frames,
                           "fps": info.fps, "duration_s": info.duration_s,
                           "size": [info.width, info.height], "speedup": opts.film.speedup}
     else:

@@ -57,6 +57,7 @@ def test_simulated_painting_reproduces_the_preview_and_films_it(astronaut_plan, 
     expected = math.floor(traj.duration_s / (spec.speedup / spec.fps)) + 1
     assert info.frames == report.frames == expected
     assert (info.width, info.height) == (160, 120) and info.fps == pytest.approx(10.0)
+    assert info.codec == film.codec == "h264"  # read back from the file by decoding it
     assert info.duration_s == pytest.approx(traj.duration_s / spec.speedup, abs=1 / spec.fps)
     assert report.duration_s == traj.duration_s > 0
 
