@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from gaka.config import Settings
 from gaka.errors import GakaError
 from robot.cli import app as robot_app
+from robot.cli import run as robot_run
 from services.chain.cli import app as chain_app
 from services.ipfs.cli import app as ipfs_app
 from services.nft.cli import publish_cmd
@@ -25,6 +26,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(robot_app, name="robot")
+# The API and dashboard are served by the daemon itself: `gaka serve` is `gaka robot run`.
+app.command("serve", help="Run the robot daemon with its REST API and dashboard "
+            "(same as `gaka robot run`).")(robot_run)
 app.command("paint")(paint)
 app.add_typer(chain_app, name="chain")
 app.add_typer(ipfs_app, name="ipfs")
@@ -58,7 +62,6 @@ for _name, _what in [
     ("auction", "Auction status and settlement"),
     ("supplies", "Paint and canvas stock, supply orders"),
     ("mission", "Secret Merkle missions"),
-    ("serve", "REST API and web dashboard"),
 ]:
     app.add_typer(_later(_name, _what), name=_name)
 
