@@ -121,6 +121,9 @@ class Daemon:
 
     def _progress(self, cycle_id: int, step: str) -> studio.Progress:
         def report(fraction: float, detail: str) -> None:
+            if step == "plan" and self.stop.is_set():
+                # Planning writes nothing until it is done: dropping it loses only time.
+                raise studio.Stopped("planning interrupted; it restarts with the daemon")
             self.activity = {"cycle_id": cycle_id, "step": step, "progress": fraction,
                              "detail": detail}
             now = time.monotonic()

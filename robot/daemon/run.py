@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -226,8 +227,13 @@ def run(settings: DaemonSettings, ov: Overrides, echo: Callable[[str], None]) ->
             echo(f"gaka robot on {daemon.network}: robot {daemon.robot}")
             echo(f"dashboard: http://{host}:{port}/   (API token in "
                  f"{settings.data_dir / TOKEN_FILE})")
+            # uvicorn turns SIGTERM/SIGINT into a clean server exit and then re-raises the
+            # signal to the handler found before it; this one lets the stop below happen.
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: None)
             server.run()
             echo("stopping: parking the brush, closing the film …")
+            sched.pause()
             daemon.stop.set()
             sched.shutdown(wait=True)
             jobs.unregister(str(daemon.data_dir))

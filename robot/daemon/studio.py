@@ -30,8 +30,6 @@ from robot.film import FilmRecorder, FilmSpec, read_film_info
 from robot.gcode import GCodeArm
 from robot.trajectory import fit_plan, plan_trajectory
 from vision.capture import open_source
-from vision.painter import PainterConfig
-from vision.pipeline import plan_paint
 from vision.plan import Plan, Source, load_plan, save_plan
 from vision.preprocess import kmeans_palette
 
@@ -111,6 +109,10 @@ def plan(folder: Path, cfg: StudioConfig, progress: Progress) -> Plan:
     out = folder / "plan.json"
     if out.is_file():
         return load_plan(out)
+    # torch loads in seconds: only a daemon that plans pays for it.
+    from vision.painter import PainterConfig
+    from vision.pipeline import plan_paint
+
     data = (folder / "capture.png").read_bytes()
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
     source = Source(hashlib.sha256(data).hexdigest(), image.shape[1], image.shape[0])
