@@ -3,25 +3,26 @@ pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {PayoutVault} from "./PayoutVault.sol";
 
 /// @title AuctionHouse
 /// @notice English auctions of paintings opened by the robot. The token is escrowed here; bids
 /// must beat the previous one by a minimum raise; a late bid extends the end to now + buffer;
-/// the outbid bidder is refunded with a capped push, or credited for `withdraw`. Anyone settles
-/// after the end: the token goes to the winner (or back to the seller when the winner cannot
-/// take it, the winner being refunded), the proceeds to the seller minus an optional fee.
-contract AuctionHouse is PayoutVault, Ownable {
+/// the outbid bidder is refunded with a capped push, or credited for `withdraw`. Every term
+/// (raise, buffer, fee) is fixed when the auction opens. Anyone settles after the end and the
+/// sale then stands whatever the winner's code does: the token goes to the winner by a plain
+/// transfer (no receiver hook to refuse it), the proceeds to the seller minus the fee. The
+/// seller may cancel before the first bid; the owner may pause new auctions and bids, never
+/// settlement, cancellation or withdrawals.
+contract AuctionHouse is PayoutVault, Ownable, Pausable {
     /// @notice Longest auction the robot may open.
     uint256 public constant MAX_DURATION = 30 days;
     /// @notice Longest time buffer the owner may set.
     uint256 public constant MAX_TIME_BUFFER = 1 days;
     /// @notice Highest platform fee, in basis points (10 %).
     uint256 public constant MAX_FEE_BPS = 1_000;
-    /// @notice Gas given to the NFT transfer to the winner, receiver hook included.
-    uint256 public constant DELIVERY_GAS = 150_000;
-    /// @notice Gas that must remain after the delivery attempt to finish settling either way.
-    uint256 public constant SETTLE_RESERVE_GAS = 80_000;
 
     /// @dev Highest bid; while `bidder` is zero, `amount` holds the reserve price.
     struct Bid {
@@ -29,12 +30,14 @@ contract AuctionHouse is PayoutVault, Ownable {
         uint96 amount;
     }
 
-    /// @dev Auction terms, fixed when it opens (raise and buffer snapshotted from the config).
+    /// @dev Auction terms, fixed when it opens (raise, buffer and fee copied from the config),
+    /// packed in one slot.
     struct Lot {
         address seller;
         uint40 endTime;
         uint16 minRaiseBps;
-        uint32 timeBuffer;
+        uint24 timeBuffer;
+        uint16 feeBps;
     }
 
     /// @dev Settings read together, packed in one slot.
@@ -49,7 +52,7 @@ contract AuctionHouse is PayoutVault, Ownable {
     IERC721 public immutable nft;
     /// @notice The only account that may open auctions (the robot wallet).
     address public robot;
-    /// @notice Fee, minimum raise and time buffer applied to new auctions / settlements.
+    /// @notice Fee, minimum raise and time buffer applied to auctions opened from now on.
     Config public config;
     /// @notice Highest bid per token (reserve price while no bid).
     mapping(uint256 tokenId => Bid) public highestBid;
@@ -70,13 +73,13 @@ contract AuctionHouse is PayoutVault, Ownable {
     );
     /// @notice The auction ended without bids; the token went back to the seller.
     event AuctionUnsold(uint256 indexed tokenId, address indexed seller);
-    /// @notice The winner could not receive the token: refunded, token back to the seller.
-    event DeliveryFailed(uint256 indexed tokenId, address indexed winner, uint256 amount);
+    /// @notice The seller cancelled the auction before any bid; the token went back to it.
+    event AuctionCanceled(uint256 indexed tokenId, address indexed seller);
     /// @notice The robot allowed to open auctions changed.
     event RobotUpdated(address indexed robot);
     /// @notice The minimum raise or time buffer for new auctions changed.
     event AuctionParamsUpdated(uint16 minRaiseBps, uint32 timeBuffer);
-    /// @notice The platform fee changed.
+    /// @notice The platform fee of auctions opened from now on changed.
     event FeeUpdated(address indexed recipient, uint16 feeBps);
 
     /// @notice Only the robot opens auctions.
@@ -99,18 +102,20 @@ contract AuctionHouse is PayoutVault, Ownable {
     error InvalidDuration(uint256 duration);
     /// @notice The minimum raise must be within 1..10,000 basis points.
     error InvalidMinRaise(uint256 bps);
-    /// @notice The time buffer is longer than MAX_TIME_BUFFER.
+    /// @notice The time buffer is zero or longer than MAX_TIME_BUFFER.
     error InvalidTimeBuffer(uint256 timeBuffer);
     /// @notice The fee is above MAX_FEE_BPS.
     error FeeTooHigh(uint256 bps);
-    /// @notice Settling needs more gas so the winner's delivery gets its full budget.
-    error InsufficientGas(uint256 available, uint256 required);
+    /// @notice Only the auction's seller may cancel it.
+    error NotSeller(uint256 tokenId, address caller);
+    /// @notice The auction has a bid; it can only be settled.
+    error AuctionHasBids(uint256 tokenId);
 
     /// @param nft_ The painting contract.
     /// @param owner_ Owner (sets the robot, fee and auction parameters).
     /// @param robot_ Account that opens auctions.
     /// @param minRaiseBps Minimum raise over the previous bid, basis points.
-    /// @param timeBuffer Seconds a late bid pushes the end to.
+    /// @param timeBuffer Seconds a late bid pushes the end to (1..MAX_TIME_BUFFER).
     constructor(IERC721 nft_, address owner_, address robot_, uint16 minRaiseBps, uint32 timeBuffer)
         Ownable(owner_)
     {
@@ -127,14 +132,18 @@ contract AuctionHouse is PayoutVault, Ownable {
     function createAuction(uint256 tokenId, uint96 reservePrice, uint256 duration)
         external
         nonReentrant
+        whenNotPaused
     {
         if (msg.sender != robot) revert NotRobot(msg.sender);
         if (reservePrice == 0) revert ZeroReserve();
         if (duration == 0 || duration > MAX_DURATION) revert InvalidDuration(duration);
         if (lots[tokenId].seller != address(0)) revert AuctionExists(tokenId);
         Config memory c = config;
-        uint40 endTime = uint40(block.timestamp + duration);
-        lots[tokenId] = Lot(msg.sender, endTime, c.minRaiseBps, c.timeBuffer);
+        uint40 endTime = SafeCast.toUint40(block.timestamp + duration);
+        // timeBuffer <= MAX_TIME_BUFFER < 2**24 was checked when it was set.
+        lots[tokenId] = Lot(
+            msg.sender, endTime, c.minRaiseBps, SafeCast.toUint24(c.timeBuffer), c.feeBps
+        );
         highestBid[tokenId] = Bid(address(0), reservePrice);
         emit AuctionCreated(tokenId, msg.sender, reservePrice, endTime);
         nft.transferFrom(msg.sender, address(this), tokenId);
@@ -142,7 +151,7 @@ contract AuctionHouse is PayoutVault, Ownable {
 
     /// @notice Bids `msg.value` on a running auction; refunds the previous highest bidder.
     /// @param tokenId Painting to bid on.
-    function bid(uint256 tokenId) external payable nonReentrant {
+    function bid(uint256 tokenId) external payable nonReentrant whenNotPaused {
         Lot memory lot = lots[tokenId];
         if (lot.seller == address(0)) revert AuctionNotFound(tokenId);
         // slither-disable-next-line timestamp
@@ -151,14 +160,13 @@ contract AuctionHouse is PayoutVault, Ownable {
         if (top.bidder == msg.sender) revert AlreadyHighestBidder(msg.sender);
         uint256 minimum = _minimumBid(top, lot.minRaiseBps);
         if (msg.value < minimum) revert BidTooLow(msg.value, minimum);
-        // All ETH in existence is below 2**96 wei, so the cast cannot truncate a real bid.
-        highestBid[tokenId] = Bid(msg.sender, uint96(msg.value));
+        highestBid[tokenId] = Bid(msg.sender, SafeCast.toUint96(msg.value));
         emit AuctionBid(tokenId, msg.sender, msg.value);
         unchecked {
             // endTime > block.timestamp was checked above.
             // slither-disable-next-line timestamp
             if (lot.endTime - block.timestamp < lot.timeBuffer) {
-                uint40 endTime = uint40(block.timestamp + lot.timeBuffer);
+                uint40 endTime = SafeCast.toUint40(block.timestamp + lot.timeBuffer);
                 lots[tokenId].endTime = endTime;
                 emit AuctionExtended(tokenId, endTime);
             }
@@ -166,7 +174,9 @@ contract AuctionHouse is PayoutVault, Ownable {
         if (top.bidder != address(0)) _pay(top.bidder, top.amount);
     }
 
-    /// @notice Ends an auction after its end time; callable by anyone.
+    /// @notice Ends an auction after its end time; callable by anyone, paused or not. The sale
+    /// stands: the winner gets the token by a plain `transferFrom` (its code is not asked), the
+    /// seller the highest bid minus the fee fixed at the opening.
     /// @param tokenId Painting whose auction to settle.
     function settle(uint256 tokenId) external nonReentrant {
         Lot memory lot = lots[tokenId];
@@ -181,17 +191,36 @@ contract AuctionHouse is PayoutVault, Ownable {
             nft.transferFrom(address(this), lot.seller, tokenId);
             return;
         }
-        if (!_deliver(top.bidder, tokenId)) {
-            emit DeliveryFailed(tokenId, top.bidder, top.amount);
-            nft.transferFrom(address(this), lot.seller, tokenId);
-            _pay(top.bidder, top.amount);
-            return;
-        }
-        Config memory c = config;
-        uint256 fee = uint256(top.amount) * c.feeBps / 10_000;
+        uint256 fee = uint256(top.amount) * lot.feeBps / 10_000;
         emit AuctionSettled(tokenId, top.bidder, top.amount, fee);
-        if (fee != 0) pendingWithdrawals[c.feeRecipient] += fee;
+        // A lot with a fee was opened while a fee recipient was set, and it can never be unset.
+        if (fee != 0) pendingWithdrawals[config.feeRecipient] += fee;
+        nft.transferFrom(address(this), top.bidder, tokenId);
         _pay(lot.seller, top.amount - fee);
+    }
+
+    /// @notice Cancels an auction that has no bid yet and returns the token to its seller; works
+    /// while paused too.
+    /// @param tokenId Painting whose auction to cancel; only its seller may.
+    function cancelAuction(uint256 tokenId) external nonReentrant {
+        Lot memory lot = lots[tokenId];
+        if (lot.seller == address(0)) revert AuctionNotFound(tokenId);
+        if (msg.sender != lot.seller) revert NotSeller(tokenId, msg.sender);
+        if (highestBid[tokenId].bidder != address(0)) revert AuctionHasBids(tokenId);
+        delete lots[tokenId];
+        delete highestBid[tokenId];
+        emit AuctionCanceled(tokenId, lot.seller);
+        nft.transferFrom(address(this), lot.seller, tokenId);
+    }
+
+    /// @notice Stops new auctions and bids (settling, cancelling and withdrawing go on).
+    function pause() external onlyOwner {
+        _pause();
+    }
+
+    /// @notice Lets new auctions and bids in again.
+    function unpause() external onlyOwner {
+        _unpause();
     }
 
     /// @notice Sets the account allowed to open auctions.
@@ -202,17 +231,17 @@ contract AuctionHouse is PayoutVault, Ownable {
 
     /// @notice Sets the minimum raise and time buffer of auctions opened from now on.
     /// @param minRaiseBps Minimum raise, 1..10,000 basis points.
-    /// @param timeBuffer Late-bid extension in seconds, at most MAX_TIME_BUFFER.
+    /// @param timeBuffer Late-bid extension in seconds, 1..MAX_TIME_BUFFER.
     function setAuctionParams(uint16 minRaiseBps, uint32 timeBuffer) external onlyOwner {
         _setAuctionParams(minRaiseBps, timeBuffer);
     }
 
-    /// @notice Sets the platform fee taken from proceeds at settlement.
-    /// @param recipient Account credited with the fee (non-zero when the fee is non-zero).
+    /// @notice Sets the platform fee of auctions opened from now on (running ones keep theirs).
+    /// @param recipient Account credited with the fees of every settlement from now on.
     /// @param feeBps Fee in basis points, at most MAX_FEE_BPS.
     function setFee(address recipient, uint16 feeBps) external onlyOwner {
         if (feeBps > MAX_FEE_BPS) revert FeeTooHigh(feeBps);
-        if (feeBps != 0 && recipient == address(0)) revert ZeroAddress();
+        if (recipient == address(0)) revert ZeroAddress();
         config.feeRecipient = recipient;
         config.feeBps = feeBps;
         emit FeeUpdated(recipient, feeBps);
@@ -235,23 +264,6 @@ contract AuctionHouse is PayoutVault, Ownable {
         return top.amount + raise;
     }
 
-    /// @dev Safe-transfers the token to `to` with a fixed gas budget and no return data copied;
-    /// false when the receiver rejects it or burns the budget.
-    function _deliver(address to, uint256 tokenId) private returns (bool ok) {
-        // Without this check a settler could pass too little gas to make an honest winner's
-        // delivery fail on purpose (EIP-150 forwards at most 63/64 of what is left).
-        uint256 required = DELIVERY_GAS * 64 / 63 + SETTLE_RESERVE_GAS;
-        if (gasleft() < required) revert InsufficientGas(gasleft(), required);
-        bytes memory data = abi.encodeWithSignature(
-            "safeTransferFrom(address,address,uint256)", address(this), to, tokenId
-        );
-        address target = address(nft);
-        // slither-disable-next-line assembly
-        assembly ("memory-safe") {
-            ok := call(DELIVERY_GAS, target, 0, add(data, 32), mload(data), 0, 0)
-        }
-    }
-
     function _setRobot(address robot_) private {
         if (robot_ == address(0)) revert ZeroAddress();
         robot = robot_;
@@ -260,7 +272,7 @@ contract AuctionHouse is PayoutVault, Ownable {
 
     function _setAuctionParams(uint16 minRaiseBps, uint32 timeBuffer) private {
         if (minRaiseBps == 0 || minRaiseBps > 10_000) revert InvalidMinRaise(minRaiseBps);
-        if (timeBuffer > MAX_TIME_BUFFER) revert InvalidTimeBuffer(timeBuffer);
+        if (timeBuffer == 0 || timeBuffer > MAX_TIME_BUFFER) revert InvalidTimeBuffer(timeBuffer);
         config.minRaiseBps = minRaiseBps;
         config.timeBuffer = timeBuffer;
         emit AuctionParamsUpdated(minRaiseBps, timeBuffer);

@@ -11,10 +11,15 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 /// @notice One token per painting. The token id is the painting's provenance hash (the hash of
 /// its stroke plan), so a plan can be minted once and the provenance costs no storage. The
 /// metadata is an IPFS CIDv1 (raw codec, sha2-256) stored as its 32-byte digest; `tokenURI`
-/// rebuilds the base32 `ipfs://bafkrei...` string from it.
+/// rebuilds the base32 `ipfs://bafkrei...` string from it. Metadata may change only while a
+/// token has never been sold: while a minter holds it and it has never belonged to anyone but
+/// minters and escrows (the auction house); once it has, it is frozen for good.
 contract PaintingNFT is ERC721, ERC2981, AccessControl, IERC4906 {
     /// @notice Role allowed to mint (the robot's wallet).
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
+    /// @notice Role of contracts that hold tokens for the robot without buying them (the
+    /// auction house): passing through them is not a sale.
+    bytes32 public constant ESCROW_ROLE = keccak256("ESCROW_ROLE");
     /// @notice Highest royalty the admin may set, in basis points (10 %).
     uint96 public constant MAX_ROYALTY_BPS = 1_000;
 
@@ -24,9 +29,15 @@ contract PaintingNFT is ERC721, ERC2981, AccessControl, IERC4906 {
     bytes32 private constant _BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
     mapping(uint256 tokenId => bytes32 digest) private _cidDigest;
+    /// @dev Holders of MINTER_ROLE or ESCROW_ROLE: one slot to read per transfer, not two.
+    mapping(address account => bool) private _custodian;
+    /// @dev Set when a token comes back to a custodian from an outside owner (it was sold).
+    mapping(uint256 tokenId => bool) private _frozen;
 
     /// @notice A painting was minted to `to` with metadata CID digest `cidDigest`.
     event PaintingMinted(uint256 indexed tokenId, address indexed to, bytes32 cidDigest);
+    /// @notice The token came back after a sale: its metadata can never change again.
+    event MetadataSealed(uint256 indexed tokenId);
     /// @notice The royalty receiver or rate changed.
     event RoyaltyUpdated(address indexed receiver, uint96 bps);
 
@@ -38,6 +49,8 @@ contract PaintingNFT is ERC721, ERC2981, AccessControl, IERC4906 {
     error RoyaltyTooHigh(uint96 bps, uint96 max);
     /// @notice Metadata can only change while the minter still holds the token.
     error NotTokenHolder(uint256 tokenId, address caller);
+    /// @notice The token has been sold; its metadata is frozen.
+    error MetadataFrozen(uint256 tokenId);
 
     /// @param admin Holder of DEFAULT_ADMIN_ROLE (grants roles, sets royalties).
     /// @param royaltyReceiver Receiver of ERC-2981 royalties (the robot wallet).
@@ -68,12 +81,13 @@ contract PaintingNFT is ERC721, ERC2981, AccessControl, IERC4906 {
         emit PaintingMinted(tokenId, to, cidDigest);
     }
 
-    /// @notice Replaces the metadata of a painting the minter still holds (ERC-4906 event).
-    /// @param tokenId Painting to update.
+    /// @notice Replaces the metadata of a never-sold painting the minter holds (ERC-4906 event).
+    /// @param tokenId Painting to update; not while it is in auction, never once sold.
     /// @param cidDigest New metadata digest.
     function updateMetadata(uint256 tokenId, bytes32 cidDigest) external onlyRole(MINTER_ROLE) {
         if (cidDigest == bytes32(0)) revert EmptyCid();
         if (_requireOwned(tokenId) != msg.sender) revert NotTokenHolder(tokenId, msg.sender);
+        if (_frozen[tokenId]) revert MetadataFrozen(tokenId);
         _cidDigest[tokenId] = cidDigest;
         emit MetadataUpdate(tokenId);
     }
@@ -91,6 +105,14 @@ contract PaintingNFT is ERC721, ERC2981, AccessControl, IERC4906 {
     function cidDigestOf(uint256 tokenId) external view returns (bytes32) {
         _requireOwned(tokenId);
         return _cidDigest[tokenId];
+    }
+
+    /// @notice Whether a painting's metadata can still change (held by a minter, never sold).
+    /// @param tokenId Painting.
+    /// @return True while `updateMetadata` would accept a new digest from its holder.
+    function metadataEditable(uint256 tokenId) external view returns (bool) {
+        address holder = _requireOwned(tokenId);
+        return hasRole(MINTER_ROLE, holder) && !_frozen[tokenId];
     }
 
     /// @notice Provenance hash (stroke plan hash) of a painting.
@@ -142,6 +164,36 @@ contract PaintingNFT is ERC721, ERC2981, AccessControl, IERC4906 {
         returns (bool)
     {
         return interfaceId == _ERC4906_INTERFACE_ID || super.supportsInterface(interfaceId);
+    }
+
+    /// @dev Freezes a token's metadata when it enters a custodian from an outside owner: an
+    /// outside owner means it was sold (or given away). A sale itself (escrow -> buyer) reads
+    /// one slot and writes nothing; while outside, `updateMetadata` fails on the holder check.
+    function _update(address to, uint256 tokenId, address auth)
+        internal
+        override
+        returns (address from)
+    {
+        from = super._update(to, tokenId, auth);
+        if (from == address(0) || _custodian[from] || !_custodian[to]) return from;
+        if (!_frozen[tokenId]) {
+            _frozen[tokenId] = true;
+            emit MetadataSealed(tokenId);
+        }
+    }
+
+    /// @dev Keeps `_custodian` equal to "holds MINTER_ROLE or ESCROW_ROLE".
+    function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        granted = super._grantRole(role, account);
+        if (granted && (role == MINTER_ROLE || role == ESCROW_ROLE)) _custodian[account] = true;
+    }
+
+    /// @dev Keeps `_custodian` equal to "holds MINTER_ROLE or ESCROW_ROLE".
+    function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
+        revoked = super._revokeRole(role, account);
+        if (revoked && (role == MINTER_ROLE || role == ESCROW_ROLE)) {
+            _custodian[account] = hasRole(MINTER_ROLE, account) || hasRole(ESCROW_ROLE, account);
+        }
     }
 
     function _setRoyalty(address receiver, uint96 bps) private {

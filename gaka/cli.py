@@ -13,6 +13,7 @@ from gaka.errors import GakaError
 from robot.cli import app as robot_app
 from robot.cli import run as robot_run
 from services.chain.cli import app as chain_app
+from services.economy.cli import auction_app, investors_app, supplies_app, wallet_app
 from services.ipfs.cli import app as ipfs_app
 from services.nft.cli import publish_cmd
 from swarm_sim.cli import app as swarm_app
@@ -34,6 +35,10 @@ app.add_typer(chain_app, name="chain")
 app.add_typer(ipfs_app, name="ipfs")
 app.command("publish")(publish_cmd)
 app.add_typer(swarm_app, name="swarm")
+app.add_typer(wallet_app, name="wallet")
+app.add_typer(auction_app, name="auction")
+app.add_typer(supplies_app, name="supplies")
+app.add_typer(investors_app, name="investors")
 
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -58,9 +63,6 @@ def _later(name: str, what: str) -> typer.Typer:
 
 
 for _name, _what in [
-    ("wallet", "Wallet balance and ledger of the robot"),
-    ("auction", "Auction status and settlement"),
-    ("supplies", "Paint and canvas stock, supply orders"),
     ("mission", "Secret Merkle missions"),
 ]:
     app.add_typer(_later(_name, _what), name=_name)

@@ -68,6 +68,39 @@ class Settings(BaseSettings):
         None, description="IPFS node RPC API (e.g. http://127.0.0.1:5001); unset: embedded store"
     )
     ipfs_timeout_s: float = Field(30.0, description="per-request timeout of the IPFS node")
+    # The economy: auctions, ledger, investors, supplies (see the README's Economy section).
+    confirmations: int = Field(0, ge=0, description="blocks behind the head the economy reads")
+    auction_reserve_wei: int = Field(10**16, gt=0, description="reserve of a first listing")
+    auction_duration_s: int = Field(86_400, gt=0, description="auction length")
+    auction_time_buffer_s: int = Field(
+        900, gt=0, description="late-bid extension set on local chains the owner key controls")
+    auction_relist_max: int = Field(2, ge=0, description="re-listings of an unsold painting")
+    auction_relist_discount_bps: int = Field(
+        2000, ge=0, le=9999, description="reserve cut per re-listing, basis points")
+    repay_share_bps: int = Field(
+        5000, ge=0, le=10_000, description="share of each sale's net proceeds repaid")
+    repay_interest_bps: int = Field(0, ge=0, description="owed on top of the loans, basis points")
+    ledger_royalty_payers: list[str] = Field(
+        default_factory=list, description="senders whose plain transfers count as royalties")
+    supplies_start: dict[str, float] = Field(
+        default_factory=lambda: {"canvas": 5, "brush": 2},
+        description="stock when the inventory is created (paint:<name> in ml)")
+    supplies_paint_ml_start: float = Field(
+        250.0, gt=0, description="stock of a paint the first time a plan uses it, ml")
+    supplies_paint_ml_per_mm2: float = Field(
+        0.0002, gt=0, description="paint used per mm² painted (length × brush width)")
+    supplies_brush_life_m: float = Field(
+        50.0, gt=0, description="metres of strokes a brush lasts")
+    supplies_thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"canvas": 1, "brush": 1, "paint": 60.0},
+        description="reorder at or below (paint: ml of any colour)")
+    supplies_targets: dict[str, float] = Field(
+        default_factory=lambda: {"canvas": 5, "brush": 3, "paint": 250.0},
+        description="restock up to")
+    supplies_items: dict[str, int] = Field(
+        default_factory=lambda: {"canvas": 1, "brush": 2, "paint": 3},
+        description="SupplyShop item id per supply kind")
+    supplies_paint_unit_ml: float = Field(50.0, gt=0, description="ml in one paint item")
 
     @field_validator("network")
     @classmethod

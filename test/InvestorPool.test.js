@@ -1,45 +1,108 @@
 const { expect } = require('chai');
 const { ethers } = require('hardhat');
-const { loadFixture } = require('@nomicfoundation/hardhat-network-helpers');
+const { loadFixture, time } = require('@nomicfoundation/hardhat-network-helpers');
 const { ONE_ETH, deployAll } = require('./fixtures');
 
+const CAP = 100n * ONE_ETH;
+const DAY = 86400n;
+
+/** deployAll plus an open funding round (cap 100 ETH, one day). */
+async function withRound() {
+  const f = await deployAll();
+  await f.pool.connect(f.robot).openRound(CAP, DAY);
+  return f;
+}
+
+/** Lets the open round reach its deadline and opens the next one. */
+async function nextRound(pool, robot) {
+  await time.increase(DAY);
+  await pool.connect(robot).openRound(CAP, DAY);
+}
+
 describe('InvestorPool', function () {
-  it('forwards loans to the robot and records them', async function () {
+  it('opens one round at a time, robot only, within bounds', async function () {
     const { pool, robot, alice } = await loadFixture(deployAll);
+    await expect(pool.connect(alice).openRound(CAP, DAY))
+      .to.be.revertedWithCustomError(pool, 'NotRobot').withArgs(alice.address);
+    await expect(pool.connect(robot).openRound(0, DAY))
+      .to.be.revertedWithCustomError(pool, 'InvalidRound').withArgs(0, DAY);
+    await expect(pool.connect(robot).openRound(CAP, 0))
+      .to.be.revertedWithCustomError(pool, 'InvalidRound').withArgs(CAP, 0);
+    await expect(pool.connect(robot).openRound(CAP, 366n * DAY))
+      .to.be.revertedWithCustomError(pool, 'InvalidRound').withArgs(CAP, 366n * DAY);
+    await expect(pool.connect(alice).invest({ value: 1 }))
+      .to.be.revertedWithCustomError(pool, 'NoOpenRound');
+    const tx = pool.connect(robot).openRound(CAP, DAY);
+    await expect(tx).to.emit(pool, 'RoundOpened').withArgs(1, CAP, BigInt(await time.latest()) + 1n + DAY);
+    await expect(pool.connect(robot).openRound(CAP, DAY))
+      .to.be.revertedWithCustomError(pool, 'RoundStillOpen').withArgs(1);
+    await expect(pool.connect(alice).closeRound())
+      .to.be.revertedWithCustomError(pool, 'NotRobot').withArgs(alice.address);
+    await expect(pool.connect(robot).closeRound()).to.emit(pool, 'RoundClosed').withArgs(1, 0);
+    await expect(pool.connect(robot).closeRound()).to.be.revertedWithCustomError(pool, 'NoOpenRound');
+  });
+
+  it('forwards loans to the robot and records them as pending in the round', async function () {
+    const { pool, robot, alice } = await loadFixture(withRound);
     const tx = pool.connect(alice).invest({ value: 3n * ONE_ETH });
-    await expect(tx).to.emit(pool, 'Invested').withArgs(alice.address, 3n * ONE_ETH);
+    await expect(tx).to.emit(pool, 'Invested').withArgs(alice.address, 1, 3n * ONE_ETH);
     await expect(tx).to.changeEtherBalances([alice, robot, pool], [-3n * ONE_ETH, 3n * ONE_ETH, 0n]);
-    expect((await pool.positions(alice.address)).lent).to.equal(3n * ONE_ETH);
-    expect(await pool.totalLent()).to.equal(3n * ONE_ETH);
+    const p = await pool.positions(alice.address);
+    expect([p.lent, p.pending, p.pendingRound]).to.deep.equal([0n, 3n * ONE_ETH, 1n]);
+    expect((await pool.rounds(1)).raised).to.equal(3n * ONE_ETH);
+    expect(await pool.totalLent()).to.equal(0n);
     await expect(pool.connect(alice).invest()).to.be.revertedWithCustomError(pool, 'ZeroAmount');
   });
 
-  it('splits repayments pro rata; a late investor only shares later repayments', async function () {
-    const { pool, robot, alice, bob, carol } = await loadFixture(deployAll);
+  it('caps a round; a full round does not close early (investors cannot move its close)', async function () {
+    const { pool, robot, alice, bob } = await loadFixture(deployAll);
+    await pool.connect(robot).openRound(2n * ONE_ETH, DAY);
+    await pool.connect(alice).invest({ value: ONE_ETH });
+    await expect(pool.connect(bob).invest({ value: 2n * ONE_ETH }))
+      .to.be.revertedWithCustomError(pool, 'RoundCapExceeded').withArgs(2n * ONE_ETH, ONE_ETH);
+    await pool.connect(bob).invest({ value: ONE_ETH });
+    expect(await pool.openRoundId()).to.equal(1n);
+    await expect(pool.connect(robot).repay({ value: ONE_ETH })).to.be.revertedWithCustomError(pool, 'NoInvestors');
+    await time.increase(DAY);
+    await expect(pool.connect(robot).repay({ value: ONE_ETH }))
+      .to.emit(pool, 'RoundClosed').withArgs(1, 2n * ONE_ETH)
+      .and.to.emit(pool, 'Repaid').withArgs(robot.address, ONE_ETH);
+    expect(await pool.claimable(alice.address)).to.equal(ONE_ETH / 2n);
+  });
+
+  it('splits repayments pro rata; a later round only shares later repayments', async function () {
+    const { pool, robot, alice, bob, carol } = await loadFixture(withRound);
     await pool.connect(alice).invest({ value: 1n * ONE_ETH });
     await pool.connect(bob).invest({ value: 3n * ONE_ETH });
+    await nextRound(pool, robot);
     await expect(pool.connect(robot).repay({ value: 2n * ONE_ETH }))
       .to.emit(pool, 'Repaid').withArgs(robot.address, 2n * ONE_ETH);
     expect(await pool.claimable(alice.address)).to.equal(ONE_ETH / 2n);
     expect(await pool.claimable(bob.address)).to.equal(3n * ONE_ETH / 2n);
     await pool.connect(carol).invest({ value: 4n * ONE_ETH });
+    await pool.connect(robot).repay({ value: ONE_ETH });
     expect(await pool.claimable(carol.address)).to.equal(0n);
+    await pool.connect(robot).closeRound();
     await pool.connect(robot).repay({ value: 8n * ONE_ETH });
-    expect(await pool.claimable(alice.address)).to.equal(ONE_ETH / 2n + ONE_ETH);
+    expect(await pool.claimable(alice.address)).to.equal(ONE_ETH / 2n + ONE_ETH / 4n + ONE_ETH);
     expect(await pool.claimable(carol.address)).to.equal(4n * ONE_ETH);
+    const owed = 3n * ONE_ETH / 2n + 3n * ONE_ETH / 4n + 3n * ONE_ETH;
     const tx = pool.connect(bob).withdraw();
-    await expect(tx).to.emit(pool, 'Withdrawn').withArgs(bob.address, bob.address, 3n * ONE_ETH / 2n + 3n * ONE_ETH);
-    await expect(tx).to.changeEtherBalances([bob, pool], [9n * ONE_ETH / 2n, -9n * ONE_ETH / 2n]);
+    await expect(tx).to.emit(pool, 'Withdrawn').withArgs(bob.address, bob.address, owed);
+    await expect(tx).to.changeEtherBalances([bob, pool], [owed, -owed]);
     await expect(pool.connect(bob).withdraw()).to.be.revertedWithCustomError(pool, 'NothingToWithdraw');
-    expect(await pool.totalRepaid()).to.equal(10n * ONE_ETH);
+    expect(await pool.totalRepaid()).to.equal(11n * ONE_ETH);
   });
 
   it('keeps the ledger exact with indivisible amounts (balance x SCALE = shares + carry)', async function () {
-    const { pool, robot, alice, bob, carol } = await loadFixture(deployAll);
+    const { pool, robot, alice, bob, carol } = await loadFixture(withRound);
     await pool.connect(alice).invest({ value: 1n });
     await pool.connect(bob).invest({ value: 2n });
+    await nextRound(pool, robot);
     await pool.connect(carol).invest({ value: 4n });
-    for (const amount of [1n, 10n, 333n]) await pool.connect(robot).repay({ value: amount });
+    await pool.connect(robot).repay({ value: 1n });
+    await pool.connect(robot).closeRound();
+    for (const amount of [10n, 333n]) await pool.connect(robot).repay({ value: amount });
     await pool.connect(carol).withdraw();
     const scale = await pool.SCALE();
     let shares = await pool.undistributed();
@@ -48,16 +111,18 @@ describe('InvestorPool', function () {
     expect(shares).to.equal(balance * scale);
   });
 
-  it('refuses repayments with no investors and zero repayments', async function () {
-    const { pool, robot, alice } = await loadFixture(deployAll);
+  it('refuses repayments with no closed round and zero repayments', async function () {
+    const { pool, robot, alice } = await loadFixture(withRound);
     await expect(pool.connect(robot).repay({ value: 1 })).to.be.revertedWithCustomError(pool, 'NoInvestors');
     await pool.connect(alice).invest({ value: 1 });
+    await pool.connect(robot).closeRound();
     await expect(pool.connect(robot).repay()).to.be.revertedWithCustomError(pool, 'ZeroAmount');
   });
 
   it('withdraws to another address; refuses zero and reverting recipients', async function () {
-    const { pool, robot, alice, carol } = await loadFixture(deployAll);
+    const { pool, robot, alice, carol } = await loadFixture(withRound);
     await pool.connect(alice).invest({ value: ONE_ETH });
+    await pool.connect(robot).closeRound();
     await pool.connect(robot).repay({ value: ONE_ETH });
     await expect(pool.connect(alice).withdrawTo(ethers.ZeroAddress)).to.be.revertedWithCustomError(pool, 'ZeroAddress');
     const sink = await ethers.deployContract('RevertingBidder');
@@ -68,10 +133,11 @@ describe('InvestorPool', function () {
   });
 
   it('a reentrant investor cannot withdraw twice', async function () {
-    const { pool, robot } = await loadFixture(deployAll);
+    const { pool, robot } = await loadFixture(withRound);
     const attacker = await ethers.deployContract('ReentrantBidder');
     const poolAddr = await pool.getAddress();
     await attacker.execute(poolAddr, pool.interface.encodeFunctionData('invest'), { value: ONE_ETH });
+    await pool.connect(robot).closeRound();
     await pool.connect(robot).repay({ value: ONE_ETH });
     await attacker.setReentry(poolAddr, pool.interface.encodeFunctionData('withdraw'), 0);
     const guard = pool.interface.getError('ReentrancyGuardReentrantCall').selector;
@@ -81,7 +147,7 @@ describe('InvestorPool', function () {
   });
 
   it('reverts a loan the robot wallet refuses; the owner can change the robot', async function () {
-    const { pool, deployer, alice } = await loadFixture(deployAll);
+    const { pool, deployer, alice } = await loadFixture(withRound);
     const refusing = await ethers.deployContract('RevertingBidder');
     await expect(pool.connect(deployer).setRobot(await refusing.getAddress()))
       .to.emit(pool, 'RobotUpdated').withArgs(await refusing.getAddress());
@@ -90,5 +156,21 @@ describe('InvestorPool', function () {
     await expect(pool.connect(deployer).setRobot(ethers.ZeroAddress)).to.be.revertedWithCustomError(pool, 'ZeroAddress');
     await expect(pool.connect(alice).setRobot(alice.address))
       .to.be.revertedWithCustomError(pool, 'OwnableUnauthorizedAccount');
+  });
+
+  it('front-running investor: money lent just before a repayment gets none of it', async function () {
+    const { pool, robot, alice, bob } = await loadFixture(withRound);
+    await pool.connect(alice).invest({ value: ONE_ETH });
+    await nextRound(pool, robot);
+    // An auction settled; the robot's repayment of 1 ETH is in the mempool. Bob front-runs it.
+    await pool.connect(bob).invest({ value: 9n * ONE_ETH });
+    await pool.connect(robot).repay({ value: ONE_ETH });
+    expect(await pool.claimable(bob.address)).to.equal(0n);
+    expect(await pool.claimable(alice.address)).to.equal(ONE_ETH);
+    // Bob's round closes at its deadline; from then on he shares 9:1.
+    await time.increase(DAY);
+    await pool.connect(robot).repay({ value: 10n * ONE_ETH });
+    expect(await pool.claimable(bob.address)).to.equal(9n * ONE_ETH);
+    expect(await pool.claimable(alice.address)).to.equal(2n * ONE_ETH);
   });
 });

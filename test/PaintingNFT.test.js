@@ -1,6 +1,6 @@
 const { expect } = require('chai');
 const { ethers } = require('hardhat');
-const { loadFixture } = require('@nomicfoundation/hardhat-network-helpers');
+const { loadFixture, time } = require('@nomicfoundation/hardhat-network-helpers');
 const { deployAll, painting } = require('./fixtures');
 
 describe('PaintingNFT', function () {
@@ -83,11 +83,66 @@ describe('PaintingNFT', function () {
       .to.be.revertedWithCustomError(nft, 'AccessControlUnauthorizedAccount');
   });
 
+  it('keeps the custodian set in step with the minter and escrow roles', async function () {
+    const { nft, deployer, robot, alice } = await loadFixture(deployAll);
+    const p = painting(15);
+    const tokenId = BigInt(p.provenance);
+    await nft.connect(robot).mint(robot.address, p.provenance, p.cid);
+    // Robot -> alice (a minter and an escrow, then neither) -> robot: only the last move seals.
+    const minter = await nft.MINTER_ROLE();
+    const escrow = await nft.ESCROW_ROLE();
+    await nft.connect(deployer).grantRole(minter, alice.address);
+    await nft.connect(deployer).grantRole(escrow, alice.address);
+    await nft.connect(robot).transferFrom(robot.address, alice.address, tokenId);
+    await nft.connect(deployer).revokeRole(minter, alice.address);
+    await expect(nft.connect(alice).transferFrom(alice.address, robot.address, tokenId))
+      .not.to.emit(nft, 'MetadataSealed');
+    expect(await nft.metadataEditable(tokenId)).to.equal(true);
+    await nft.connect(robot).transferFrom(robot.address, alice.address, tokenId);
+    await nft.connect(deployer).revokeRole(escrow, alice.address);
+    await expect(nft.connect(alice).transferFrom(alice.address, robot.address, tokenId))
+      .to.emit(nft, 'MetadataSealed').withArgs(tokenId);
+    expect(await nft.metadataEditable(tokenId)).to.equal(false);
+  });
+
   it('advertises ERC-721, ERC-2981, ERC-4906, AccessControl and ERC-165', async function () {
     const { nft } = await loadFixture(deployAll);
     for (const id of ['0x80ac58cd', '0x5b5e139f', '0x2a55205a', '0x49064906', '0x7965db0b', '0x01ffc9a7']) {
       expect(await nft.supportsInterface(id), id).to.equal(true);
     }
     expect(await nft.supportsInterface('0x780e9d63')).to.equal(false); // not Enumerable
+  });
+
+  it('re-edited sale: a painting sold at auction stays frozen when it comes back to the robot', async function () {
+    const { nft, house, robot, alice, carol } = await loadFixture(deployAll);
+    const p = painting(11);
+    const tokenId = BigInt(p.provenance);
+    await nft.connect(robot).mint(robot.address, p.provenance, p.cid);
+    await house.connect(robot).createAuction(tokenId, 1n, 60);
+    await house.connect(alice).bid(tokenId, { value: 1n });
+    await time.increase(3600);
+    await house.connect(carol).settle(tokenId);
+    // The buyer sells or gives it back; the robot must not be able to rewrite what was sold.
+    await expect(nft.connect(alice).transferFrom(alice.address, robot.address, tokenId))
+      .to.emit(nft, 'MetadataSealed').withArgs(tokenId);
+    expect(await nft.metadataEditable(tokenId)).to.equal(false);
+    await expect(nft.connect(robot).updateMetadata(tokenId, painting(12).cid))
+      .to.be.revertedWithCustomError(nft, 'MetadataFrozen').withArgs(tokenId);
+    expect(await nft.cidDigestOf(tokenId)).to.equal(p.cid);
+  });
+
+  it('a painting that came back unsold (never sold) can still be edited, not while in auction', async function () {
+    const { nft, house, robot, carol } = await loadFixture(deployAll);
+    const p = painting(13);
+    const tokenId = BigInt(p.provenance);
+    await nft.connect(robot).mint(robot.address, p.provenance, p.cid);
+    await house.connect(robot).createAuction(tokenId, 1n, 60);
+    await expect(nft.connect(robot).updateMetadata(tokenId, painting(14).cid))
+      .to.be.revertedWithCustomError(nft, 'NotTokenHolder');
+    await time.increase(3600);
+    await house.connect(carol).settle(tokenId);
+    expect(await nft.metadataEditable(tokenId)).to.equal(true);
+    await expect(nft.connect(robot).updateMetadata(tokenId, painting(14).cid))
+      .to.emit(nft, 'MetadataUpdate').withArgs(tokenId);
   });
 });

@@ -11,6 +11,7 @@ describe('scripts/deploy.js', function () {
     expect(await nft.hasRole(await nft.MINTER_ROLE(), robot.address)).to.equal(true);
     expect(await nft.hasRole(await nft.DEFAULT_ADMIN_ROLE(), deployer.address)).to.equal(true);
     expect(await nft.isApprovedForAll(robot.address, await house.getAddress())).to.equal(true);
+    expect(await nft.hasRole(await nft.ESCROW_ROLE(), await house.getAddress())).to.equal(true);
     expect(await house.nft()).to.equal(await nft.getAddress());
     expect(await house.robot()).to.equal(robot.address);
     expect(await house.owner()).to.equal(deployer.address);

@@ -8,17 +8,19 @@ import {InvestorPool} from "../InvestorPool.sol";
 
 /// @title InvariantLens
 /// @notice Read-only helper for the stateful tests: gathers, in one eth_call, every figure the
-/// accounting invariants compare (the embedded EVM pays a fixed cost per call).
+/// accounting invariants compare (each call to the EVM has a fixed cost).
 contract InvariantLens {
-    /// @notice The figures of the three money-holding contracts.
+    /// @notice The figures of the three money-holding contracts and the NFT.
     struct Books {
         uint256 houseBalance;
         uint256 houseBids; // ETH held for open auctions' highest bids
         uint256 housePending;
         address[] owners; // owner of each listed token
+        uint256 tokensHeld; // sum of balanceOf over the listed holders
         uint256 shopBalance;
-        uint256 shopEscrowed; // ETH of placed or fulfilled orders
+        uint256 shopEscrowed; // payments of open orders plus the bonds posted on them
         uint256 shopPending;
+        uint8[] orderStatuses; // status of order 1, 2, ...
         uint256 poolBalanceScaled;
         uint256 poolSharesScaled; // every investor's share plus the undistributed carry
     }
@@ -27,8 +29,8 @@ contract InvariantLens {
     /// @param house Auction house.
     /// @param shop Supply shop.
     /// @param pool Investor pool.
-    /// @param tokenIds Tokens ever auctioned.
-    /// @param accounts Every account that may hold a credit in the house or the shop.
+    /// @param tokenIds Tokens ever minted.
+    /// @param accounts Every account that may hold a credit or a token.
     /// @param investors Every investor of the pool.
     function books(
         AuctionHouse house,
@@ -46,16 +48,20 @@ contract InvariantLens {
             if (bidder != address(0)) b.houseBids += amount;
             b.owners[i] = nft.ownerOf(tokenIds[i]);
         }
-        (uint64 nextOrderId,,) = shop.settings();
+        (uint64 nextOrderId,,,) = shop.settings();
+        b.orderStatuses = new uint8[](nextOrderId - 1);
         for (uint256 id = 1; id < nextOrderId; ++id) {
-            (, uint96 amount,,, SupplyShop.Status status) = shop.orders(id);
-            if (status == SupplyShop.Status.Placed || status == SupplyShop.Status.Fulfilled) {
-                b.shopEscrowed += amount;
+            (, uint96 amount,,, SupplyShop.Status status,, uint96 bond,) = shop.orders(id);
+            b.orderStatuses[id - 1] = uint8(status);
+            if (status == SupplyShop.Status.Placed) b.shopEscrowed += amount;
+            if (status == SupplyShop.Status.Fulfilled || status == SupplyShop.Status.Disputed) {
+                b.shopEscrowed += uint256(amount) + bond;
             }
         }
         for (uint256 i; i < accounts.length; ++i) {
             b.housePending += house.pendingWithdrawals(accounts[i]);
             b.shopPending += shop.pendingWithdrawals(accounts[i]);
+            b.tokensHeld += nft.balanceOf(accounts[i]);
         }
         b.poolSharesScaled = pool.undistributed();
         for (uint256 i; i < investors.length; ++i) {

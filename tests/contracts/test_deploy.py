@@ -32,6 +32,7 @@ def check_wiring_and_sell(chain: Chain, record: dict) -> None:
     robot, deployer = record["robot"], record["deployer"]
     assert chain.call(nft.functions.hasRole(keccak(text="MINTER_ROLE"), robot))
     assert chain.call(nft.functions.isApprovedForAll(robot, house.address))
+    assert chain.call(nft.functions.hasRole(keccak(text="ESCROW_ROLE"), house.address))
     assert chain.call(house.functions.nft()) == nft.address
     assert chain.call(house.functions.robot()) == robot
     assert chain.call(house.functions.owner()) == deployer

@@ -1,0 +1,1 @@
+"""Auctions of the robot's paintings: open, follow from events, settle, re-list by policy."""

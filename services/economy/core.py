@@ -1,0 +1,331 @@
+"""The economy's context: chain, contracts, store, settings, the robot wallet; `sync()` and
+`once()`, the two mechanisms every service builds on.
+
+`sync()` follows the chain with the chain core's EventWatcher (confirmation depth, reorgs):
+it stores the events of the economy's contracts, turns each block's wallet transactions and
+the contracts' payments into ledger entries, and checks the sum against the balance the node
+reports for the same block. A reorganised range is deleted and read again, so auctions, the
+ledger and the orders (all derived from stored events) roll back and re-apply by themselves.
+
+`once(key, …)` performs an economic action at most once across crashes: the intent is
+written before the transaction is sent; a rerun that finds an intent looks for the action's
+effect on chain (from the intent's block on) before it sends anything again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+from web3.contract import Contract
+
+from gaka.config import Settings
+from services.chain.compiler import compile_project
+from services.chain.errors import ChainError, ContractReverted
+from services.chain.events import EventDecoder, EventWatcher
+from services.chain.protocol import Chain, Receipt
+from services.economy.errors import EconomyError
+from services.economy.store import Action, Store, dumps_args
+from services.ledger.entries import (
+    OPENING,
+    OTHER,
+    Context,
+    Entry,
+    Roles,
+    WalletTx,
+    event_entries,
+    tx_entries,
+)
+
+log = logging.getLogger(__name__)
+CONTRACTS = ("PaintingNFT", "AuctionHouse", "SupplyShop", "InvestorPool")
+
+
+@dataclass(frozen=True)
+class Contracts:
+    """The deployed contracts the economy uses, and the block to read from."""
+
+    nft: Contract
+    auction: Contract
+    shop: Contract
+    pool: Contract
+    start_block: int
+    deployer: str
+    robot: str
+
+    @property
+    def roles(self) -> Roles:
+        return Roles(self.auction.address, self.shop.address, self.pool.address)
+
+    @property
+    def followed(self) -> tuple[Contract, ...]:
+        return (self.auction, self.shop, self.pool)
+
+
+def load_contracts(chain: Chain, record: dict[str, Any]) -> Contracts:
+    """Bind the contracts of a deployment record (`deployments/<network>.json`)."""
+    artifacts = compile_project()
+    try:
+        entries = {name: record["contracts"][name] for name in CONTRACTS}
+    except KeyError as exc:
+        raise EconomyError(f"the deployment record lacks {exc.args[0]}: redeploy") from None
+    for name, entry in entries.items():
+        if not chain.get_code(entry["address"]):
+            raise EconomyError(f"no {name} at {entry['address']} on {chain.network} "
+                               "(chain reset?): run `gaka chain deploy` again")
+    bound = {name: chain.at(artifacts[name], e["address"]) for name, e in entries.items()}
+    start = min(int(e.get("block", 0)) for e in entries.values())
+    return Contracts(bound["PaintingNFT"], bound["AuctionHouse"], bound["SupplyShop"],
+                     bound["InvestorPool"], start, record["deployer"], record["robot"])
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What one `sync()` did."""
+
+    from_block: int
+    to_block: int
+    events: int
+    entries: int
+    reorg: tuple[int, int] | None
+    unattributed_wei: int
+
+
+Hook = Callable[[str, str], None]
+
+
+@dataclass
+class Economy:
+    """Everything the economy services need; build it with `open_economy`.
+
+    `hook(point, key)` is called at `sent` (a transaction was mined, its outcome not yet
+    written); tests use it to crash the robot exactly there."""
+
+    chain: Chain
+    contracts: Contracts
+    store: Store
+    settings: Settings
+    wallet: str
+    sender: str | None = None
+    hook: Hook | None = None
+    _abi: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.wallet = Web3.to_checksum_address(self.wallet)
+        seen: set[str] = set()
+        for contract in self.contracts.followed:
+            for item in contract.abi:
+                if item.get("type") == "event" and item["name"] not in seen:
+                    seen.add(item["name"])
+                    self._abi.append(item)
+        self._decoder = EventDecoder(self._abi)
+
+    # -- reading the chain -------------------------------------------------------------------
+    @property
+    def w3(self) -> Web3:
+        """Blocks, historical balances: the ledger needs a chain that serves them."""
+        w3 = getattr(self.chain, "w3", None)
+        if w3 is None:
+            raise EconomyError(f"the ledger reads blocks and past balances, which the "
+                               f"{self.chain.network} chain does not keep; use embedded, "
+                               "localhost or an RPC node")
+        return w3
+
+    def call(self, fn: Any) -> Any:
+        return self.chain.call(fn, sender=self.wallet)
+
+    def chain_events(self, contract: Contract, names: tuple[str, ...],
+                     from_block: int) -> list[dict[str, Any]]:
+        """Events of `contract` from `from_block` to the head, read from the node (not the
+        store), as store-shaped dicts; for finding an action's effect right after a crash."""
+        head = self.chain.block_number()
+        if from_block > head:
+            return []
+        logs = self.chain.get_logs(from_block, head, address=contract.address)
+        return [{"block": e.log.block_number, "tx_hash": _hex(e.log.tx_hash), "name": e.name,
+                 "args": e.args, "address": e.log.address}
+                for e in self._decoder.decode_all(logs, names)]
+
+    # -- following the chain ------------------------------------------------------------------
+    def _watcher(self) -> EventWatcher:
+        cursor = self.store.get_meta("cursor")
+        if cursor is None:
+            return EventWatcher(self.chain, "", self._abi, start_block=self.contracts.start_block,
+                                confirmations=self.settings.confirmations)
+        hashes = {int(k): bytes.fromhex(v) for k, v in cursor["hashes"].items()}
+        # An empty address reads every contract's logs; only the economy's are kept below.
+        return EventWatcher(self.chain, "", self._abi, start_block=self.contracts.start_block,
+                            confirmations=self.settings.confirmations, _hashes=hashes,
+                            _next=int(cursor["next"]))
+
+    def _wallet_txs(self, number: int) -> tuple[int, list[WalletTx]]:
+        block = self.w3.eth.get_block(number, full_transactions=True)
+        out = []
+        for tx in block["transactions"]:
+            sender = Web3.to_checksum_address(tx["from"])
+            to = Web3.to_checksum_address(tx["to"]) if tx.get("to") else None
+            if self.wallet not in (sender, to):
+                continue
+            receipt = self.chain.receipt(bytes(tx["hash"]))
+            if receipt is None:
+                raise ChainError(f"no receipt for mined transaction {_hex(tx['hash'])}")
+            names = tuple(e.name for e in self._decoder.decode_all(receipt["logs"]))
+            out.append(WalletTx(_hex(tx["hash"]), number, int(block["timestamp"]), sender, to,
+                                int(tx["value"]),
+                                int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"]),
+                                receipt["status"] == 1, names))
+        return int(block["timestamp"]), out
+
+    def balance_at(self, block: int) -> int:
+        return int(self.w3.eth.get_balance(self.wallet, block))
+
+    def sync(self) -> SyncReport:
+        """Read every confirmed block not read yet (after rolling back a reorganised range)."""
+        watcher = self._watcher()
+        first = watcher.next_block
+        batch = watcher.poll()
+        start = batch.reorg.from_block if batch.reorg else first
+        followed = {c.address for c in self.contracts.followed}
+        events = [e for e in batch.events if e.log.address in followed]
+        times: dict[int, int] = {}
+        txs: list[WalletTx] = []
+        for number in range(start, batch.to_block + 1):
+            times[number], found = self._wallet_txs(number)
+            txs += found
+        roles = self.contracts.roles
+        payers = {Web3.to_checksum_address(p) for p in self.settings.ledger_royalty_payers}
+        ctx = Context()
+        for old in self.store.events():
+            if old["block"] < start:
+                event_entries(self.wallet, old, roles, ctx)
+        rows = [{"block": e.log.block_number, "log_index": e.log.log_index,
+                 "tx_hash": _hex(e.log.tx_hash), "address": e.log.address, "name": e.name,
+                 "args": e.args, "time": times[e.log.block_number]} for e in events]
+        new: list[Entry] = []
+        for tx in txs:
+            new += tx_entries(self.wallet, tx, roles, payers)
+        for row in rows:
+            new += event_entries(self.wallet, row, roles, ctx)
+        new.sort(key=lambda e: e.block)
+        with self.store.tx() as db:
+            self.store.drop_from(db, start)
+            before = sum(int(r[0]) for r in db.execute("SELECT amount FROM entries"))
+            if start == self.contracts.start_block and batch.to_block >= start:
+                opening = self.balance_at(start - 1) if start > 0 else 0
+                new.insert(0, Entry(start, times.get(start, 0), "", OPENING, opening,
+                                    f"balance before block {start}"))
+            unattributed = 0
+            if batch.to_block >= start:
+                chain_balance = self.balance_at(batch.to_block)
+                unattributed = chain_balance - before - sum(e.amount for e in new)
+                if unattributed:
+                    log.warning("wallet %s: %d wei moved without a known cause by block %d",
+                                self.wallet, unattributed, batch.to_block)
+                    new.append(Entry(batch.to_block, times[batch.to_block], "", OTHER,
+                                     unattributed, "unattributed balance change"))
+                db.execute("INSERT OR REPLACE INTO balances VALUES (?, ?, ?)",
+                           (batch.to_block, times[batch.to_block], str(chain_balance)))
+            db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           [(r["block"], r["log_index"], r["tx_hash"], r["address"], r["name"],
+                             dumps_args(r["args"]), r["time"]) for r in rows])
+            db.executemany("INSERT INTO entries (block, time, tx_hash, category, amount, memo) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           [(e.block, e.time, e.tx_hash, e.category, str(e.amount), e.memo)
+                            for e in new])
+            self.store.set_meta(db, "cursor", {
+                "next": watcher.next_block,
+                "hashes": {str(k): v.hex() for k, v in watcher._hashes.items()}})
+        if batch.reorg:
+            self._reopen_reorged_actions(batch.reorg.from_block)
+        return SyncReport(start, batch.to_block, len(rows), len(new),
+                          (batch.reorg.from_block, batch.reorg.to_block) if batch.reorg else None,
+                          unattributed)
+
+    def _reopen_reorged_actions(self, from_block: int) -> None:
+        """An action whose transaction the reorg dropped is an intent again (looked for, then
+        re-sent by the next call of its service)."""
+        for action in self.store.actions():
+            if action.status != "done" or not action.tx_hash:
+                continue
+            if self.chain.receipt(bytes.fromhex(action.tx_hash[2:])) is None:
+                log.warning("action %s: its transaction left the chain in a reorg", action.key)
+                self.store.put_action(replace(action, status="intent", tx_hash=None,
+                                              intent_block=min(action.intent_block,
+                                                               from_block - 1)))
+
+    # -- acting once ---------------------------------------------------------------------------
+    def once(self, key: str, kind: str, send: Callable[[], Receipt],
+             find: Callable[[int, set[str]], str | None],
+             detail: dict[str, Any] | None = None) -> Action:
+        """Do an action at most once: `send` mines it; `find(from_block, claimed)` returns the
+        hash of a transaction (not in `claimed`) that already did it, or None."""
+        action = self.store.action(key)
+        if action is not None and action.status == "done":
+            return action
+        if action is not None and action.status == "intent":
+            claimed = self.store.claimed_tx_hashes()
+            found = find(action.intent_block + 1, claimed)
+            if found is not None:
+                log.info("action %s: already on chain in %s", key, found)
+                done = replace(action, status="done", tx_hash=found)
+                self.store.put_action(done)
+                return done
+        intent = Action(key, kind, "intent", self.chain.block_number(), None, detail or {})
+        self.store.put_action(intent)
+        try:
+            receipt = send()
+        except ContractReverted as exc:
+            self.store.put_action(replace(intent, status="failed",
+                                          detail={**intent.detail, "error": exc.reason}))
+            raise EconomyError(f"{kind} {key} reverted: {exc.reason}") from None
+        tx_hash = _hex(receipt["transactionHash"])
+        if self.hook is not None:
+            self.hook("sent", key)
+        done = replace(intent, status="done", tx_hash=tx_hash)
+        self.store.put_action(done)
+        return done
+
+    def transact(self, fn: Any, value: int = 0) -> Receipt:
+        return self.chain.transact(fn, sender=self.sender or self.wallet, value=value)
+
+
+def _hex(value: Any) -> str:
+    return "0x" + bytes(value).hex().removeprefix("0x")
+
+
+def read_record(settings: Settings, target_name: str) -> dict[str, Any]:
+    """The deployment record of a network, or a clear error."""
+    path = settings.deployments_dir / f"{target_name}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise EconomyError(f"no deployment record {path}: run `gaka chain deploy "
+                           f"--network {target_name}` first") from None
+
+
+def store_path(settings: Settings, chain: Chain, wallet: str) -> Path:
+    """Where the economy state of `wallet` on this chain lives, under the data dir."""
+    return settings.data_dir / "economy" / f"{chain.network}-{chain.chain_id}-{wallet}.sqlite"
+
+
+def open_economy(chain: Chain, record: dict[str, Any], settings: Settings,
+                 store: Store | None = None, wallet: str | None = None,
+                 hook: Hook | None = None) -> Economy:
+    """The economy of `wallet` (default: the deployment's robot) on `chain`."""
+    contracts = load_contracts(chain, record)
+    wallet = Web3.to_checksum_address(wallet or contracts.robot)
+    if store is None:
+        store = Store(store_path(settings, chain, wallet))
+    meta = {"chain_id": chain.chain_id, "wallet": wallet, "auction": contracts.auction.address}
+    known = store.get_meta("identity")
+    if known is None:
+        with store.tx() as db:
+            store.set_meta(db, "identity", meta)
+    elif known != meta:
+        raise EconomyError(f"economy state in this store belongs to {known}, not {meta}")
+    return Economy(chain, contracts, store, settings, wallet, hook=hook)

@@ -1,0 +1,1 @@
+"""Investor loans through InvestorPool, a repayment policy, status per investor."""

@@ -1,0 +1,1 @@
+"""A simulated market for local chains: bidders with private valuations, a supply shop."""

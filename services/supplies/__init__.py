@@ -1,0 +1,1 @@
+"""Canvases, paint per colour and brushes: consumption per plan, reorders, deliveries."""

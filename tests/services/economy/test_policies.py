@@ -1,0 +1,147 @@
+"""Policies and exactly-once: re-listing, a poor wallet, a crash between sending and recording,
+consumption per plan, the simulated market's refusal of real networks."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from services.auctions import auctions
+from services.chain.backends import ChainSpec, open_chain
+from services.economy.errors import EconomyError
+from services.investors.investors import repayment_for
+from services.market import market
+from services.supplies import supplies
+from tests.services.economy.conftest import PRICES, World, assert_reconciled
+from vision.plan import Canvas, Paint, Plan, Source, Stroke
+
+PALETTE = (Paint("black", (20, 20, 20)), Paint("red", (200, 30, 30)))
+
+
+def _plan(tag: int) -> Plan:
+    """Two straight strokes: 100 mm × 8 mm black, 50 mm × 4 mm red."""
+    return Plan(Canvas(500, 400), PALETTE,
+                (Stroke(0, 8.0, ((10, 10 + tag, 1), (110, 10 + tag, 1))),
+                 Stroke(1, 4.0, ((10, 50, 1), (10, 100, 1)))),
+                Source(f"{tag:064x}", 10, 10))
+
+
+def _mint(world: World, tag: int) -> int:
+    eco = world.eco
+    token = 10**20 + tag
+    world.chain.transact(eco.contracts.nft.functions.mint(
+        eco.wallet, token.to_bytes(32, "big"), (tag + 1).to_bytes(32, "big")), sender=eco.wallet)
+    supplies.consume_painting(eco, str(token), _plan(tag))
+    return token
+
+
+def test_consumption_follows_the_plan() -> None:
+    used = supplies.consumption_of(_plan(0), paint_ml_per_mm2=0.001, brush_life_m=0.3)
+    # 100 mm × 8 mm = 800 mm² of black, 50 mm × 4 mm = 200 mm² of red; 150 mm of 300 mm.
+    assert used == {"canvas": 1.0, "paint:black": 0.8, "paint:red": 0.2, "brush": 0.5}
+
+
+def test_policy_arithmetic() -> None:
+    assert auctions.relist_reserve([], 100, 2, 2000) is None
+    assert repayment_for(1000, 5000, 10_000) == 500
+    assert repayment_for(1000, 5000, 300) == 300
+
+
+def test_an_unsold_painting_is_relisted_by_policy_then_kept(embedded_world: World) -> None:
+    world = embedded_world
+    world.settings = world.settings.model_copy(update={"auction_relist_max": 1,
+                                                       "auction_relist_discount_bps": 2500})
+    eco = world.reopen()
+    token = _mint(world, 1)
+    first = auctions.open_auction(eco, token)
+    world.chain.increase_time(eco.settings.auction_duration_s + 1)
+    assert [lot.state for lot in auctions.settle_due(eco)] == ["unsold"]
+    (second,) = auctions.relist_unsold(eco)
+    assert second.listing == 2 and second.reserve_wei == first.reserve_wei * 3 // 4
+    world.chain.increase_time(eco.settings.auction_duration_s + 1)
+    assert [lot.state for lot in auctions.settle_due(eco)] == ["unsold"]
+    assert auctions.relist_unsold(eco) == []
+    assert auctions.kept(eco) == [token]
+    c = eco.contracts
+    created = world.chain.events(c.auction, from_block=c.start_block, names=("AuctionCreated",))
+    assert [e.args["reservePrice"] for e in created] == [first.reserve_wei, second.reserve_wei]
+    assert world.chain.call(c.nft.functions.ownerOf(token)) == eco.wallet
+    status = auctions.auction_status(eco, token)["auctions"][0]
+    assert status["kept"] and len(status["listings"]) == 2
+    assert_reconciled(eco)
+
+
+def test_a_poor_wallet_orders_nothing_then_orders_after_the_next_sale(
+        embedded_world: World) -> None:
+    world = embedded_world
+    # Restock to 20: an order of 19 canvases costs 0.1425 ETH. The robot keeps 0.08 ETH, enough
+    # for gas (the embedded chain wants 30 M gas × 2 gwei on hand to estimate) but not the order.
+    world.settings = world.settings.model_copy(
+        update={"supplies_targets": {"canvas": 20, "brush": 3, "paint": 250.0}})
+    eco = world.reopen()
+    chain, c = world.chain, eco.contracts
+    keep = 8 * 10**16
+    chain.send_eth(chain.accounts[9], chain.balance(eco.wallet) - keep, sender=eco.wallet)
+    token = _mint(world, 2)
+    result = [r for r in supplies.reorder_if_needed(eco) if r.supply == "canvas"]
+    assert [r.status for r in result] == ["insufficient_funds"]
+    assert "wallet holds" in result[0].message and "once income arrives" in result[0].message
+    assert chain.events(c.shop, from_block=c.start_block, names=("OrderPlaced",)) == []
+    assert_reconciled(eco)
+
+    auctions.open_auction(eco, token, reserve_wei=2 * 10**17)
+    market.run_auction(chain, c, token, [market.Bidder(chain.accounts[3], 3 * 10**17, "early")],
+                       random.Random(1))
+    assert [lot.state for lot in auctions.settle_due(eco)] == ["sold"]
+    result = [r for r in supplies.reorder_if_needed(eco) if r.supply == "canvas"]
+    assert [r.status for r in result] == ["ordered"]
+    placed = chain.events(c.shop, from_block=c.start_block, names=("OrderPlaced",))
+    assert [(e.args["itemId"], e.args["amount"]) for e in placed] == [(1, 19 * PRICES["canvas"])]
+    assert_reconciled(eco)
+
+
+class Crash(Exception):
+    pass
+
+
+def test_a_crash_after_sending_an_order_never_orders_twice(embedded_world: World) -> None:
+    world = embedded_world
+    c = world.eco.contracts
+
+    def crash(point: str, key: str) -> None:
+        if point == "sent" and key.startswith("order:canvas"):
+            raise Crash(key)
+
+    eco = world.reopen(hook=crash)
+    _mint(world, 3)
+    with pytest.raises(Crash):
+        supplies.reorder_if_needed(eco)
+    (intent,) = [a for a in eco.store.actions("order") if a.detail["supply"] == "canvas"]
+    assert intent.status == "intent"  # the order was mined, its outcome never written
+
+    eco = world.reopen()  # the robot restarts
+    supplies.reorder_if_needed(eco)
+    supplies.reorder_if_needed(eco)
+    placed = world.chain.events(c.shop, from_block=c.start_block, names=("OrderPlaced",))
+    assert len([e for e in placed if e.args["itemId"] == 1]) == 1
+    (done,) = [a for a in eco.store.actions("order") if a.detail["supply"] == "canvas"]
+    assert done.status == "done" and done.tx_hash == "0x" + placed[0].log.tx_hash.hex()
+    assert_reconciled(eco)
+
+
+def test_the_market_refuses_a_real_network(hardhat_node: str) -> None:
+    # A node that is not Hardhat's dev chain id is not a local dev chain.
+    chain = open_chain(ChainSpec("sepolia", rpc_url=hardhat_node))
+    with pytest.raises(market.MarketRefused, match="only runs on"):
+        market.require_local(chain)
+
+
+def test_the_ledger_refuses_a_chain_without_blocks(embedded_world: World) -> None:
+    from services.economy.core import Economy
+
+    revm = open_chain(ChainSpec("revm"))
+    eco = Economy(revm, embedded_world.eco.contracts, embedded_world.eco.store,
+                  embedded_world.settings, embedded_world.eco.wallet)
+    with pytest.raises(EconomyError, match="does not keep"):
+        eco.balance_at(0)
