@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 from eth_utils import to_checksum_address
-from sqlalchemy import Connection
 
 from robot.daemon.journal import Journal
 from services.chain.errors import ChainError, ContractReverted
@@ -28,8 +27,8 @@ from services.chain.protocol import Chain, Receipt
 
 log = logging.getLogger(__name__)
 
-# What to journal with the receipt: (conn, receipt or None when no transaction was needed)
-OnDone = Callable[[Connection, Receipt | None], dict[str, Any]]
+# What to journal with the receipt (None when the probe found the effect already there).
+OnDone = Callable[[Receipt | None], dict[str, Any]]
 
 
 class EffectPending(ChainError):
@@ -40,8 +39,10 @@ def hex_hash(value: Any) -> str:
     return "0x" + bytes(value).hex().removeprefix("0x")
 
 
-def find_by_nonce(chain: Chain, sender: str, nonce: int, from_block: int) -> Receipt | None:
-    """The receipt of `sender`'s transaction with `nonce`, mined at or after `from_block`."""
+def find_by_nonce(chain: Chain, sender: str, nonce: int, from_block: int,
+                  to: str | None = None) -> Receipt | None:
+    """The receipt of `sender`'s transaction with `nonce`, mined at or after `from_block`;
+    None when that nonce went to a transaction to another address than `to`."""
     w3 = getattr(chain, "w3", None)
     if w3 is None:
         raise ChainError(f"cannot search transactions on a {chain.network} chain")
@@ -50,6 +51,9 @@ def find_by_nonce(chain: Chain, sender: str, nonce: int, from_block: int) -> Rec
         block = w3.eth.get_block(number, full_transactions=True)
         for tx in block["transactions"]:
             if to_checksum_address(tx["from"]) == sender and int(tx["nonce"]) == nonce:
+                if to is not None and to_checksum_address(tx["to"] or "0x" + "0" * 40) != \
+                        to_checksum_address(to):
+                    return None
                 return chain.receipt(bytes(tx["hash"]))
     return None
 
@@ -71,11 +75,12 @@ class TxRunner:
         self.sender = sender
         self.lock = lock
 
-    def run(self, key: str, kind: str, cycle_id: int | None,
+    def run(self, key: str, kind: str, cycle_id: int | None, to: str,
             send: Callable[[], Receipt | None], on_done: OnDone) -> dict[str, Any]:
         """Perform effect `key` once: `send` probes the chain and sends (or returns None
-        when the effect is already there); `on_done` journals the outcome in the same SQL
-        transaction that marks the effect done. Returns the journaled result."""
+        when the effect is already there) to contract `to`; `on_done` gives what to
+        journal with it.
+        Returns the journaled result."""
         done = self.journal.effect(key)
         if done is not None and done.status == "done":
             return done.result or {}
@@ -84,7 +89,7 @@ class TxRunner:
             if rec is not None and rec.status == "done":
                 return rec.result or {}
             if rec is not None and rec.status == "started":
-                receipt = self._recover(rec)
+                receipt = self._recover(rec, to)
                 if receipt is not None:
                     log.info("effect %s: found its transaction by nonce %d", key, rec.nonce)
                     return self._finish(key, receipt, on_done)
@@ -103,31 +108,22 @@ class TxRunner:
                 raise
             return self._finish(key, receipt, on_done)
 
-    def _recover(self, rec: Any) -> Receipt | None:
+    def _recover(self, rec: Any, to: str) -> Receipt | None:
         if rec.nonce < 0:
             return None  # known never to have been mined
         mined_nonce = self.chain.nonce(rec.sender)
         if mined_nonce > rec.nonce:
-            receipt = find_by_nonce(self.chain, rec.sender, rec.nonce, rec.from_block)
-            if receipt is None:
-                raise ChainError(f"effect {rec.key}: nonce {rec.nonce} was used but no "
-                                 f"transaction with it is found since block {rec.from_block}")
-            return receipt
+            # None: another transaction took the nonce, so this one was never sent.
+            return find_by_nonce(self.chain, rec.sender, rec.nonce, rec.from_block, to)
         if _pending_nonce(self.chain, rec.sender) > rec.nonce:
             raise EffectPending(f"effect {rec.key}: transaction with nonce {rec.nonce} pending")
         return None
 
     def _finish(self, key: str, receipt: Receipt | None, on_done: OnDone) -> dict[str, Any]:
-        with self.journal.tx() as conn:
-            result = on_done(conn, receipt)
-            if receipt is not None:
-                fee = int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"])
-                tx = hex_hash(receipt["transactionHash"])
-                self.journal.add_entry(conn, f"fee:{tx}", "network_fees", -fee,
-                                       int(receipt["blockNumber"]), tx, memo=key)
-                result = {**result, "tx_hash": tx, "block": int(receipt["blockNumber"]),
-                          "status": int(receipt["status"])}
-            status = "done" if receipt is None or receipt["status"] == 1 else "reverted"
-            self.journal.finish_effect(key, status, result.get("tx_hash"), result, conn)
+        result = on_done(receipt)
+        if receipt is not None:
+            result = {**result, "tx_hash": hex_hash(receipt["transactionHash"]),
+                      "block": int(receipt["blockNumber"]), "status": int(receipt["status"])}
+        status = "done" if receipt is None or receipt["status"] == 1 else "reverted"
+        self.journal.finish_effect(key, status, result.get("tx_hash"), result)
         return result
-

@@ -1,10 +1,10 @@
-"""The durable journal: every step and side effect of the daemon, in one SQLite file.
+"""The daemon's durable journal: cycles, side effects and flags, in one SQLite file.
 
-Everything that must survive a power cut lives here: the cycles and their states, each
-side effect (a transaction) recorded *before* it is sent with the sender's nonce and again
-*after* with its receipt, the wallet ledger, auctions, bids, supplies and supply orders.
-Money is stored as decimal strings (wei exceed 64 bits). Writes that belong together share
-one SQL transaction, so a crash leaves either all of them or none.
+A cycle's state moves on only after its step's result is durable. Each side effect the
+daemon sends itself (the mint) is recorded *before* it is sent, with the sender's nonce and
+the block height, and again *after*, with its transaction; the economy keeps its own
+actions and ledger in its store (services/economy). Writes that belong together share one
+SQL transaction, so a crash leaves all of them or none.
 """
 
 from __future__ import annotations
@@ -66,62 +66,6 @@ effects = Table(
     Column("done_at", Float),
 )
 
-ledger = Table(
-    "ledger", metadata,
-    Column("key", String, primary_key=True),
-    Column("category", String, nullable=False),
-    Column("amount_wei", String, nullable=False),
-    Column("block", Integer, nullable=False),
-    Column("tx_hash", String),
-    Column("token_id", String),
-    Column("memo", Text, nullable=False, default=""),
-    Column("at", Float, nullable=False),
-)
-
-auctions = Table(
-    "auctions", metadata,
-    Column("token_id", String, primary_key=True),
-    Column("end_time", Integer, nullable=False),
-    Column("reserve_wei", String, nullable=False),
-    Column("highest_wei", String, nullable=False, default="0"),
-    Column("bidder", String),
-    Column("bids", Integer, nullable=False, default=0),
-    Column("status", String, nullable=False),  # open | sold | unsold | failed
-    Column("sale_wei", String),
-    Column("opened_block", Integer, nullable=False),
-)
-
-bids = Table(
-    "bids", metadata,
-    Column("key", String, primary_key=True),
-    Column("token_id", String, nullable=False),
-    Column("bidder", String, nullable=False),
-    Column("amount_wei", String, nullable=False),
-    Column("block", Integer, nullable=False),
-    Column("at", Float, nullable=False),
-)
-
-supplies = Table(
-    "supplies", metadata,
-    Column("name", String, primary_key=True),
-    Column("stock", Integer, nullable=False),
-    Column("on_order", Integer, nullable=False, default=0),
-    Column("threshold", Integer, nullable=False),
-    Column("refill_to", Integer, nullable=False),
-    Column("item_id", Integer, nullable=False),
-)
-
-orders = Table(
-    "orders", metadata,
-    Column("key", String, primary_key=True),
-    Column("supply", String, nullable=False),
-    Column("quantity", Integer, nullable=False),
-    Column("order_id", Integer),
-    Column("status", String, nullable=False),  # placed | fulfilled | delivered
-    Column("amount_wei", String, nullable=False),
-    Column("cycle_id", Integer),
-)
-
 kv = Table(
     "kv", metadata,
     Column("key", String, primary_key=True),
@@ -173,16 +117,12 @@ class Journal:
         with self.engine.begin() as conn:
             yield conn
 
-    # ------------------------------------------------------------------ key/value
+    # ------------------------------------------------------------------ flags
 
-    def get(self, key: str, default: Any = None, conn: Connection | None = None) -> Any:
-        def read(c: Connection) -> Any:
-            row = c.execute(select(kv.c.value).where(kv.c.key == key)).first()
-            return default if row is None else json.loads(row[0])
-        if conn is not None:
-            return read(conn)
+    def get(self, key: str, default: Any = None) -> Any:
         with self.engine.connect() as c:
-            return read(c)
+            row = c.execute(select(kv.c.value).where(kv.c.key == key)).first()
+        return default if row is None else json.loads(row[0])
 
     def put(self, key: str, value: Any, conn: Connection | None = None) -> None:
         text = json.dumps(value)
@@ -218,14 +158,15 @@ class Journal:
                              .order_by(cycles.c.id)).mappings().all()
         return [dict(r) for r in rows]
 
-    def set_cycle(self, cycle_id: int, conn: Connection | None = None, **values: Any) -> None:
-        stmt = update(cycles).where(cycles.c.id == cycle_id).values(updated_at=time.time(),
-                                                                   **values)
-        if conn is not None:
-            conn.execute(stmt)
-        else:
-            with self.tx() as c:
-                c.execute(stmt)
+    def all_cycles(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(cycles).order_by(cycles.c.id.desc())).mappings().all()
+        return [dict(r) for r in rows]
+
+    def set_cycle(self, cycle_id: int, **values: Any) -> None:
+        with self.tx() as c:
+            c.execute(update(cycles).where(cycles.c.id == cycle_id)
+                      .values(updated_at=time.time(), **values))
 
     # ------------------------------------------------------------------ effects
 
@@ -237,11 +178,6 @@ class Journal:
         return Effect(row["key"], row["kind"], row["status"], row["sender"], row["nonce"],
                       row["from_block"], row["tx_hash"],
                       json.loads(row["result"]) if row["result"] else None, row["cycle_id"])
-
-    def open_effects(self) -> list[Effect]:
-        with self.engine.connect() as c:
-            keys = c.execute(select(effects.c.key).where(effects.c.status == "started")).all()
-        return [e for (k,) in keys if (e := self.effect(k)) is not None]
 
     def begin_effect(self, key: str, kind: str, cycle_id: int | None, sender: str, nonce: int,
                      from_block: int) -> None:
@@ -264,32 +200,8 @@ class Journal:
                                                  started_at=time.time()))
 
     def finish_effect(self, key: str, status: str, tx_hash: str | None,
-                      result: dict[str, Any], conn: Connection) -> None:
-        conn.execute(update(effects).where(effects.c.key == key).values(
-            status=status, tx_hash=tx_hash, result=json.dumps(result), done_at=time.time()))
-
-    # ------------------------------------------------------------------ ledger
-
-    def add_entry(self, conn: Connection, key: str, category: str, amount_wei: int, block: int,
-                  tx_hash: str | None = None, token_id: str | None = None,
-                  memo: str = "") -> bool:
-        """Add a ledger entry unless one with `key` exists; True when added."""
-        if conn.execute(select(ledger.c.key).where(ledger.c.key == key)).first() is not None:
-            return False
-        conn.execute(insert(ledger).values(key=key, category=category,
-                                           amount_wei=str(amount_wei), block=block,
-                                           tx_hash=tx_hash, token_id=token_id, memo=memo,
-                                           at=time.time()))
-        return True
-
-    def entries(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as c:
-            rows = c.execute(select(ledger).order_by(ledger.c.block, ledger.c.at)).mappings()
-            return [dict(r) for r in rows]
-
-    def rows(self, table: Table, *where: Any, order: Any = None) -> list[dict[str, Any]]:
-        with self.engine.connect() as c:
-            stmt = select(table).where(*where)
-            if order is not None:
-                stmt = stmt.order_by(order)
-            return [dict(r) for r in c.execute(stmt).mappings()]
+                      result: dict[str, Any]) -> None:
+        with self.tx() as c:
+            c.execute(update(effects).where(effects.c.key == key).values(
+                status=status, tx_hash=tx_hash, result=json.dumps(result),
+                done_at=time.time()))

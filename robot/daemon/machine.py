@@ -6,9 +6,9 @@
 Two lanes share the robot: the studio (capture … auction: one cycle at a time, it needs
 the arm) and the market (on_auction … done: as many cycles as have auctions running).
 Each step is a function of the cycle that is safe to run again: it either finds its output
-(files in the cycle folder, effects in the journal, the effect on chain) or produces it.
-The state moves on only after the step's result is durable, so a restart resumes exactly
-at the step that was interrupted.
+(files in the cycle folder, the mint in the journal or on chain, the economy's actions in
+its store or on chain) or produces it. The state moves on only after the step's result is
+durable, so a restart resumes exactly at the step that was interrupted.
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from robot.daemon import economy, studio
-from robot.daemon.economy import Contracts, NotDue, SimMarket
+from robot.daemon.economy import SimMarket
 from robot.daemon.effects import TxRunner
-from robot.daemon.journal import Journal, auctions, supplies
-from services.chain.protocol import Chain
+from robot.daemon.journal import Journal
+from services.auctions import auctions
+from services.economy.core import Economy
 from services.ipfs.store import ContentStore
 from services.nft.metadata import provenance_hash
 from services.nft.publish import load_folder, publish
+from services.supplies import supplies
 from vision.plan import load_plan
 
 log = logging.getLogger(__name__)
@@ -38,71 +40,54 @@ MARKET = ("on_auction", "settle", "repay", "restock")
 STATES = (*STUDIO, *MARKET, "done")
 
 
-@dataclass(frozen=True)
-class MarketConfig:
-    """Auction terms and money policy."""
-
-    auction_duration_s: int = 86_400
-    reserve_wei: int = 10**16
-    time_buffer_s: int = 300
-    repay_share: float = 0.5
-    canvas_stock: int = 5
-    canvas_threshold: int = 1
-    canvas_refill_to: int = 5
-    auto_canvas: bool = True  # the simulated studio loads canvases itself
-    sim_market: bool = True
-
-
 @dataclass
 class Daemon:
-    """One robot: its journal, chain, content store, contracts and the two lanes."""
+    """One robot: its journal, economy, content store and the two lanes."""
 
     journal: Journal
-    chain: Chain
+    eco: Economy
     store: ContentStore
-    contracts: Contracts
-    robot: str
     runner: TxRunner
     studio_cfg: studio.StudioConfig
-    market_cfg: MarketConfig
     data_dir: Path
-    network: str
+    auto_canvas: bool = True  # the simulated studio loads canvases itself
     stop: threading.Event = field(default_factory=threading.Event)
     sim: SimMarket | None = None
     version: int = 0
     activity: dict[str, Any] = field(default_factory=dict)
-    reconciliation: dict[str, Any] = field(default_factory=dict)
+    view: dict[str, Any] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
     cycles_done: int = 0
     on_cycle_done: Callable[[int], None] | None = None
     _last_progress: float = 0.0
 
+    @property
+    def robot(self) -> str:
+        return self.eco.wallet
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self.runner.lock
+
     # ------------------------------------------------------------------ set-up
 
-    def prepare(self) -> None:
-        """First start on a chain: opening balance and supplies; then the simulated market."""
-        with self.runner.lock:
-            if self.journal.get("opening") is None:
-                block = self.chain.block_number()
-                balance = economy.balance_at(self.chain, self.robot, block)
-                with self.journal.tx() as conn:
-                    self.journal.put("opening", {"block": block, "balance_wei": str(balance)},
-                                     conn)
-                    self.journal.put("sync_block", block, conn)
-            if not self.journal.rows(supplies, supplies.c.name == "canvas"):
-                with self.journal.tx() as conn:
-                    conn.execute(supplies.insert().values(
-                        name="canvas", stock=self.market_cfg.canvas_stock, on_order=0,
-                        threshold=self.market_cfg.canvas_threshold,
-                        refill_to=self.market_cfg.canvas_refill_to,
-                        item_id=economy.CANVAS_ITEM))
-            if self.sim is not None:
-                self.sim.seed(self.journal, self.market_cfg.time_buffer_s)
-        self.touch()
+    def prepare(self, time_buffer_s: int) -> None:
+        """Catch up with the chain; on dev chains set the simulated market up (once)."""
+        with self.lock:
+            if self.sim is not None and not self.journal.get("sim_seeded", False):
+                self.sim.seed(time_buffer_s, self.eco.settings.supplies_items)
+                self.journal.put("sim_seeded", True)
+            self.eco.sync()
+            self.refresh_view()
 
     def touch(self) -> None:
         """Something changed that watchers (the dashboard) want to see."""
         self.version += 1
+
+    def refresh_view(self) -> None:
+        """Rebuild what the API serves (call holding the lock)."""
+        self.view = economy.views(self.eco)
+        self.touch()
 
     @property
     def paused(self) -> bool:
@@ -137,14 +122,13 @@ class Daemon:
         """Start a cycle when a canvas is there and stock allows; None otherwise."""
         if self.paused or self.stop.is_set():
             return None
-        stock = self.journal.rows(supplies, supplies.c.name == "canvas")
-        if not stock or stock[0]["stock"] <= 0:
-            return None
-        if not self.market_cfg.auto_canvas and not self.journal.get("canvas_loaded", False):
+        with self.lock:
+            if economy.canvases(self.eco) < 1:
+                return None
+        if not self.auto_canvas and not self.journal.get("canvas_loaded", False):
             return None
         with self.journal.tx() as conn:
             cycle_id = self.journal.new_cycle(self.data_dir / "paintings", conn)
-            economy.consume_canvas(self.journal, conn, cycle_id)
             self.journal.put("canvas_loaded", False, conn)
         self.touch()
         return cycle_id
@@ -185,11 +169,9 @@ class Daemon:
         elif state == "publish":
             nxt["token_id"] = self._publish(cycle_id, folder)
         elif state == "auction":
-            token = int(row["token_id"])
-            economy.open_auction(self.runner, self.contracts, token, cycle_id,
-                                 self.market_cfg.reserve_wei, self.market_cfg.auction_duration_s)
-            with self.runner.lock:
-                economy.sync(self.journal, self.chain, self.contracts, self.robot)
+            with self.lock:
+                auctions.open_auction(self.eco, int(row["token_id"]))
+                self.refresh_view()
         following = STATES[STATES.index(state) + 1]
         self.journal.set_cycle(cycle_id, state=following, progress=0.0, detail="", error=None,
                                **nxt)
@@ -197,68 +179,74 @@ class Daemon:
         self.touch()
 
     def _publish(self, cycle_id: int, folder: Path) -> str:
-        token = str(int.from_bytes(provenance_hash(load_plan(folder / "plan.json")), "big"))
-        result: dict[str, Any] = {}
+        """Pin and mint (the mint journaled as an effect), then book the supplies used."""
+        plan = load_plan(folder / "plan.json")
+        provenance = provenance_hash(plan)
+        token = str(int.from_bytes(provenance, "big"))
+        nft = self.eco.contracts.nft
 
-        def send() -> Any:
-            published = publish(load_folder(folder), self.store, self.chain, self.contracts.nft,
-                                self.robot, self.contracts.deploy_block)
-            result["cids"] = published.cids
+        def mint() -> Any:
+            published = publish(load_folder(folder), self.store, self.eco.chain, nft,
+                                self.robot, self.eco.contracts.start_block)
             if published.minted_now and published.tx_hash:
-                return self.chain.receipt(bytes.fromhex(published.tx_hash[2:]))
+                return self.eco.chain.receipt(bytes.fromhex(published.tx_hash[2:]))
             return None
 
-        def done(conn: Any, receipt: Any) -> dict[str, Any]:
-            return {"token_id": token, **result}
-
-        self.runner.run(f"mint:{token}", "mint", cycle_id, send, done)
-        if not (folder / "publish.json").is_file() or "minted" not in \
-                (folder / "publish.json").read_text():
-            # Found again by nonce after a crash: pin (idempotent) and write the record.
-            publish(load_folder(folder), self.store, self.chain, self.contracts.nft,
-                    self.robot, self.contracts.deploy_block)
+        with self.lock:
+            self.runner.run(f"mint:{token}", "mint", cycle_id, nft.address, mint,
+                            lambda _receipt: {"token_id": token})
+            if '"minted"' not in _read(folder / "publish.json"):
+                # The mint was found again by its nonce after a crash: finish the record
+                # (pinning is idempotent; the token exists, so nothing is minted).
+                mint()
+            supplies.consume_painting(self.eco, "0x" + provenance.hex(), plan)
         return token
 
     # ------------------------------------------------------------------ market lane
 
     def market_tick(self) -> None:
-        """Sync events, then move every cycle whose auction is due towards done."""
-        with self.runner.lock:
-            economy.sync(self.journal, self.chain, self.contracts, self.robot)
+        """Catch up with the chain, then move every cycle whose auction ended towards done."""
+        with self.lock:
+            economy.catch_up_clock(self.eco)
+            self.eco.sync()
         for row in self.journal.cycles_in(MARKET):
             if self.stop.is_set():
                 return
             try:
                 self._market_step(row)
-            except NotDue:
-                continue
             except Exception as exc:  # noqa: BLE001 - journaled; the next tick retries
                 log.warning("cycle %d: %s failed: %s", row["id"], row["state"], exc)
                 self.journal.set_cycle(row["id"], error=f"{row['state']}: {exc}"[:500])
-        economy.place_orders(self.runner, self.journal, self.contracts)
-        economy.confirm_deliveries(self.runner, self.journal, self.contracts)
-        self.touch()
+        with self.lock:
+            economy.restock(self.eco)
+            self.refresh_view()
 
     def _market_step(self, row: dict[str, Any]) -> None:
-        cycle_id, token, state = row["id"], row["token_id"], row["state"]
+        cycle_id, token, state = row["id"], int(row["token_id"]), row["state"]
         while state in MARKET and not self.stop.is_set():
+            with self.lock:
+                if state == "on_auction":
+                    if economy.token_state(self.eco, token) in ("open", None):
+                        return
+                    following = "settle"
+                elif state == "settle":
+                    after = economy.settle_token(self.eco, token)
+                    if after == "open":
+                        following = "on_auction"  # re-listed at a lower reserve
+                    else:
+                        following = "repay" if after == "sold" else "restock"
+                elif state == "repay":
+                    economy.repay_token(self.eco, token)
+                    following = "restock"
+                else:
+                    economy.restock(self.eco)
+                    following = "done"
+                self.refresh_view()
+            self.journal.set_cycle(cycle_id, state=following, error=None)
+            log.info("cycle %d: %s → %s", cycle_id, state, following)
+            state = following
             if state == "on_auction":
-                lot = self.journal.rows(auctions, auctions.c.token_id == token)
-                if lot and lot[0]["status"] == "open" and time.time() < lot[0]["end_time"]:
-                    return
-            elif state == "settle":
-                economy.settle(self.runner, self.contracts, int(token), cycle_id)
-                with self.runner.lock:
-                    economy.sync(self.journal, self.chain, self.contracts, self.robot)
-            elif state == "repay":
-                economy.repay(self.runner, self.journal, self.contracts, token, cycle_id,
-                              self.market_cfg.repay_share)
-            elif state == "restock":
-                economy.place_orders(self.runner, self.journal, self.contracts)
-            state = STATES[STATES.index(state) + 1]
-            self.journal.set_cycle(cycle_id, state=state, error=None)
-            log.info("cycle %d → %s", cycle_id, state)
-            self.touch()
+                return
         if state == "done":
             self.cycles_done += 1
             if self.on_cycle_done is not None:
@@ -266,25 +254,20 @@ class Daemon:
 
     def sim_market_tick(self) -> None:
         if self.sim is not None and not self.stop.is_set():
-            with self.runner.lock:
-                self.sim.tick(self.journal)
-            self.touch()
+            with self.lock:
+                self.sim.tick()
+                self.eco.sync()
+                self.refresh_view()
 
     def reconcile_tick(self) -> None:
-        with self.runner.lock:
-            self.reconciliation = economy.reconcile(self.journal, self.chain, self.contracts,
-                                                    self.robot)
-        if not self.reconciliation["ok"]:
-            log.error("ledger does not reconcile: %s", self.reconciliation)
-        self.touch()
+        with self.lock:
+            self.eco.sync()
+            self.refresh_view()
+        wallet = self.view["wallet"]
+        if wallet["unattributed_wei"] != "0":
+            log.error("ledger: %s wei moved without a known cause", wallet["unattributed_wei"])
 
     # ------------------------------------------------------------------ views
-
-    def claimable(self, investors: list[str]) -> dict[str, int]:
-        """What each investor can withdraw from the pool now."""
-        with self.runner.lock:
-            return {a: int(self.chain.call(self.contracts.pool.functions.claimable(a)))
-                    for a in investors}
 
     def status(self) -> dict[str, Any]:
         """What the robot is doing now (cheap: no chain access)."""
@@ -306,9 +289,16 @@ class Daemon:
             "progress": float(act.get("progress", current["progress"] if current else 0.0)),
             "detail": act.get("detail") or (current["detail"] if current else ""),
             "error": current["error"] if current else None,
-            "network": self.network,
+            "network": self.eco.chain.network,
             "robot": self.robot,
             "cycles_done": self.cycles_done,
             "uptime_s": round(time.time() - self.started_at, 1),
             "version": self.version,
         }
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""

@@ -29,20 +29,20 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from gaka.errors import GakaError
 from robot.daemon import jobs
-from robot.daemon.economy import Contracts, SimMarket
+from robot.daemon.economy import DEV_NETWORKS, SimMarket
 from robot.daemon.effects import TxRunner
 from robot.daemon.journal import Journal
 from robot.daemon.lock import DataDirLock
-from robot.daemon.machine import Daemon, MarketConfig
+from robot.daemon.machine import Daemon
 from robot.daemon.settings import DaemonSettings
 from robot.daemon.studio import StudioConfig
 from robot.film import FilmSpec
 from services.chain.deploy import deploy, resolve_target
 from services.chain.protocol import Chain
+from services.economy.core import open_economy
 from services.ipfs import open_store
 
 log = logging.getLogger(__name__)
-DEV_NETWORKS = ("embedded", "localhost")
 TOKEN_FILE = "api-token"
 
 
@@ -124,20 +124,19 @@ def _deployment(settings: DaemonSettings, chain: Chain, name: str) -> dict[str, 
 
 def build(settings: DaemonSettings, ov: Overrides) -> tuple[Daemon, Callable[[], None]]:
     """Open everything the daemon needs; returns it and a function that closes it all."""
-    target = resolve_target(settings)
     from services.chain.backends import open_chain
 
+    target = resolve_target(settings)
     lock = threading.RLock()
     raw = open_chain(target.spec)
     chain: Any = LockedChain(raw, lock)
     try:
         record = _deployment(settings, chain, target.name)
-        contracts = Contracts.bind(chain, record)
+        eco = open_economy(chain, record, settings, wallet=record["robot"])
     except Exception:
         raw.close()
         raise
     journal = Journal(settings.data_dir / "journal.sqlite")
-    robot = record["robot"]
     dev = chain.network in DEV_NETWORKS
     sim = settings.sim_market if settings.sim_market is not None else dev
     camera = ov.camera or settings.camera
@@ -146,19 +145,14 @@ def build(settings: DaemonSettings, ov: Overrides) -> tuple[Daemon, Callable[[],
         arm_config=settings.arm_config, strokes=settings.plan_strokes,
         plan_size=settings.plan_size, iterations=settings.plan_iterations,
         film=FilmSpec(settings.film_width, settings.film_height, 15.0, settings.film_speedup))
-    market_cfg = MarketConfig(
-        auction_duration_s=settings.auction_duration_s,
-        reserve_wei=settings.auction_reserve_wei, time_buffer_s=settings.auction_time_buffer_s,
-        repay_share=settings.repay_share, canvas_stock=settings.canvas_stock,
-        canvas_threshold=settings.canvas_threshold, canvas_refill_to=settings.canvas_refill_to,
-        auto_canvas=camera == "sim", sim_market=sim)
-    store = open_store(settings)
-    daemon = Daemon(journal, chain, store, contracts, robot, TxRunner(journal, chain, robot, lock),
-                    studio_cfg, market_cfg, settings.data_dir, chain.network)
+    daemon = Daemon(journal, eco, open_store(settings),
+                    TxRunner(journal, chain, eco.wallet, lock), studio_cfg, settings.data_dir,
+                    auto_canvas=camera == "sim")
     if sim:
-        daemon.sim = SimMarket(chain, contracts)
+        daemon.sim = SimMarket(eco)
 
     def close() -> None:
+        eco.store.close()
         journal.close()
         raw.close()
     return daemon, close
@@ -200,7 +194,7 @@ def run(settings: DaemonSettings, ov: Overrides, echo: Callable[[str], None]) ->
         token = api_token(settings.data_dir)
         daemon, close = build(settings, ov)
         try:
-            daemon.prepare()
+            daemon.prepare(settings.auction_time_buffer_s)
             jobs.register(str(daemon.data_dir), daemon)
             sched = _scheduler(daemon)
 
@@ -224,7 +218,7 @@ def run(settings: DaemonSettings, ov: Overrides, echo: Callable[[str], None]) ->
             sched.start()
             if daemon.sim is None and sched.get_job("sim_market") is not None:
                 sched.remove_job("sim_market")  # left in the job store by an earlier run
-            echo(f"gaka robot on {daemon.network}: robot {daemon.robot}")
+            echo(f"gaka robot on {daemon.eco.chain.network}: robot {daemon.robot}")
             echo(f"dashboard: http://{host}:{port}/   (API token in "
                  f"{settings.data_dir / TOKEN_FILE})")
             # uvicorn turns SIGTERM/SIGINT into a clean server exit and then re-raises the

@@ -8,18 +8,11 @@ from gaka.config import Settings
 
 
 class DaemonSettings(Settings):
-    """Every key the daemon reads; each can be set in TOML or as GAKA_<KEY>."""
+    """The daemon's own keys (auctions, repayments and supplies are the economy's keys in
+    Settings); each can be set in TOML or as GAKA_<KEY>."""
 
     api_host: str = Field("127.0.0.1", description="address the API binds to")
     api_port: int = Field(8600, description="port of the API and dashboard")
-    auction_duration_s: int = Field(86_400, description="how long each auction runs")
-    auction_reserve_wei: int = Field(10**16, description="lowest first bid, wei")
-    auction_time_buffer_s: int = Field(
-        300, description="dev chains: a late bid extends the auction to now + this")
-    repay_share: float = Field(0.5, description="share of each sale repaid to investors")
-    canvas_stock: int = Field(5, description="canvases in stock at the first start")
-    canvas_threshold: int = Field(1, description="order canvases when stock falls to this")
-    canvas_refill_to: int = Field(5, description="an order brings the stock back to this")
     camera: str = Field("sim", description="'sim' or a capture source: camera:0, a folder, a file")
     arm: str = Field("sim", description="'sim' or 'gcode'")
     arm_port: str | None = Field(None, description="serial port of the G-code arm")

@@ -25,8 +25,6 @@ from prometheus_client.core import GaugeMetricFamily
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount
 
-from robot.daemon import economy
-from robot.daemon.journal import auctions, bids, cycles, ledger, orders, supplies
 from robot.daemon.machine import Daemon
 from services.api import models
 from services.ipfs.gateway import gateway_app
@@ -59,12 +57,9 @@ def _painting(row: dict[str, Any]) -> models.Painting:
         token_uri=pub.get("token_uri"))
 
 
-def _auction(row: dict[str, Any]) -> dict[str, Any]:
-    left = max(0.0, row["end_time"] - time.time()) if row["status"] == "open" else 0.0
-    return {"token_id": row["token_id"], "status": row["status"], "end_time": row["end_time"],
-            "seconds_left": round(left, 1), "reserve_wei": row["reserve_wei"],
-            "highest_wei": row["highest_wei"], "bidder": row["bidder"], "bids": row["bids"],
-            "sale_wei": row["sale_wei"]}
+def _auction(lot: dict[str, Any]) -> dict[str, Any]:
+    left = max(0.0, lot["end_time"] - time.time()) if lot["state"] == "open" else 0.0
+    return {**lot, "seconds_left": round(left, 1), "bids": len(lot["bids"])}
 
 
 class _Metrics:
@@ -84,24 +79,28 @@ class _Metrics:
                                 value=status["progress"])
         yield GaugeMetricFamily("gaka_cycles_done", "cycles finished since start",
                                 value=status["cycles_done"])
-        rows = d.journal.rows(auctions)
+        view = d.view
+        lots = view.get("auctions", [])
         yield GaugeMetricFamily("gaka_auctions_open", "auctions running",
-                                value=sum(r["status"] == "open" for r in rows))
+                                value=sum(lot["state"] == "open" for lot in lots))
         yield GaugeMetricFamily("gaka_paintings_sold", "paintings sold",
-                                value=sum(r["status"] == "sold" for r in rows))
+                                value=sum(lot["state"] == "sold" for lot in lots))
+        wallet = view.get("wallet", {})
         cat = GaugeMetricFamily("gaka_ledger_ether", "ledger total per category, ether",
                                 labels=["category"])
-        for name, wei in economy.totals(d.journal).items():
-            cat.add_metric([name], wei / 1e18)
+        for name, wei in wallet.get("totals_wei", {}).items():
+            cat.add_metric([name], int(wei) / 1e18)
         yield cat
-        stock = GaugeMetricFamily("gaka_supply_stock", "units in stock", labels=["supply"])
-        for r in d.journal.rows(supplies):
-            stock.add_metric([r["name"]], r["stock"])
+        yield GaugeMetricFamily("gaka_wallet_ether", "the robot's balance, ether",
+                                value=int(wallet.get("balance_wei", 0)) / 1e18)
+        stock = GaugeMetricFamily("gaka_supply_stock", "units (paint: ml) in stock",
+                                  labels=["supply"])
+        for name, amount in (view.get("supplies", {}).get("inventory") or {}).items():
+            stock.add_metric([name], amount)
         yield stock
-        rec = d.reconciliation
-        yield GaugeMetricFamily("gaka_ledger_reconciled",
-                                "1 when opening + ledger equals the wallet balance",
-                                value=1.0 if rec.get("ok") else 0.0)
+        yield GaugeMetricFamily("gaka_ledger_unattributed_wei",
+                                "balance change of no known cause (0 when the ledger is exact)",
+                                value=int(wallet.get("unattributed_wei", 0)))
 
 
 def create_app(daemon: Daemon, token: str, settle_now: Any = None) -> FastAPI:
@@ -150,69 +149,51 @@ def create_app(daemon: Daemon, token: str, settle_now: Any = None) -> FastAPI:
 
     @app.get("/wallet", response_model=models.Wallet, tags=["money"])
     def wallet() -> dict[str, Any]:
-        """The robot's wallet: balance per the ledger, totals by category, reconciliation."""
-        opening = journal.get("opening") or {"balance_wei": "0"}
-        by_cat = economy.totals(journal)
-        balance = int(opening["balance_wei"]) + sum(by_cat.values())
-        return {"address": daemon.robot, "balance_wei": str(balance),
-                "opening_wei": str(opening["balance_wei"]),
-                "by_category": {k: str(v) for k, v in by_cat.items()},
-                "reconciliation": daemon.reconciliation or None}
+        """The robot's wallet: balance, totals by category, reconciliation with the node."""
+        return daemon.view["wallet"]
 
     @app.get("/ledger", response_model=list[models.LedgerEntry], tags=["money"])
     def ledger_entries() -> list[dict[str, Any]]:
         """Every wallet movement, oldest first."""
-        return journal.rows(ledger, order=ledger.c.block)
+        return daemon.view["ledger"]
 
     @app.get("/auctions", response_model=list[models.Auction], tags=["market"])
     def auction_list() -> list[dict[str, Any]]:
-        """Every auction the robot opened, newest first."""
-        rows = journal.rows(auctions, order=auctions.c.opened_block.desc())
-        return [_auction(r) for r in rows]
+        """Every listing of the robot's paintings, newest first."""
+        return [_auction(lot) for lot in reversed(daemon.view["auctions"])]
 
     @app.get("/auctions/{token_id}", response_model=models.AuctionDetail, tags=["market"],
              responses={404: {"model": models.ErrorAnswer}})
     def auction_detail(token_id: str) -> dict[str, Any]:
-        """One auction with its bid history."""
-        rows = journal.rows(auctions, auctions.c.token_id == token_id)
-        if not rows:
+        """The latest listing of a token, with its bids."""
+        lots = [lot for lot in daemon.view["auctions"] if lot["token_id"] == token_id]
+        if not lots:
             raise HTTPException(404, f"no auction for token {token_id}")
-        history = journal.rows(bids, bids.c.token_id == token_id, order=bids.c.block)
-        return {**_auction(rows[0]), "history": history}
+        return {**_auction(lots[-1]), "history": lots[-1]["bids"]}
 
     @app.get("/paintings", response_model=list[models.Painting], tags=["market"])
     def painting_list() -> list[models.Painting]:
         """Every cycle's painting, newest first (unminted ones have no token id yet)."""
-        return [_painting(r) for r in journal.rows(cycles, order=cycles.c.id.desc())]
+        return [_painting(r) for r in journal.all_cycles()]
 
     @app.get("/paintings/{token_id}", response_model=models.Painting, tags=["market"],
              responses={404: {"model": models.ErrorAnswer}})
     def painting_detail(token_id: str) -> models.Painting:
         """One painting: image, film, plan and metadata CIDs."""
-        rows = journal.rows(cycles, cycles.c.token_id == token_id)
+        rows = [r for r in journal.all_cycles() if r["token_id"] == token_id]
         if not rows:
             raise HTTPException(404, f"no painting with token {token_id}")
         return _painting(rows[0])
 
     @app.get("/supplies", response_model=models.Supplies, tags=["market"])
     def supply_list() -> dict[str, Any]:
-        """Stock and supply orders."""
-        return {"supplies": journal.rows(supplies),
-                "orders": journal.rows(orders, order=orders.c.key)}
+        """Inventory, reorder thresholds and targets, supply orders."""
+        return daemon.view["supplies"]
 
     @app.get("/investors", response_model=models.Investors, tags=["money"])
     def investor_list() -> dict[str, Any]:
-        """What each investor lent and has been repaid (claimable in the pool)."""
-        lent: dict[str, int] = {}
-        for e in journal.rows(ledger, ledger.c.category == "investor_loans"):
-            lent[e["memo"]] = lent.get(e["memo"], 0) + int(e["amount_wei"])
-        claimable = daemon.claimable(list(lent))
-        totals = economy.totals(journal)
-        return {"total_lent_wei": str(totals["investor_loans"]),
-                "total_repaid_wei": str(-totals["investor_repayment"]),
-                "investors": [{"address": a, "lent_wei": str(v),
-                               "claimable_wei": str(claimable.get(a, 0))}
-                              for a, v in sorted(lent.items())]}
+        """What each investor lent and can claim; what the robot still owes."""
+        return daemon.view["investors"]
 
     @app.get("/metrics", response_class=PlainTextResponse, tags=["robot"])
     def metrics() -> PlainTextResponse:

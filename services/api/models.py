@@ -33,50 +33,50 @@ class Status(BaseModel):
     version: int
 
 
-class Reconciliation(BaseModel):
-    block: int
-    expected_wei: str
-    balance_wei: str
-    difference_wei: str
-    ok: bool
-
-
 class Wallet(BaseModel):
-    address: str
-    balance_wei: str
+    wallet: str
+    block: int = Field(description="last block the ledger has read")
+    balance_wei: str = Field(description="the node's balance at that block")
+    ledger_wei: str = Field(description="sum of the ledger entries (opening included)")
+    ledger_minus_chain_wei: str
+    reconciled: bool
     opening_wei: str
-    by_category: dict[str, str] = Field(description="sum of ledger entries per category, wei")
-    reconciliation: Reconciliation | None
+    totals_wei: dict[str, str] = Field(description="sum per category")
+    unattributed_wei: str = Field(description="balance changes of no known cause (0 = exact)")
 
 
 class LedgerEntry(BaseModel):
-    key: str
+    block: int
+    time: int
+    tx_hash: str
     category: str
     amount_wei: str
-    block: int
-    tx_hash: str | None
-    token_id: str | None
     memo: str
-    at: float
 
 
 class Bid(BaseModel):
     bidder: str
     amount_wei: str
     block: int
-    at: float
+    time: int
+    tx_hash: str
 
 
 class Auction(BaseModel):
     token_id: str
-    status: str = Field(description="open | sold | unsold")
+    listing: int = Field(description="1 for the first listing, 2 for a re-listing, ...")
+    seller: str
+    state: str = Field(description="open | ended | sold | unsold | canceled")
     end_time: int
     seconds_left: float
     reserve_wei: str
-    highest_wei: str
-    bidder: str | None
+    highest_bid_wei: str
+    highest_bidder: str | None
     bids: int
-    sale_wei: str | None
+    extensions: int
+    fee_wei: str
+    opened_tx: str
+    closed_tx: str | None
 
 
 class AuctionDetail(Auction):
@@ -95,37 +95,38 @@ class Painting(BaseModel):
     token_uri: str | None
 
 
-class Supply(BaseModel):
-    name: str
-    stock: int
-    on_order: int
-    threshold: int
-    refill_to: int
-
-
 class Order(BaseModel):
-    key: str
-    supply: str
+    order_id: int
+    item_id: int
     quantity: int
-    order_id: int | None
-    status: str
     amount_wei: str
+    status: str
+    supply: str | None
+    placed_tx: str
+    block: int
 
 
 class Supplies(BaseModel):
-    supplies: list[Supply]
+    inventory: dict[str, float] | None
+    thresholds: dict[str, float]
+    targets: dict[str, float]
+    paintings_recorded: int
     orders: list[Order]
 
 
 class Investor(BaseModel):
     address: str
     lent_wei: str
+    withdrawn_wei: str
     claimable_wei: str
 
 
 class Investors(BaseModel):
-    total_lent_wei: str
-    total_repaid_wei: str
+    lent_wei: str
+    owed_wei: str
+    repaid_wei: str
+    outstanding_wei: str
+    repaid_in_full: bool
     investors: list[Investor]
 
 
