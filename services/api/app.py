@@ -33,8 +33,9 @@ VERSION = "1"
 _bearer = HTTPBearer(auto_error=False, description="the token in <data dir>/api-token")
 
 
-def _error(code: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=code)
+def _error(code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=code,
+                        headers=headers)
 
 
 def _publish_record(folder: str) -> dict[str, Any]:
@@ -117,7 +118,8 @@ def create_app(daemon: Daemon, token: str, settle_now: Any = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail))
+        # Keep the headers (Allow on 405, WWW-Authenticate on 401).
+        return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -131,7 +133,8 @@ def create_app(daemon: Daemon, token: str, settle_now: Any = None) -> FastAPI:
 
     def authorized(cred: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> None:
         if cred is None or not secrets.compare_digest(cred.credentials.encode(), token.encode()):
-            raise HTTPException(401, "missing or wrong bearer token")
+            raise HTTPException(401, "missing or wrong bearer token",
+                                headers={"WWW-Authenticate": "Bearer"})
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard() -> HTMLResponse:
