@@ -169,8 +169,9 @@ def _scheduler(daemon: Daemon) -> BackgroundScheduler:
     if daemon.sim is not None:
         every["sim_market"] = 3
     for lane, seconds in every.items():
+        # First run at once: a restarted daemon resumes its cycle without waiting a tick.
         sched.add_job(jobs.tick, "interval", seconds=seconds, id=lane, args=[key, lane],
-                      replace_existing=True)
+                      replace_existing=True, next_run_time=_now())
     return sched
 
 
