@@ -12,20 +12,18 @@ import json
 import os
 import random
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
-from eth_utils import function_abi_to_4byte_selector, to_checksum_address
 
 from services.chain.backends import ChainSpec, open_chain
-from services.chain.compiler import compile_project
-from services.chain.events import EventDecoder
 from tests.conftest import free_port
 from tests.robot.daemon.helpers import (
+    chain_audit,
     daemon_env,
     get,
     journal_rows,
+    market_settled,
     post,
     start_daemon,
     stop,
@@ -34,11 +32,6 @@ from tests.robot.daemon.helpers import (
 )
 
 KILLS = int(os.environ.get("GAKA_CRASH_KILLS", "50"))
-
-
-def _selectors(abi: list[dict]) -> dict[bytes, str]:
-    return {function_abi_to_4byte_selector(f): f["name"] for f in abi
-            if f.get("type") == "function"}
 
 
 @pytest.mark.slow
@@ -75,12 +68,7 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
     token = (data / "api-token").read_text().strip()
     assert post(port, "/pause", token).status_code == 200
 
-    def settled() -> bool:
-        rows = journal_rows(data, "SELECT state FROM cycles")
-        return all(r["state"] in ("done", "capture", "plan", "paint", "publish", "auction")
-                   for r in rows)
-
-    wait_for(settled, 240, "every minted painting through its auction")
+    wait_for(lambda: market_settled(data), 240, "every minted painting through its auction")
     wallet = get(port, "/wallet")
     assert stop(proc) == 0, log.read_text()[-3000:]
     cycles = journal_rows(data, "SELECT id, state, token_id FROM cycles")
@@ -93,72 +81,14 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
 
     # ----- the chain as oracle
     record = json.loads((data / "deployments" / "embedded.json").read_text())
-    robot = to_checksum_address(record["robot"])
-    arts = compile_project()
-    names = ("PaintingNFT", "AuctionHouse", "SupplyShop", "InvestorPool")
-    addr = {n: to_checksum_address(record["contracts"][n]["address"]) for n in names}
     chain = open_chain(ChainSpec("embedded", data_dir=data))
     try:
-        head = chain.block_number()
-        events = {n: EventDecoder(arts[n].abi).decode_all(chain.get_logs(0, head, addr[n]))
-                  for n in names}
-        calls: Counter[tuple[str, str]] = Counter()
-        gas_paid = 0
-        selectors = {n: _selectors(arts[n].abi) for n in names}
-        for number in range(head + 1):
-            for tx in chain.w3.eth.get_block(number, full_transactions=True)["transactions"]:
-                if to_checksum_address(tx["from"]) != robot or tx["to"] is None:
-                    continue
-                receipt = chain.receipt(bytes(tx["hash"]))
-                gas_paid += receipt["gasUsed"] * receipt["effectiveGasPrice"]
-                to = to_checksum_address(tx["to"])
-                contract = next((n for n in names if addr[n] == to), "other")
-                fn = selectors.get(contract, {}).get(bytes(tx["input"])[:4], "?")
-                calls[(contract, fn)] += 1
-                assert receipt["status"] == 1, f"a reverted robot transaction: {contract}.{fn}"
-        balance = chain.balance(robot)
+        audit = chain_audit(chain, record, cycles, wallet)
     finally:
         chain.close()
-
-    minted = [e.args["tokenId"] for e in events["PaintingNFT"] if e.name == "PaintingMinted"]
-    assert len(minted) == len(set(minted)), "a painting minted twice"
-    assert calls[("PaintingNFT", "mint")] == len(minted), "a mint sent twice"
-    journal_tokens = {int(r["token_id"]) for r in cycles if r["token_id"]}
-    assert journal_tokens == set(minted), "minted paintings and the journal disagree"
-
-    open_now: set[int] = set()
-    for e in events["AuctionHouse"]:
-        token = e.args.get("tokenId")
-        if e.name == "AuctionCreated":
-            assert token not in open_now, f"token {token} auctioned twice at once"
-            open_now.add(token)
-        elif e.name in ("AuctionSettled", "AuctionUnsold", "AuctionCanceled"):
-            open_now.discard(token)
-    created = sum(e.name == "AuctionCreated" for e in events["AuctionHouse"])
-    assert calls[("AuctionHouse", "createAuction")] == created
-    assert not open_now, f"auctions left open: {open_now}"
-
-    placed = [e for e in events["SupplyShop"] if e.name == "OrderPlaced"]
-    assert calls[("SupplyShop", "order")] == len(placed), "an order sent twice"
-    waiting: dict[int, int] = {}
-    for e in events["SupplyShop"]:
-        if e.name == "OrderPlaced":
-            item = e.args["itemId"]
-            assert item not in waiting, f"item {item} ordered again while an order was open"
-            waiting[item] = e.args["orderId"]
-        elif e.name in ("DeliveryConfirmed", "PaymentReleased", "OrderRefunded"):
-            waiting = {k: v for k, v in waiting.items() if v != e.args["orderId"]}
-
-    repaid = [e for e in events["InvestorPool"] if e.name == "Repaid"]
-    sales = [e for e in events["AuctionHouse"] if e.name == "AuctionSettled"]
-    assert calls[("InvestorPool", "repay")] == len(repaid) <= len(sales)
-
-    assert wallet["unattributed_wei"] == "0", wallet
-    assert int(wallet["balance_wei"]) == int(wallet["ledger_wei"]) == balance
-    assert -int(wallet["totals_wei"]["gas"]) == gas_paid, "gas in the ledger ≠ gas paid"
+    print(audit)
+    assert audit["open_now"] == 0, "an auction left open"
     assert not journal_rows(data, "SELECT key FROM effects WHERE status != 'done'")
-    print(f"minted {len(minted)}, auctions {created}, sold {len(sales)}, orders {len(placed)}, "
-          f"repayments {len(repaid)}; ledger = balance = {balance} wei")
 
 
 def _ready(port: int) -> bool:
