@@ -35,7 +35,7 @@ KILLS = int(os.environ.get("GAKA_CRASH_KILLS", "50"))
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(3600)
 def test_sigkill_at_random_moments(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = daemon_env(data)
