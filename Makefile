@@ -7,7 +7,7 @@ PIP_STAMP := $(VENV)/.stamp-pip
 NPM_STAMP := node_modules/.stamp-npm
 SLITHER_VENV := .venv-slither
 
-.PHONY: run test deps lint pytest hardhat-test slither bench clean
+.PHONY: run test deps lint pytest hardhat-test slither bench wheel clean
 
 deps: $(PIP_STAMP) $(NPM_STAMP)
 
@@ -48,8 +48,12 @@ test: deps
 	npx hardhat test
 	$(VENV)/bin/python -m pytest
 
+# A wheel that carries the contracts compiled (setup.py), installable without node or solc.
+wheel: deps
+	$(PY) -m pip wheel . --no-deps --no-build-isolation -w dist
+
 bench: deps
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(SLITHER_VENV) node_modules artifacts cache build
+	rm -rf $(VENV) $(SLITHER_VENV) node_modules artifacts cache build dist

@@ -195,8 +195,8 @@ contract AuctionHouse is PayoutVault, Ownable, Pausable {
         emit AuctionSettled(tokenId, top.bidder, top.amount, fee);
         // A lot with a fee was opened while a fee recipient was set, and it can never be unset.
         if (fee != 0) pendingWithdrawals[config.feeRecipient] += fee;
-        nft.transferFrom(address(this), top.bidder, tokenId);
         _pay(lot.seller, top.amount - fee);
+        nft.transferFrom(address(this), top.bidder, tokenId);
     }
 
     /// @notice Cancels an auction that has no bid yet and returns the token to its seller; works

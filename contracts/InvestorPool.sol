@@ -220,16 +220,12 @@ contract InvestorPool is Ownable, ReentrancyGuardTransient {
     /// @dev Brings an investor's credit up to date and moves a folded pending loan into `lent`.
     function _settle(address investor) private returns (Position storage p) {
         p = positions[investor];
-        uint256 perUnit = repaidPerUnit;
-        uint256 credit = p.credit + p.lent * (perUnit - p.snapshot);
-        uint256 pending = p.pending;
-        if (pending != 0 && p.pendingRound != openRoundId) {
-            credit += pending * (perUnit - rounds[p.pendingRound].perUnitAtClose);
-            p.lent += pending;
+        p.credit = claimableScaled(investor);
+        p.snapshot = repaidPerUnit;
+        if (p.pending != 0 && p.pendingRound != openRoundId) {
+            p.lent += p.pending;
             p.pending = 0;
         }
-        p.credit = credit;
-        p.snapshot = perUnit;
     }
 
     function _withdraw(address to) private {

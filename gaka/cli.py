@@ -8,7 +8,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from gaka.config import Settings
+from gaka.config import Settings, describe_errors
 from gaka.errors import GakaError
 from robot.cli import app as robot_app
 from robot.cli import run as robot_run
@@ -17,6 +17,7 @@ from services.economy.cli import auction_app, investors_app, supplies_app, walle
 from services.ipfs.cli import app as ipfs_app
 from services.nft.cli import publish_cmd
 from swarm_sim.cli import app as swarm_app
+from swarm_sim.mission.cli import app as mission_app
 from vision.cli import paint
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ app.add_typer(chain_app, name="chain")
 app.add_typer(ipfs_app, name="ipfs")
 app.command("publish")(publish_cmd)
 app.add_typer(swarm_app, name="swarm")
+app.add_typer(mission_app, name="mission")
 app.add_typer(wallet_app, name="wallet")
 app.add_typer(auction_app, name="auction")
 app.add_typer(supplies_app, name="supplies")
@@ -50,24 +52,6 @@ def config_show() -> None:
     typer.echo(json.dumps(Settings().public_view(), indent=2))
 
 
-def _later(name: str, what: str) -> typer.Typer:
-    group = typer.Typer(help=f"{what} (arrives with the economy/daemon wave).")
-
-    @group.callback(invoke_without_command=True)
-    def _pending(ctx: typer.Context) -> None:
-        if ctx.invoked_subcommand is None:
-            typer.echo(f"`gaka {name}` is not implemented yet: {what.lower()}.", err=True)
-            raise typer.Exit(2)
-
-    return group
-
-
-for _name, _what in [
-    ("mission", "Secret Merkle missions"),
-]:
-    app.add_typer(_later(_name, _what), name=_name)
-
-
 def main() -> None:
     try:
         app()
@@ -75,5 +59,5 @@ def main() -> None:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except ValidationError as exc:
-        print(f"error: invalid configuration: {exc}", file=sys.stderr)
+        print(f"error: invalid configuration: {describe_errors(exc)}", file=sys.stderr)
         sys.exit(1)

@@ -7,10 +7,17 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-NETWORKS = ("embedded", "localhost", "sepolia")
+from gaka.errors import GakaError
+
+NETWORKS = ("embedded", "revm", "localhost", "sepolia")
+ENV_ONLY = {"env_only": True}
+
+
+class ConfigError(GakaError):
+    """The config file or a GAKA_* variable is unreadable, unknown or invalid."""
 
 
 def default_data_dir() -> Path:
@@ -24,25 +31,48 @@ def default_config_file() -> Path:
     return Path(base) / "gaka" / "config.toml"
 
 
+def config_path() -> Path:
+    """The TOML file named by GAKA_CONFIG, or the per-user default."""
+    return Path(os.environ.get("GAKA_CONFIG") or default_config_file())
+
+
+def read_config_file(path: Path, settings_cls: type[BaseSettings]) -> dict[str, Any]:
+    """The TOML file's keys; unknown keys and env-only secrets are refused."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    fields = settings_cls.model_fields
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(fields)})")
+    for name in data:
+        if (fields[name].json_schema_extra or {}).get("env_only"):
+            raise ConfigError(
+                f"config file {path}: {name} is a secret and is read only from the "
+                f"environment (GAKA_{name.upper()}); remove it from the file"
+                + (" or use keystore_password_file" if name == "keystore_password" else ""))
+    return data
+
+
 class _TomlSource(PydanticBaseSettingsSource):
-    """Reads the TOML file named by GAKA_CONFIG (or the per-user default)."""
+    """Reads the config file (see config_path)."""
 
     def __init__(self, settings_cls: type[BaseSettings]) -> None:
         super().__init__(settings_cls)
-        path = Path(os.environ.get("GAKA_CONFIG") or default_config_file())
-        self._data: dict[str, Any] = {}
-        if path.is_file():
-            with path.open("rb") as fh:
-                try:
-                    self._data = tomllib.load(fh)
-                except tomllib.TOMLDecodeError as exc:
-                    raise ValueError(f"config file {path} is not valid TOML: {exc}") from None
+        self._data = read_config_file(config_path(), settings_cls)
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return self._data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+        return dict(self._data)
 
 
 class Settings(BaseSettings):
@@ -51,12 +81,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GAKA_", extra="ignore")
 
     data_dir: Path = Field(default_factory=default_data_dir, description="journal, chain, media")
-    network: str = Field("embedded", description="embedded | localhost | sepolia")
+    network: str = Field("embedded", description="embedded | revm | localhost | sepolia")
     rpc_url: str | None = Field(None, description="JSON-RPC URL; overrides the network's default")
     sepolia_rpc_url: str | None = Field(None, description="RPC URL used for --network sepolia")
     localhost_rpc_url: str = Field("http://127.0.0.1:8545", description="Hardhat node URL")
     keystore: Path | None = Field(None, description="encrypted eth-account keystore file")
-    keystore_password: SecretStr | None = Field(None, description="keystore password (env only)")
+    keystore_password: SecretStr | None = Field(
+        None, description="keystore password (environment only)", json_schema_extra=ENV_ONLY)
     keystore_password_file: Path | None = Field(None, description="file holding the password")
     rpc_timeout_s: float = Field(10.0, description="per-request RPC timeout")
     receipt_timeout_s: float = Field(120.0, description="how long to wait for a receipt")
@@ -131,3 +162,10 @@ class Settings(BaseSettings):
             else:
                 out[name] = value
         return out
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """pydantic's errors on one line: `key: message; …`."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors())

@@ -64,8 +64,9 @@ def paint_and_publish(eco: Economy, store: ContentStore, image: np.ndarray, fold
 def sell(eco: Economy, token_id: int, bidders: list[market.Bidder],
          rng: random.Random) -> dict[str, Any]:
     """Open the auction, let the simulated bidders play it out, settle, repay by policy."""
-    auctions.open_auction(eco, token_id)
-    bids = market.run_auction(eco.chain, eco.contracts, token_id, bidders, rng)
+    lot = auctions.open_auction(eco, token_id)
+    bids = market.run_auction(eco.chain, eco.contracts, token_id, bidders, rng) \
+        if lot.state == "open" else []
     settled = auctions.settle_due(eco)
     relisted = auctions.relist_unsold(eco)
     repaid = investors.repay_due(eco)

@@ -1,5 +1,9 @@
 // Deploys contracts/deploy.json with Hardhat: `npx hardhat run scripts/deploy.js --network X`.
-// Same manifest and reference rules as `gaka chain deploy`; writes deployments/<network>.json.
+// Same manifest, reference rules and record as `gaka chain deploy`: deployments/<network>.json
+// is rewritten atomically before every transaction (pending, with its pinned nonce) and after
+// it, contracts that are live and unchanged are kept, and a pending transaction left by an
+// interrupted run (of either tool) is settled on chain before anything is sent again.
+const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 
@@ -19,9 +23,76 @@ function makeResolver(ethers, accounts, addresses) {
   return resolve;
 }
 
-/** Deploys every manifest contract in order, then runs the setup calls; returns the record. */
-async function deployManifest(hre, manifest, { robotAddress } = {}) {
+const sha256 = (data) => crypto.createHash('sha256').update(data).digest('hex');
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Writes the record atomically: a reader sees the old file or the new one, never a mix. */
+function writeRecord(file, record) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
+  const fd = fs.openSync(tmp, 'w');
+  fs.writeSync(fd, JSON.stringify(record, null, 2) + '\n');
+  fs.fsyncSync(fd);
+  fs.closeSync(fd);
+  fs.renameSync(tmp, file);
+}
+
+/** The mined transaction of `sender` with `nonce`, searched from block `from` on. */
+async function findByNonce(provider, sender, nonce, from) {
+  const head = await provider.getBlockNumber();
+  for (let n = from; n <= head; n++) {
+    const block = await provider.getBlock(n, true);
+    const tx = block.prefetchedTransactions.find(
+      (t) => t.from.toLowerCase() === sender.toLowerCase() && t.nonce === nonce);
+    if (tx) return provider.getTransactionReceipt(tx.hash);
+  }
+  throw new Error(`nonce ${nonce} of ${sender} is used but its transaction was not found`);
+}
+
+/** The receipt of a journaled transaction (mined now if need be), or null if it never will be. */
+async function settle(provider, pending) {
+  const mined = await provider.getTransactionCount(pending.sender, 'latest');
+  if (pending.tx_hash) {
+    const receipt = await provider.getTransactionReceipt(pending.tx_hash);
+    if (receipt) return receipt;
+  }
+  if (mined > pending.nonce) {
+    if (pending.tx_hash) return null; // its nonce went to another transaction
+    return findByNonce(provider, pending.sender, pending.nonce, pending.block || 0);
+  }
+  if (pending.raw_tx) {
+    try {
+      await provider.broadcastTransaction(pending.raw_tx);
+      return provider.waitForTransaction(pending.tx_hash);
+    } catch (err) {
+      if (/already known|already imported|known transaction/i.test(err.message)) {
+        return provider.waitForTransaction(pending.tx_hash);
+      }
+    }
+  }
+  if (pending.tx_hash && (await provider.getTransaction(pending.tx_hash))) {
+    return provider.waitForTransaction(pending.tx_hash); // still waiting in the mempool
+  }
+  // Unidentified, unmined: if the node's pool holds a transaction with this nonce it may be
+  // ours, and sending again would pay twice.
+  if ((await provider.getTransactionCount(pending.sender, 'pending')) > pending.nonce) {
+    throw new Error(`nonce ${pending.nonce} of ${pending.sender} belongs to a transaction still ` +
+                    'waiting to be mined; rerun once it is mined');
+  }
+  return null; // never reached the node: send it again
+}
+
+function compilerVersion() {
+  return require('solc').version().replace(/\.Emscripten.*$/, '');
+}
+
+/**
+ * Deploys every manifest contract in order, then runs the setup calls; returns the record.
+ * With `recordPath`, the record there is read first and kept current after every step.
+ */
+async function deployManifest(hre, manifest, { robotAddress, recordPath } = {}) {
   const { ethers } = hre;
+  const { provider } = ethers;
   const signers = await ethers.getSigners();
   if (signers.length === 0) throw new Error(`no signer configured for network ${hre.network.name}`);
   const deployer = signers[0];
@@ -30,57 +101,127 @@ async function deployManifest(hre, manifest, { robotAddress } = {}) {
     robot = signers.find((s) => s.address.toLowerCase() === robotAddress.toLowerCase());
     if (!robot) throw new Error(`no signer for robot ${robotAddress}`);
   }
+  const chainId = Number((await provider.getNetwork()).chainId);
+  let previous = recordPath && fs.existsSync(recordPath)
+    ? JSON.parse(fs.readFileSync(recordPath, 'utf8')) : null;
+  if (previous && previous.chain_id !== chainId) previous = null;
+  const record = {
+    network: hre.network.name,
+    chain_id: chainId,
+    deployer: deployer.address,
+    robot: robot.address,
+    compiler: compilerVersion(),
+    contracts: previous ? previous.contracts : {},
+    setup: previous ? previous.setup : [],
+    pending: previous ? previous.pending : null,
+  };
+  const save = () => recordPath && writeRecord(recordPath, record);
   const accounts = { deployer, robot };
   const addresses = {};
   const resolve = makeResolver(ethers, accounts, addresses);
-  const record = {
-    network: hre.network.name,
-    chain_id: Number((await ethers.provider.getNetwork()).chainId),
-    deployer: deployer.address,
-    robot: robot.address,
-    contracts: {},
-    setup: [],
+
+  const done = (kind, name, entry, receipt) => {
+    const hash = receipt.hash;
+    if (kind === 'contract') {
+      record.contracts[name] = {
+        address: receipt.contractAddress, tx_hash: hash, block: receipt.blockNumber,
+        gas_used: Number(receipt.gasUsed), ...entry,
+      };
+    } else {
+      record.setup.push({ ...entry, tx_hash: hash });
+    }
+    record.pending = null;
+    save();
   };
-  for (const entry of manifest.contracts) {
-    const args = resolve(entry.args || []);
-    const contract = await ethers.deployContract(entry.name, args, deployer);
-    const receipt = await contract.deploymentTransaction().wait();
-    addresses[entry.name] = await contract.getAddress();
-    record.contracts[entry.name] = {
-      address: addresses[entry.name],
-      tx_hash: receipt.hash,
-      block: receipt.blockNumber,
-      gas_used: Number(receipt.gasUsed),
+
+  /** Journals, sends with the journaled nonce, records the hash, waits, records the result. */
+  const send = async (kind, name, entry, signer, makeTx) => {
+    const nonce = await provider.getTransactionCount(signer.address, 'pending');
+    record.pending = { kind, name, entry, sender: signer.address, nonce,
+                       block: await provider.getBlockNumber(), tx_hash: null, raw_tx: null };
+    save();
+    const tx = await makeTx({ nonce });
+    record.pending.tx_hash = tx.hash;
+    save();
+    const receipt = await tx.wait();
+    done(kind, name, entry, receipt);
+    return receipt;
+  };
+
+  if (record.pending) {
+    const { kind, name, entry } = record.pending;
+    const receipt = await settle(provider, record.pending);
+    if (receipt && receipt.status === 1) {
+      done(kind, name, entry, receipt);
+    } else {
+      record.pending = null;
+      save();
+    }
+  }
+
+  const redeployed = [];
+  for (const item of manifest.contracts) {
+    const args = resolve(item.args || []);
+    const artifact = await hre.artifacts.readArtifact(item.name);
+    const source = fs.readFileSync(path.join(hre.config.paths.root, artifact.sourceName));
+    const entry = {
+      source: artifact.sourceName,
+      source_hash: sha256(source),
+      bytecode_hash: sha256(Buffer.from(artifact.bytecode.slice(2), 'hex')),
       args,
     };
+    const old = record.contracts[item.name];
+    const live = old && old.bytecode_hash === entry.bytecode_hash && same(old.args, args)
+      && (await provider.getCode(old.address)) !== '0x';
+    if (!live) {
+      const factory = await ethers.getContractFactory(item.name, deployer);
+      await send('contract', item.name, entry, deployer,
+                 (overrides) => factory.deploy(...args, overrides).then((c) => c.deploymentTransaction()));
+      redeployed.push(item.name);
+    }
+    addresses[item.name] = record.contracts[item.name].address;
   }
+
+  const wanted = [];
   for (const step of manifest.setup || []) {
     if (!(step.contract in addresses)) throw new Error(`setup names undeployed ${step.contract}`);
     const from = accounts[step.from || 'deployer'];
     if (!from) throw new Error(`setup 'from' must be deployer or robot, not ${step.from}`);
-    const contract = await ethers.getContractAt(step.contract, addresses[step.contract], from);
-    const args = resolve(step.args || []);
-    const receipt = await (await contract[step.function](...args)).wait();
-    record.setup.push({ contract: step.contract, function: step.function, args, tx_hash: receipt.hash });
+    const entry = { contract: step.contract, address: addresses[step.contract],
+                    function: step.function, args: resolve(step.args || []), sender: from.address };
+    const matches = (s) => s.contract === entry.contract && s.address === entry.address
+      && s.function === entry.function && same(s.args, entry.args) && s.sender === entry.sender;
+    if (!record.setup.some(matches)) {
+      const contract = await ethers.getContractAt(step.contract, entry.address, from);
+      await send('setup', step.contract, entry, from,
+                 (overrides) => contract[step.function](...entry.args, overrides));
+    }
+    wanted.push(record.setup.find(matches));
   }
-  return record;
+
+  // Forget what the manifest no longer lists, now that nothing is left to resume.
+  record.contracts = Object.fromEntries(Object.keys(addresses).map((n) => [n, record.contracts[n]]));
+  record.setup = wanted;
+  save();
+  return { ...record, redeployed };
 }
 
 async function main() {
   const hre = require('hardhat');
   const manifest = JSON.parse(fs.readFileSync(MANIFEST, 'utf8'));
-  const record = await deployManifest(hre, manifest, { robotAddress: process.env.GAKA_ROBOT_ADDRESS });
   const outDir = process.env.GAKA_DEPLOYMENTS_DIR || path.join(__dirname, '..', 'deployments');
-  fs.mkdirSync(outDir, { recursive: true });
   const out = path.join(outDir, `${hre.network.name}.json`);
-  fs.writeFileSync(out, JSON.stringify(record, null, 2) + '\n');
+  const record = await deployManifest(hre, manifest, {
+    robotAddress: process.env.GAKA_ROBOT_ADDRESS, recordPath: out,
+  });
   for (const [name, c] of Object.entries(record.contracts)) console.log(`${name} ${c.address}`);
+  console.log(`redeployed: ${record.redeployed.join(' ') || 'nothing'}`);
   console.log(`wrote ${out}`);
 }
 
 if (require.main === module) {
   main().catch((err) => {
-    console.error(err.message);
+    console.error(`error: ${err.message}`);
     process.exitCode = 1;
   });
 }

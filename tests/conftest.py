@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from services.ipfs.jsnode import JsIpfsNode
+
 ROOT = Path(__file__).resolve().parents[1]
 HARDHAT_CLI = ROOT / "node_modules" / "hardhat" / "internal" / "cli" / "cli.js"
-JSIPFS_CLI = ROOT / "node_modules" / "ipfs" / "src" / "cli.js"
 GAKA = Path(sys.executable).with_name("gaka")
 
 
@@ -72,70 +73,10 @@ def hardhat_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
 
 
-class JsIpfsNode:
-    """A js-ipfs daemon (Kubo RPC API) on a loopback port, offline, with its own repo.
-
-    `stop()` kills it by PID; `start()` brings it back on the same repo and port."""
-
-    def __init__(self, repo: Path) -> None:
-        self.repo = repo
-        self.env = {**os.environ, "IPFS_PATH": str(repo)}
-        self.proc: subprocess.Popen | None = None
-        self.api = self.url = ""
-        self._cli(["init", "--profile", "test"])
-        port = free_port()
-        for key, value in (("Addresses.API", f"/ip4/127.0.0.1/tcp/{port}"),
-                           ("Addresses.RPC", "/ip4/127.0.0.1/tcp/0"),
-                           ("Addresses.Gateway", "")):
-            self._cli(["config", key, value])
-        self.api = f"/ip4/127.0.0.1/tcp/{port}/http"
-        self.url = f"http://127.0.0.1:{port}"
-
-    def _cli(self, args: list[str], timeout: float = 60) -> str:
-        out = subprocess.run(["node", str(JSIPFS_CLI), *args], env=self.env, cwd=self.repo,
-                             capture_output=True, text=True, timeout=timeout)
-        if out.returncode != 0:
-            raise RuntimeError(f"jsipfs {' '.join(args)} failed: {out.stderr[-2000:]}")
-        return out.stdout
-
-    def cli(self, *args: str) -> str:
-        """Run the js-ipfs CLI against this daemon (e.g. `add -q FILE`). Its own reading of
-        the multiaddr in the repo's `api` file fails on Node 20 ("Invalid URL"): pass a URL."""
-        return self._cli(["--api", self.url, *args])
-
-    def start(self) -> None:
-        log = (self.repo / "daemon.log").open("a")
-        self.proc = subprocess.Popen(
-            ["node", str(JSIPFS_CLI), "daemon", "--offline", "--enable-preload=false"],
-            env=self.env, cwd=self.repo, stdout=log, stderr=subprocess.STDOUT)
-        end = time.monotonic() + 90
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"js-ipfs daemon exited with {self.proc.returncode}: "
-                                   f"{(self.repo / 'daemon.log').read_text()[-2000:]}")
-            if "Daemon is ready" in (self.repo / "daemon.log").read_text():
-                return
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("js-ipfs daemon did not become ready within 90 s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-        (self.repo / "api").unlink(missing_ok=True)
-        (self.repo / "repo.lock").unlink(missing_ok=True)
-
-
 @pytest.fixture(scope="session")
 def jsipfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JsIpfsNode]:
     """A js-ipfs node started for this test session on 127.0.0.1 (stopped by PID)."""
-    node = JsIpfsNode(tmp_path_factory.mktemp("jsipfs"))
+    node = JsIpfsNode(tmp_path_factory.mktemp("jsipfs"), free_port())
     node.start()
     try:
         yield node

@@ -23,6 +23,8 @@ contract InvariantLens {
         uint8[] orderStatuses; // status of order 1, 2, ...
         uint256 poolBalanceScaled;
         uint256 poolSharesScaled; // every investor's share plus the undistributed carry
+        uint256[] investorShares; // claimableScaled of each investor
+        uint256 ethTotal; // sum of the ETH balances of the listed accounts
     }
 
     /// @notice Reads the books of a house, a shop and a pool.
@@ -30,7 +32,7 @@ contract InvariantLens {
     /// @param shop Supply shop.
     /// @param pool Investor pool.
     /// @param tokenIds Tokens ever minted.
-    /// @param accounts Every account that may hold a credit or a token.
+    /// @param accounts Every account that may hold ETH, a credit or a token.
     /// @param investors Every investor of the pool.
     function books(
         AuctionHouse house,
@@ -62,10 +64,13 @@ contract InvariantLens {
             b.housePending += house.pendingWithdrawals(accounts[i]);
             b.shopPending += shop.pendingWithdrawals(accounts[i]);
             b.tokensHeld += nft.balanceOf(accounts[i]);
+            b.ethTotal += accounts[i].balance;
         }
         b.poolSharesScaled = pool.undistributed();
+        b.investorShares = new uint256[](investors.length);
         for (uint256 i; i < investors.length; ++i) {
-            b.poolSharesScaled += pool.claimableScaled(investors[i]);
+            b.investorShares[i] = pool.claimableScaled(investors[i]);
+            b.poolSharesScaled += b.investorShares[i];
         }
         b.houseBalance = address(house).balance;
         b.shopBalance = address(shop).balance;

@@ -97,13 +97,15 @@ def _open_lot(eco: Economy, token_id: int) -> tuple[str, int]:
 
 def open_auction(eco: Economy, token_id: int, reserve_wei: int | None = None) -> Listing:
     """Open an auction of a token the robot holds (reserve and duration from the settings);
-    an auction already open for it is returned as is."""
+    an auction already open for it, or the sale that ended its last one, is returned as is."""
     lots = listings(eco)
     current = lots.get(token_id, [])
     seller, _ = _open_lot(eco, token_id)
     if seller != ZERO:
         eco.sync()
         return listings(eco, sync=False)[token_id][-1]
+    if current and current[-1].state == "sold":
+        return current[-1]  # sold already (a rerun after a crash): nothing left to open
     owner = eco.call(eco.contracts.nft.functions.ownerOf(token_id))
     if owner != eco.wallet:
         raise EconomyError(f"token {token_id} belongs to {owner}, not the robot {eco.wallet}")

@@ -49,9 +49,12 @@ from services.chain.revm import DEFAULT_CHAIN_ID, DEFAULT_GENESIS_TIME, RevmChai
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Journal = Callable[["SignedTx"], None]
 
 HARDHAT_CHAIN_ID = 31337
-_TRANSIENT = (requests.ConnectionError, requests.Timeout, ConnectionError, TimeoutError)
+# HTTP errors (429 rate limits, 502/503 from a gateway) are as passing as a dropped connection.
+_TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.HTTPError, ConnectionError,
+              TimeoutError)
 
 
 @dataclass
@@ -72,6 +75,16 @@ class ChainSpec:
     block_time_s: int = 1
     keep_logs: bool = True
     exact_gas: bool = True
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """A signed transaction as it is journaled before broadcast, so a crash can resend it."""
+
+    sender: str
+    nonce: int
+    tx_hash: str
+    raw_tx: str
 
 
 def _revert_data(exc: Exception) -> str | None:
@@ -141,16 +154,26 @@ class Web3Chain:
         return self._rpc(lambda: self.w3.eth.chain_id)
 
     def _rpc(self, fn: Callable[[], T]) -> T:
-        """Run an RPC call, retrying transient network errors a bounded number of times."""
+        """Run an RPC call, retrying transient network errors `spec.retries` times in all.
+
+        This is the only retry layer (the HTTP provider's own is off), so a node that never
+        answers fails after retries x rpc_timeout_s plus the backoff sleeps in between.
+        """
         for attempt in range(self.spec.retries):
             try:
                 return fn()
             except _TRANSIENT as exc:
                 if attempt == self.spec.retries - 1:
-                    raise RPCUnavailable(self.spec.rpc_url or self.network,
-                                         exc.__class__.__name__) from None
-                time.sleep(0.2 * 2**attempt)
+                    raise self._unavailable(exc) from None
+                time.sleep(_backoff(attempt))
         raise AssertionError("unreachable")
+
+    def _unavailable(self, exc: Exception) -> RPCUnavailable:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        what = f"HTTP {status}" if status else exc.__class__.__name__
+        return RPCUnavailable(self.spec.rpc_url or self.network,
+                              f"{what} after {self.spec.retries} tries "
+                              f"of {self.spec.rpc_timeout_s:g} s")
 
     def _signer(self, sender: str | None) -> LocalAccount:
         if not self.signers:
@@ -175,7 +198,7 @@ class Web3Chain:
         return nonce
 
     def _send(self, tx: dict[str, Any], abi: list[dict[str, Any]] | None,
-              sender: str | None) -> dict[str, Any]:
+              sender: str | None, journal: Journal | None = None) -> dict[str, Any]:
         signer = self._signer(sender)
         tx = {**tx, "from": signer.address, "chainId": self.chain_id, **self._fees()}
         try:
@@ -191,12 +214,13 @@ class Web3Chain:
         with self._lock:
             tx["nonce"] = self._next_nonce(signer.address)
             signed = signer.sign_transaction(tx)
+            if journal is not None:
+                journal(SignedTx(signer.address, tx["nonce"], "0x" + signed.hash.hex(),
+                                 "0x" + signed.raw_transaction.hex()))
             try:
                 tx_hash = self._broadcast(signed.raw_transaction, signed.hash, abi)
-            except ContractReverted:
-                raise
-            except ChainError:
-                # Not accepted: the nonce is still free, so ask the node next time.
+            except BaseException:
+                # Accepted or not, the node's pending count is the truth: ask it next time.
                 self._nonces.pop(signer.address, None)
                 raise
         receipt = self.wait(tx_hash)
@@ -210,14 +234,17 @@ class Web3Chain:
             try:
                 return self.w3.eth.send_raw_transaction(raw)
             except _TRANSIENT as exc:
-                last: Exception = exc
+                if attempt == self.spec.retries - 1:
+                    raise self._unavailable(exc) from None
             except Web3RPCError as exc:
                 mined = _mined_revert(exc, abi)
                 if mined is not None:
                     raise mined from None
                 text = str(exc).lower()
+                # geth, Erigon and Besu say "already known"/"imported"; Hardhat (EDR) says
+                # "Known transaction"; a mined one makes its nonce "too low".
                 duplicate = any(m in text for m in ("already known", "already imported",
-                                                     "nonce too low"))
+                                                     "known transaction", "nonce too low"))
                 if duplicate and self._known(tx_hash):
                     return tx_hash
                 raise ChainError(f"transaction rejected by the node: {exc}") from None
@@ -225,10 +252,9 @@ class Web3Chain:
                 raise
             except _INVALID as exc:
                 raise ChainError(f"transaction rejected: {exc}") from None
-            time.sleep(0.2 * 2**attempt)
-            if self._known(tx_hash):
-                return tx_hash
-        raise RPCUnavailable(self.spec.rpc_url or self.network, last.__class__.__name__)
+            # A resend of bytes the node already has is answered "already known".
+            time.sleep(_backoff(attempt))
+        raise AssertionError("unreachable")
 
     def _known(self, tx_hash: bytes) -> bool:
         try:
@@ -259,6 +285,13 @@ class Web3Chain:
             ) from None
         return _receipt(raw)
 
+    def resend(self, signed: SignedTx) -> Receipt:
+        """Broadcast a journaled transaction again (a no-op if the node has it); its receipt."""
+        tx_hash = bytes.fromhex(signed.tx_hash.removeprefix("0x"))
+        with self._lock:
+            self._broadcast(bytes.fromhex(signed.raw_tx.removeprefix("0x")), tx_hash, None)
+        return self.wait(tx_hash)
+
     def receipt(self, tx_hash: bytes) -> Receipt | None:
         """The receipt of a mined transaction, or None when the chain does not know it."""
         try:
@@ -268,11 +301,14 @@ class Web3Chain:
         return _receipt(raw)
 
     def deploy(self, artifact: Artifact, *args: Any, sender: str | None = None,
-               value: int = 0) -> Contract:
-        """Deploy a compiled contract and return a bound web3 contract."""
+               value: int = 0, journal: Journal | None = None) -> Contract:
+        """Deploy a compiled contract and return a bound web3 contract.
+
+        `journal` gets the signed transaction before it is broadcast (a write-ahead log).
+        """
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         data = factory.constructor(*args).data_in_transaction
-        receipt = self._send({"data": data, "value": value}, artifact.abi, sender)
+        receipt = self._send({"data": data, "value": value}, artifact.abi, sender, journal)
         return self.at(artifact, receipt["contractAddress"], receipt=receipt)
 
     def at(self, artifact: Artifact, address: str, receipt: dict[str, Any] | None = None
@@ -281,13 +317,13 @@ class Web3Chain:
         return bind_contract(self.w3, artifact, address, receipt)
 
     def transact(self, fn: ContractFunction, sender: str | None = None, value: int = 0,
-                 gas: int | None = None) -> Receipt:
+                 gas: int | None = None, journal: Journal | None = None) -> Receipt:
         """Sign, send and wait for a contract call; raises ContractReverted on revert."""
         tx: dict[str, Any] = {"to": fn.address, "data": fn._encode_transaction_data(),
                               "value": value}
         if gas is not None:
             tx["gas"] = gas
-        return self._send(tx, fn.contract_abi, sender)
+        return self._send(tx, fn.contract_abi, sender, journal)
 
     def raw_transact(self, to: str, data: bytes, sender: str | None = None, value: int = 0,
                      abi: list[dict[str, Any]] | None = None) -> Receipt:
@@ -309,8 +345,8 @@ class Web3Chain:
 
     def send_eth(self, to: str, value: int, sender: str | None = None) -> Receipt:
         """Plain ether transfer."""
-        return self._send({"to": to_checksum_address(to), "value": value, "gas": 21_000},
-                          None, sender)
+        # Estimated, not a fixed 21,000: a contract's receive() needs more.
+        return self._send({"to": to_checksum_address(to), "value": value}, None, sender)
 
     def call(self, fn: ContractFunction, sender: str | None = None) -> Any:
         """Read-only call; raises ContractReverted on revert."""
@@ -329,6 +365,11 @@ class Web3Chain:
     def nonce(self, address: str) -> int:
         return self._rpc(lambda: self.w3.eth.get_transaction_count(
             to_checksum_address(address), "latest"))
+
+    def pending_nonce(self, address: str) -> int:
+        """Transactions sent by `address`, counting those the node holds but has not mined."""
+        return self._rpc(lambda: self.w3.eth.get_transaction_count(
+            to_checksum_address(address), "pending"))
 
     def block_number(self) -> int:
         return int(self._rpc(lambda: self.w3.eth.block_number))
@@ -418,8 +459,15 @@ def _receipt(raw: Any) -> Receipt:
     return receipt
 
 
+def _backoff(attempt: int) -> float:
+    """Seconds to sleep after failed try `attempt` (0-based): 0.2, 0.4, …"""
+    return 0.2 * 2**attempt
+
+
 def _http_web3(url: str, timeout: float) -> Web3:
-    return Web3(HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    # web3's own retries would multiply Chain._rpc's: keep exactly one layer.
+    return Web3(HTTPProvider(url, request_kwargs={"timeout": timeout},
+                             exception_retry_configuration=None))
 
 
 def _check_alive(chain: Web3Chain, url: str) -> None:

@@ -16,13 +16,14 @@ account_app = typer.Typer(help="Encrypted keystore for testnets and mainnets.",
                           no_args_is_help=True)
 app.add_typer(account_app, name="account")
 
-NetworkOpt = typer.Option(None, "--network", "-n", help="embedded | localhost | sepolia")
+NetworkOpt = typer.Option(None, "--network", "-n",
+                          help="embedded | revm | localhost | sepolia")
 RpcOpt = typer.Option(None, "--rpc-url", help="any JSON-RPC URL (signer from the keystore)")
 
 
 @app.command("compile")
 def compile_cmd() -> None:
-    """Compile contracts/ (cached by source hash) and list the contracts."""
+    """List the contracts: compiled from contracts/ (cached), or as shipped in the wheel."""
     from services.chain.compiler import compile_project
 
     for name, artifact in sorted(compile_project().items()):

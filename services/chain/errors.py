@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from gaka.errors import GakaError
 
 
@@ -17,8 +19,18 @@ class RPCUnavailable(ChainError):
     """The node at a URL could not be reached or answered garbage."""
 
     def __init__(self, url: str, detail: str) -> None:
-        super().__init__(f"RPC node at {url} is unavailable: {detail}")
+        super().__init__(f"RPC node at {redact_url(url)} is unavailable: {detail}")
         self.url = url
+
+
+def redact_url(url: str) -> str:
+    """The URL without what may hold an API key (path, query, user info), for messages."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return url
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    hidden = "/…" if (parts.path.strip("/") or parts.query) else ""
+    return f"{parts.scheme}://{host}{hidden}"
 
 
 class ContractReverted(ChainError):

@@ -76,7 +76,7 @@ class Batch:
 
 @dataclass
 class EventWatcher:
-    """Follows one contract's events over block ranges, `confirmations` blocks behind the head.
+    """Follows a contract's (or every contract's) events, `confirmations` blocks behind the head.
 
     It remembers the hash of every block it has processed (a bounded window); when one of them
     changes, the range from the first changed block is reported as a reorg and fetched again,
@@ -84,7 +84,7 @@ class EventWatcher:
     """
 
     chain: Chain
-    address: str
+    address: str | None  # None: every contract's logs (decoded with one merged ABI)
     abi: list[dict[str, Any]]
     start_block: int = 0
     confirmations: int = 0
@@ -127,10 +127,16 @@ class EventWatcher:
         start = self.next_block
         if head < start:
             return Batch(reorg, [], start - 1)
+        hashes = {n: self.chain.block_hash(n)
+                  for n in range(max(start, head - self.window + 1), head + 1)}
         logs = self.chain.get_logs(start, head, address=self.address)
+        # A reorg between reading the hashes and the logs would pair old hashes with new logs
+        # (or the reverse): then read nothing now and let the next poll see the new chain.
+        if any(log.block_number in hashes and log.block_hash != hashes[log.block_number]
+               for log in logs) or self.chain.block_hash(head) != hashes[head]:
+            return Batch(reorg, [], start - 1)
         events = self._decoder.decode_all(logs)
-        for number in range(max(start, head - self.window + 1), head + 1):
-            self._hashes[number] = self.chain.block_hash(number)
+        self._hashes.update(hashes)
         for number in [n for n in self._hashes if n <= head - self.window]:
             del self._hashes[number]
         self._next = head + 1

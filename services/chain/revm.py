@@ -56,6 +56,12 @@ _CODE_SIZE_CODE = bytes.fromhex("5f353b5f5260205ff3")
 _checksum = lru_cache(maxsize=65536)(to_checksum_address)
 
 
+def calldata_floor(data: bytes) -> int:
+    """Prague's calldata floor (EIP-7623), which pyrevm's revm predates: a transaction pays at
+    least 21,000 + 10 gas per calldata token (a zero byte is one token, any other byte four)."""
+    return 21_000 + 10 * (len(data) + 3 * (len(data) - data.count(0)))
+
+
 def written_slots(journal: str) -> list[tuple[str, int, int, int]]:
     """(address, slot, before, after) of every slot changed, read from revm's journal dump."""
     state = journal.split(", logs: [", 1)[0]
@@ -90,6 +96,7 @@ class RevmChain:
                  keep_logs: bool = True, exact_gas: bool = True) -> None:
         spec = str(compiler_config()["settings"]["evmVersion"]).upper()
         self.evm = EVM(spec_id=spec, env=Env(cfg=CfgEnv(chain_id=chain_id)))
+        self._floor = spec in ("PRAGUE", "OSAKA")
         self._chain_id = chain_id
         self._accounts = [_checksum(a) for a in accounts]
         self._block_time = block_time_s
@@ -102,6 +109,10 @@ class RevmChain:
         self._logs: list[Log] = []
         self._log_blocks: list[int] = []
         self._saved: list[_Saved] = []
+        self._snapshot_ids: list[int] = []
+        self._next_snapshot_id = 1
+        self._hashes: list[bytes] = []
+        self._content = b""
         self._undo: list[tuple[Any, ...]] = []
         self._set_block(0, genesis_time)
         self._atomic(lambda: [self.evm.set_balance(a, DEV_BALANCE_WEI) for a in self._accounts])
@@ -118,11 +129,20 @@ class RevmChain:
 
     # -- blocks ---------------------------------------------------------------------------------
     def _set_block(self, number: int, timestamp: int) -> None:
+        """Make `number` the head (a new block, or an old one after a rollback)."""
         self._number, self._time = number, timestamp
+        del self._hashes[number + 1:]
+        if len(self._hashes) <= number:
+            # Chained like a real block hash: replaced history (a reverted snapshot followed
+            # by other transactions) gets new hashes, so a watcher sees the reorg.
+            parent = self._hashes[number - 1] if number else bytes(32)
+            self._hashes.append(keccak(parent + number.to_bytes(32, "big")
+                                       + timestamp.to_bytes(32, "big") + self._content))
         self.evm.set_block_env(BlockEnv(number=number, timestamp=timestamp,
                                         gas_limit=BLOCK_GAS_LIMIT))
 
-    def _next_block(self) -> None:
+    def _next_block(self, content: bytes = b"") -> None:
+        self._content = content
         self._set_block(self._number + 1, self._time + self._block_time + self._offset)
         self._offset = 0
 
@@ -130,10 +150,11 @@ class RevmChain:
         return self._number
 
     def block_hash(self, number: int) -> bytes:
+        """The block's hash as this chain reports it. (Contracts calling BLOCKHASH see revm's
+        own value, which depends on the height only.)"""
         if not 0 <= number <= self._number:
             raise ChainError(f"block {number} does not exist (head is {self._number})")
-        # The hash the BLOCKHASH opcode sees, so contracts and callers agree.
-        return bytes(self.evm.block_hash(number))
+        return self._hashes[number]
 
     def now(self) -> int:
         return self._time
@@ -203,6 +224,10 @@ class RevmChain:
     def nonce(self, address: str) -> int:
         return int(self._peek(lambda: self.evm.basic(_checksum(address))).nonce)
 
+    def pending_nonce(self, address: str) -> int:
+        """revm mines every transaction at once: nothing is ever pending."""
+        return self.nonce(address)
+
     def _bump_nonce(self, address: str) -> None:
         # Inside a transaction: revm's message_call leaves the caller's nonce alone. Senders are
         # accounts without code (revm refuses others), so no code goes with the new info.
@@ -227,6 +252,9 @@ class RevmChain:
             return ContractReverted(f"halted: {halted.group(1)}")
         raise ChainError(f"transaction rejected by revm: {text}") from None
 
+    def _gas(self, used: int, data: bytes) -> int:
+        return max(used, calldata_floor(data)) if self._floor else used
+
     def _tx_hash(self, sender: str, nonce: int, to: str | None, data: bytes, value: int
                  ) -> bytes:
         target = to_canonical_address(to) if to else b""
@@ -234,29 +262,37 @@ class RevmChain:
                                   value, data]))
 
     def _execute(self, sender: str, to: str | None, data: bytes, value: int,
-                 abi: list[dict[str, Any]] | None, mined_if_reverted: bool) -> Receipt:
+                 abi: list[dict[str, Any]] | None, gas: int | None = None) -> Receipt:
+        """One transaction in one new block. Without a gas limit a revert mines nothing (as
+        estimating gas on a node does); with one, the failed transaction is mined."""
         nonce = self.nonce(sender)
         tx_hash = self._tx_hash(sender, nonce, to, data, value)
         saved = (self._number, self._time, self._offset)
-        self._next_block()
+        self._next_block(tx_hash)
+
+        def rollback() -> None:
+            self._set_block(saved[0], saved[1])
+            self._offset = saved[2]
 
         def run() -> str | None:
             if to is None:
-                return _checksum(self.evm.deploy(sender, data, value=value))
-            self.evm.message_call(sender, to, data, value=value)
+                return _checksum(self.evm.deploy(sender, data, value=value, gas=gas))
+            self.evm.message_call(sender, to, data, value=value, gas=gas)
             self._bump_nonce(sender)
             return None
 
         try:
             created = self._atomic(run)
         except RuntimeError as exc:
-            failure = self._failure(exc, abi)
-            if not mined_if_reverted:
-                # Same as estimating gas first on a node: nothing is sent, nothing is mined.
-                self._set_block(saved[0], saved[1])
-                self._offset = saved[2]
+            try:
+                failure = self._failure(exc, abi)
+            except ChainError:
+                rollback()  # rejected outright (e.g. funds): never in a block
+                raise
+            if gas is None:
+                rollback()
                 raise failure from None
-            used = int(self.evm.result.gas_used) if self.evm.result else 0
+            used = self._gas(int(self.evm.result.gas_used) if self.evm.result else 0, data)
             self._atomic(lambda: self._bump_nonce(sender))
             self._store(self._receipt(tx_hash, sender, to, None, 0, used, []))
             raise ContractReverted(failure.reason, failure.data, "0x" + tx_hash.hex()) from None
@@ -265,7 +301,8 @@ class RevmChain:
                     tuple(bytes.fromhex(t[2:]) for t in entry.topics),
                     bytes(entry.data[1]), self._number, b"", tx_hash, i)
                 for i, entry in enumerate(result.logs)]
-        receipt = self._receipt(tx_hash, sender, to, created, 1, int(result.gas_used), logs)
+        receipt = self._receipt(tx_hash, sender, to, created, 1,
+                                self._gas(int(result.gas_used), data), logs)
         self._store(receipt)
         return receipt
 
@@ -291,7 +328,7 @@ class RevmChain:
                      abi: list[dict[str, Any]] | None = None) -> Receipt:
         """Send calldata as is: the fast path for callers that encode their own."""
         return self._execute(self._sender(sender), _checksum(to), data, value, abi,
-                             mined_if_reverted=False)
+                             gas=None)
 
     def raw_call(self, to: str, data: bytes, sender: str | None = None,
                  abi: list[dict[str, Any]] | None = None) -> bytes:
@@ -306,7 +343,7 @@ class RevmChain:
         factory = self._w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         data = bytes.fromhex(factory.constructor(*args).data_in_transaction[2:])
         receipt = self._execute(self._sender(sender), None, data, value, artifact.abi,
-                                mined_if_reverted=False)
+                                gas=None)
         return self.at(artifact, receipt["contractAddress"], receipt)
 
     def at(self, artifact: Artifact, address: str, receipt: Receipt | None = None) -> Contract:
@@ -316,7 +353,7 @@ class RevmChain:
                  gas: int | None = None) -> Receipt:
         data = bytes.fromhex(fn._encode_transaction_data()[2:])
         return self._execute(self._sender(sender), _checksum(fn.address), data, value,
-                             fn.contract_abi, mined_if_reverted=gas is not None)
+                             fn.contract_abi, gas)
 
     def call(self, fn: ContractFunction, sender: str | None = None) -> Any:
         data = bytes.fromhex(fn._encode_transaction_data()[2:])
@@ -326,7 +363,7 @@ class RevmChain:
 
     def send_eth(self, to: str, value: int, sender: str | None = None) -> Receipt:
         return self._execute(self._sender(sender), _checksum(to), b"", value, None,
-                             mined_if_reverted=False)
+                             gas=None)
 
     def receipt(self, tx_hash: bytes) -> Receipt | None:
         return self._receipts.get(bytes(tx_hash))
@@ -365,14 +402,18 @@ class RevmChain:
             raise ChainError("snapshots need a revm chain opened with exact_gas=True")
         self._saved.append(_Saved(len(self._undo), self._number, self._time, self._offset,
                                   len(self._order), len(self._logs)))
-        return len(self._saved) - 1
+        self._snapshot_ids.append(self._next_snapshot_id)
+        self._next_snapshot_id += 1
+        return self._snapshot_ids[-1]
 
     def revert(self, snapshot_id: int) -> None:
         """Return to a snapshot; it and every later snapshot are used up, as on Hardhat."""
-        if not 0 <= snapshot_id < len(self._saved):
-            raise ChainError(f"unknown snapshot {snapshot_id}")
-        saved = self._saved[snapshot_id]
-        del self._saved[snapshot_id:]
+        if snapshot_id not in self._snapshot_ids:
+            raise ChainError(f"unknown or used-up snapshot {snapshot_id}")
+        at = self._snapshot_ids.index(snapshot_id)
+        saved = self._saved[at]
+        del self._saved[at:]
+        del self._snapshot_ids[at:]
         for entry in reversed(self._undo[saved.undo:]):
             if entry[0] == "info":
                 self.evm.insert_account_info(entry[1], entry[2])

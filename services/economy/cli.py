@@ -140,8 +140,9 @@ def auction_status_cmd(
     """Reserve, highest bid and bidder, end time, extensions and state of auctions."""
     from services.auctions.auctions import auction_status
 
+    token_id = _token(token)
     with _economy(network, rpc_url, address, deployment) as eco:
-        doc = auction_status(eco, _token(token))
+        doc = auction_status(eco, token_id)
     text = "\n".join([f"auction house {doc['auction_house']}, chain time {doc['chain_time']}"]
                      + [_listing_line(t) for t in doc["auctions"]])
     _print(doc, as_json, text)
@@ -157,11 +158,12 @@ def auction_settle_cmd(
     """Settle ended auctions (anyone may; the robot's key is used when this machine has it)."""
     from services.auctions.auctions import settle, settle_due
 
+    token_id = _token(token)
     with _economy(network, rpc_url, address, deployment) as eco:
         # Anyone may settle: the first local signer pays, so a robot acting elsewhere with
         # its own key never races this process for a nonce.
         eco.sender = eco.chain.accounts[0] if eco.chain.accounts else None
-        done = [settle(eco, t) for t in [_token(token)]] if token else settle_due(eco)
+        done = [settle(eco, token_id)] if token_id is not None else settle_due(eco)
     lots = [lot.to_dict() for lot in done if lot is not None]
     doc = {"settled": lots}
     text = "\n".join(f"token {lot['token_id'][:16]}…: {lot['state']} ({lot['closed_tx']})"
@@ -182,7 +184,7 @@ def supplies(
     from services.supplies.supplies import supplies_status
 
     with _economy(network, rpc_url, address, deployment) as eco:
-        local = store_path(eco.settings, eco.chain, eco.wallet)
+        local = store_path(eco.settings, eco.chain, eco.wallet, eco.contracts.auction.address)
         recorded = read_consumption(local)
         for painting, used in recorded.items():
             eco.store.add_consumption(painting, used)

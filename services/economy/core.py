@@ -103,8 +103,8 @@ Hook = Callable[[str, str], None]
 class Economy:
     """Everything the economy services need; build it with `open_economy`.
 
-    `hook(point, key)` is called at `sent` (a transaction was mined, its outcome not yet
-    written); tests use it to crash the robot exactly there."""
+    `hook(point, key)` is called at `intent` (written, nothing sent yet) and at `sent` (the
+    transaction was mined, its outcome not yet written); tests crash the robot there."""
 
     chain: Chain
     contracts: Contracts
@@ -155,11 +155,12 @@ class Economy:
     def _watcher(self) -> EventWatcher:
         cursor = self.store.get_meta("cursor")
         if cursor is None:
-            return EventWatcher(self.chain, "", self._abi, start_block=self.contracts.start_block,
+            return EventWatcher(self.chain, None, self._abi,
+                                start_block=self.contracts.start_block,
                                 confirmations=self.settings.confirmations)
         hashes = {int(k): bytes.fromhex(v) for k, v in cursor["hashes"].items()}
-        # An empty address reads every contract's logs; only the economy's are kept below.
-        return EventWatcher(self.chain, "", self._abi, start_block=self.contracts.start_block,
+        # No address: every contract's logs; only the economy's are kept below.
+        return EventWatcher(self.chain, None, self._abi, start_block=self.contracts.start_block,
                             confirmations=self.settings.confirmations, _hashes=hashes,
                             _next=int(cursor["next"]))
 
@@ -277,6 +278,8 @@ class Economy:
                 return done
         intent = Action(key, kind, "intent", self.chain.block_number(), None, detail or {})
         self.store.put_action(intent)
+        if self.hook is not None:
+            self.hook("intent", key)
         try:
             receipt = send()
         except ContractReverted as exc:
@@ -308,9 +311,11 @@ def read_record(settings: Settings, target_name: str) -> dict[str, Any]:
                            f"--network {target_name}` first") from None
 
 
-def store_path(settings: Settings, chain: Chain, wallet: str) -> Path:
-    """Where the economy state of `wallet` on this chain lives, under the data dir."""
-    return settings.data_dir / "economy" / f"{chain.network}-{chain.chain_id}-{wallet}.sqlite"
+def store_path(settings: Settings, chain: Chain, wallet: str, auction: str) -> Path:
+    """Where the economy state of `wallet` on this chain and deployment (named by its auction
+    house) lives, under the data dir."""
+    name = f"{chain.network}-{chain.chain_id}-{wallet}-{auction[:10]}.sqlite"
+    return settings.data_dir / "economy" / name
 
 
 def open_economy(chain: Chain, record: dict[str, Any], settings: Settings,
@@ -320,7 +325,7 @@ def open_economy(chain: Chain, record: dict[str, Any], settings: Settings,
     contracts = load_contracts(chain, record)
     wallet = Web3.to_checksum_address(wallet or contracts.robot)
     if store is None:
-        store = Store(store_path(settings, chain, wallet))
+        store = Store(store_path(settings, chain, wallet, contracts.auction.address))
     meta = {"chain_id": chain.chain_id, "wallet": wallet, "auction": contracts.auction.address}
     known = store.get_meta("identity")
     if known is None:

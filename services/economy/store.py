@@ -48,7 +48,10 @@ class Action:
 
 
 class Store:
-    """The SQLite file (WAL; every change in one transaction, so a crash loses none half-done)."""
+    """The SQLite file (WAL; every change in one transaction, so a crash loses none half-done).
+
+    One connection, usable from any thread but by one at a time: callers serialise (the
+    daemon holds its lock); other processes open their own."""
 
     def __init__(self, path: Path | str) -> None:
         if str(path) != ":memory:":

@@ -105,10 +105,10 @@ def repay_from_sale(eco: Economy, settle_tx: str, net_proceeds: int) -> int:
                 return e["tx_hash"]
         return None
 
-    eco.once(key, "repay", lambda: eco.transact(pool.functions.repay(), value=amount), find,
-             {"amount_wei": str(amount), "sale_tx": settle_tx})
+    action = eco.once(key, "repay", lambda: eco.transact(pool.functions.repay(), value=amount),
+                      find, {"amount_wei": str(amount), "sale_tx": settle_tx})
     eco.sync()
-    return amount
+    return int(action.detail["amount_wei"])
 
 
 def repay_due(eco: Economy) -> int:
@@ -116,8 +116,11 @@ def repay_due(eco: Economy) -> int:
     total = 0
     for history in listings(eco).values():
         for lot in history:
-            if lot.state == "sold" and lot.seller == eco.wallet and lot.closed_tx \
-                    and eco.store.action(f"repay:{lot.closed_tx}") is None:
+            if lot.state != "sold" or lot.seller != eco.wallet or not lot.closed_tx:
+                continue
+            action = eco.store.action(f"repay:{lot.closed_tx}")
+            # An intent (a crash before or after sending) is resolved by repay_from_sale.
+            if action is None or action.status == "intent":
                 total += repay_from_sale(eco, lot.closed_tx, lot.highest_bid_wei - lot.fee_wei)
     return total
 

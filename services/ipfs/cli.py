@@ -48,7 +48,7 @@ def add(ctx: typer.Context,
 
 
 @app.command("cat")
-def cat(ctx: typer.Context, path: str = typer.Argument(..., help="CID[/path]")) -> None:
+def cat(ctx: typer.Context, path: str = typer.Argument(..., help="CID or CID/PATH")) -> None:
     """Write a file's bytes to stdout."""
     out = sys.stdout.buffer
     for piece in _store(ctx).read(path):
@@ -57,7 +57,7 @@ def cat(ctx: typer.Context, path: str = typer.Argument(..., help="CID[/path]")) 
 
 
 @app.command("get")
-def get(ctx: typer.Context, path: str = typer.Argument(..., help="CID[/path]"),
+def get(ctx: typer.Context, path: str = typer.Argument(..., help="CID or CID/PATH"),
         output: Path | None = typer.Option(None, "--output", "-o",
                                            help="where to write (default: ./<CID>)")) -> None:
     """Save a file (written atomically; nothing is left on error)."""
@@ -88,7 +88,7 @@ def ls(ctx: typer.Context) -> None:
 
 
 @app.command("stat")
-def stat(ctx: typer.Context, path: str = typer.Argument(..., help="CID[/path]")) -> None:
+def stat(ctx: typer.Context, path: str = typer.Argument(..., help="CID or CID/PATH")) -> None:
     """Type, size and links of a CID, as JSON."""
     info = _store(ctx).stat(path)
     typer.echo(json.dumps({"cid": str(info.cid), "type": info.type, "size": info.size,
@@ -118,7 +118,7 @@ def migrate_cmd(ctx: typer.Context, to: str = typer.Option(..., "--to",
 def gateway(ctx: typer.Context,
             host: str = typer.Option("127.0.0.1", help="address to listen on"),
             port: int = typer.Option(8080, help="port to listen on")) -> None:
-    """Serve /ipfs/<cid>[/path] read-only over HTTP (ranges included)."""
+    """Serve /ipfs/CID and /ipfs/CID/PATH read-only over HTTP (ranges included)."""
     import uvicorn
 
     from services.ipfs.gateway import gateway_app

@@ -26,7 +26,6 @@ from ipfshttpclient import exceptions as ipfs_exc
 from services.ipfs.cid import CID, DAG_PB
 from services.ipfs.errors import (
     BlockNotFound,
-    CorruptBlock,
     IpfsError,
     NodeFailed,
     NodeUnavailable,
@@ -93,20 +92,15 @@ class NodeStore(ContentStore):
     def version(self) -> str:
         return str(self._call("version", self._client.version)["Version"])
 
-    def get_block(self, cid: CID) -> bytes:
+    def _load_block(self, cid: CID) -> bytes:
         try:
-            block = self._call(f"block/get {cid}", lambda: self._client.block.get(str(cid)))
+            return self._call(f"block/get {cid}", lambda: self._client.block.get(str(cid)))
         except NodeFailed as exc:
             if "not found" in str(exc).lower():
                 raise BlockNotFound(str(cid), self.where) from None
             raise
-        if not cid.verify(block):
-            raise CorruptBlock(str(cid), self.where)
-        return block
 
-    def put_block(self, cid: CID, block: bytes) -> None:
-        if not cid.verify(block):
-            raise CorruptBlock(str(cid), "the data to store")
+    def _store_block(self, cid: CID, block: bytes) -> None:
         opts = {"format": cid.codec_name, "cid-codec": cid.codec_name, "mhtype": "sha2-256",
                 "version": str(cid.version if cid.codec == DAG_PB else 1)}
         answer = self._call(f"block/put {cid}",

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 from services.ipfs import dag
 from services.ipfs.cid import CID
-from services.ipfs.errors import IpfsError
+from services.ipfs.errors import CorruptBlock, IpfsError
 
 Source = bytes | Path | BinaryIO
 
@@ -56,12 +56,25 @@ class ContentStore(ABC):
     where: str
 
     @abstractmethod
-    def get_block(self, cid: CID) -> bytes:
-        """The block's bytes, checked against its CID (CorruptBlock otherwise)."""
+    def _load_block(self, cid: CID) -> bytes:
+        """The stored bytes of a block, unchecked (BlockNotFound when absent)."""
 
     @abstractmethod
+    def _store_block(self, cid: CID, block: bytes) -> None:
+        """Store a block already checked against its CID."""
+
+    def get_block(self, cid: CID) -> bytes:
+        """The block's bytes, checked against its CID: wrong bytes raise CorruptBlock."""
+        block = self._load_block(cid)
+        if not cid.verify(block):
+            raise CorruptBlock(str(cid), self.where)
+        return block
+
     def put_block(self, cid: CID, block: bytes) -> None:
-        """Store a block under its CID (which the backend checks)."""
+        """Store a block under its CID; bytes that do not hash to it are refused."""
+        if not cid.verify(block):
+            raise CorruptBlock(str(cid), "the data to store")
+        self._store_block(cid, block)
 
     @abstractmethod
     def add(self, source: Source, cid_version: int = 0, pin: bool = True) -> CID:

@@ -15,6 +15,7 @@ from typing import Any
 
 from services.chain.backends import HARDHAT_CHAIN_ID
 from services.chain.errors import ContractReverted
+from services.chain.events import EventDecoder
 from services.chain.protocol import Chain
 from services.economy.core import Contracts
 from services.economy.errors import EconomyError
@@ -93,7 +94,8 @@ def run_auction(chain: Chain, contracts: Contracts, token_id: int, bidders: list
         minimum = int(chain.call(house.functions.minimumBid(token_id)))
         if minimum > bidder.valuation_wei:
             continue
-        amount = min(bidder.valuation_wei, minimum + minimum * rng.randint(0, 5) // 100)
+        # Collectors jump: the minimum plus up to a quarter more, never above their valuation.
+        amount = min(bidder.valuation_wei, minimum + minimum * rng.randint(0, 25) // 100)
         try:
             receipt = chain.transact(house.functions.bid(token_id), sender=bidder.address,
                                      value=amount)
@@ -116,8 +118,6 @@ def run_auction(chain: Chain, contracts: Contracts, token_id: int, bidders: list
 
 
 def _topic(contract: Any, name: str) -> bytes:
-    from services.chain.events import EventDecoder
-
     return EventDecoder(contract.abi).topic(name)
 
 

@@ -17,28 +17,26 @@ def publish_folder(settings: Settings, outdir: Path, network: str | None = None,
     """Open the configured store and chain, publish `outdir`, close; returns the record."""
     from services.chain.backends import open_chain
     from services.chain.compiler import compile_project
-    from services.chain.deploy import resolve_target
+    from services.chain.deploy import load_record, resolve_target
     from services.ipfs import open_store
     from services.nft.publish import load_folder, publish
 
     folder = load_folder(outdir)
     target = resolve_target(settings, network, rpc_url)
     record_path = settings.deployments_dir / f"{target.name}.json"
-    try:
-        record = json.loads(record_path.read_text())
-        entry = record["contracts"]["PaintingNFT"]
-    except (OSError, ValueError, KeyError):
+    record = load_record(record_path)
+    entry = record.contracts.get("PaintingNFT") if record is not None else None
+    if record is None or entry is None:
         raise PublishError(f"no PaintingNFT deployment in {record_path}: run "
-                           f"`gaka chain deploy --network {target.name}` first") from None
+                           f"`gaka chain deploy --network {target.name}` first")
     store = open_store(settings, api)
     chain = open_chain(target.spec)
     try:
-        if not chain.get_code(entry["address"]):
-            raise PublishError(f"no contract at {entry['address']} on {target.name} (chain "
+        if not chain.get_code(entry.address):
+            raise PublishError(f"no contract at {entry.address} on {target.name} (chain "
                                f"reset?): run `gaka chain deploy --network {target.name}`")
-        nft = chain.at(compile_project()["PaintingNFT"], entry["address"])
-        result = publish(folder, store, chain, nft, record["robot"],
-                         deploy_block=int(entry.get("block", 0)))
+        nft = chain.at(compile_project()["PaintingNFT"], entry.address)
+        result = publish(folder, store, chain, nft, record.robot, deploy_block=entry.block)
     finally:
         chain.close()
     return result.to_dict()

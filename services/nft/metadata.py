@@ -66,9 +66,9 @@ def build_metadata(p: Painting) -> dict[str, Any]:
     attributes.append({"trait_type": "provenance hash", "value": token})
     doc: dict[str, Any] = {
         "name": f"Gaka painting {token[:10]}",
-        "description": (f"Painted by a robot arm in {len(plan.strokes)} strokes of "
-                        f"{len(plan.palette)} paints on a {canvas} mm canvas. The token id "
-                        "is the sha2-256 of the stroke plan, pinned at `plan`."),
+        "description": (f"Painted by a robot arm in {_count(len(plan.strokes), 'stroke')} of "
+                        f"{_count(len(plan.palette), 'paint')} on a {canvas} mm canvas. The "
+                        "token id is the sha2-256 of the stroke plan, pinned at `plan`."),
         "image": f"ipfs://{p.image_cid}",
     }
     if p.film_cid is not None:
@@ -76,6 +76,10 @@ def build_metadata(p: Painting) -> dict[str, Any]:
     doc["attributes"] = attributes
     doc["plan"] = f"ipfs://{p.plan_cid}"
     return doc
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def metadata_bytes(doc: dict[str, Any]) -> bytes:

@@ -164,6 +164,12 @@ def publish(folder: PaintingFolder, store: ContentStore, chain: Chain, nft: Cont
     tx_hash, minted_now = None, False
     onchain = _minted_digest(chain, nft, token)
     if onchain is None:
+        waiting = chain.pending_nonce(robot) - chain.nonce(robot)
+        if waiting > 0:
+            # One of them may be this painting's mint, sent by a run that was cut off.
+            raise PublishError(
+                f"the robot {robot} has {waiting} transaction(s) not yet mined on "
+                f"{chain.network}; rerun `gaka publish` once they are")
         try:
             receipt = chain.transact(nft.functions.mint(robot, provenance, digest), sender=robot)
             tx_hash, minted_now = _hex(receipt["transactionHash"]), True

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
-from typing import Any
 
 import pytest
 from web3.contract import Contract
@@ -46,7 +45,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
     chain.close()
 
 
-def deploy_suite(chain: Any, artifacts: dict[str, Artifact], out_dir: Path) -> Suite:
+def deploy_suite(chain: Chain, artifacts: dict[str, Artifact], out_dir: Path) -> Suite:
     """Deploys contracts/deploy.json with the code `gaka chain deploy` runs."""
     record = deploy(chain, chain.network, out_dir)
     at = {name: chain.at(artifacts[name], entry["address"])

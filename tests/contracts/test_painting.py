@@ -1,4 +1,4 @@
-"""tokenURI is the CIDv1 an IPFS node gives the metadata file (issue 3, PaintingNFT)."""
+"""tokenURI is the CIDv1 an IPFS node gives the metadata file."""
 
 from __future__ import annotations
 

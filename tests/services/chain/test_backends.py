@@ -169,7 +169,10 @@ def _observe(chain: Chain, counter_artifact) -> dict:
         with pytest.raises(ContractReverted) as err:
             chain.transact(fn)
         reasons.append((err.value.reason, err.value.data))
+    # Calldata-heavy, work-light: priced by Prague's calldata floor (EIP-7623).
+    heavy = chain.raw_transact(Account.create().address, b"\x01" * 1000)
     return {
+        "heavy_calldata_gas": heavy["gasUsed"],
         "deploy_gas": counter.deploy_receipt["gasUsed"],
         "gas": [first["gasUsed"], second["gasUsed"]],
         "events": [(e.name, e.args["newCount"]) for e in chain.events(counter)],
@@ -184,8 +187,20 @@ def test_every_backend_observes_the_same(revm: Chain, embedded: Chain, localhost
                                          counter_artifact) -> None:
     seen = {c.network: _observe(c, counter_artifact) for c in (revm, embedded, localhost)}
     assert seen["revm"] == seen["embedded"] == seen["localhost"]
-    # An independent check of the gas: first write of a slot, then a rewrite of it.
+    # An independent check of the gas: first write of a slot, then a rewrite of it; and
+    # 21,000 + 10 x (4 tokens x 1,000 non-zero bytes) for the calldata floor.
     assert seen["revm"]["gas"] == [45_085, 27_985]
+    assert seen["revm"]["heavy_calldata_gas"] == 61_000
+
+
+def test_a_gas_limit_that_is_too_low_fails_on_chain(local: Chain, counter_artifact) -> None:
+    counter = local.deploy(counter_artifact)
+    nonce = local.nonce(local.accounts[0])
+    with pytest.raises(ContractReverted) as err:
+        local.transact(counter.functions.add(1), gas=25_000)
+    assert err.value.tx_hash  # mined, and its nonce used
+    assert local.nonce(local.accounts[0]) == nonce + 1
+    assert local.call(counter.functions.count()) == 0
 
 
 @pytest.mark.timeout(60)

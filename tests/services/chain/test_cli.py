@@ -45,6 +45,15 @@ def test_deploy_embedded_is_idempotent(gaka_env: dict[str, str], tmp_path: Path)
     assert again["contracts"] == saved["contracts"]
 
 
+def test_deploy_revm_keeps_no_record(gaka_env: dict[str, str], tmp_path: Path) -> None:
+    out = gaka(gaka_env, "chain", "deploy", "--network", "revm")
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    assert record["network"] == "revm" and record["setup"]
+    assert sorted(record["redeployed"]) == sorted(record["contracts"])
+    assert not (tmp_path / "deployments").exists()  # nothing of an in-memory chain survives
+
+
 def test_deploy_localhost(gaka_env: dict[str, str], hardhat_node: str) -> None:
     env = {**gaka_env, "GAKA_LOCALHOST_RPC_URL": hardhat_node}
     out = gaka(env, "chain", "deploy", "--network", "localhost")

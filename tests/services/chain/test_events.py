@@ -34,10 +34,15 @@ def test_watcher_waits_for_confirmations_and_reads_each_event_once(counter_artif
     assert first.reorg is None and second.reorg is None
 
 
-@pytest.mark.hardhat
-def test_a_reorg_on_a_hardhat_node_is_reported_and_re_read(hardhat_node: str,
-                                                          counter_artifact) -> None:
-    chain = open_chain(ChainSpec("localhost", rpc_url=hardhat_node))
+@pytest.fixture(params=["revm", pytest.param("localhost", marks=pytest.mark.hardhat)])
+def forkable(request: pytest.FixtureRequest):
+    if request.param == "revm":
+        return open_chain(ChainSpec("revm"))
+    return open_chain(ChainSpec("localhost", rpc_url=request.getfixturevalue("hardhat_node")))
+
+
+def test_a_reorg_is_reported_and_re_read(forkable, counter_artifact) -> None:
+    chain = forkable
     counter = chain.deploy(counter_artifact)
     start = chain.block_number() + 1
     watcher = EventWatcher(chain, counter.address, counter.abi, start_block=start)
@@ -57,6 +62,44 @@ def test_a_reorg_on_a_hardhat_node_is_reported_and_re_read(hardhat_node: str,
     # The replaced range is read again from the new chain.
     assert [e.args["newCount"] for e in batch.events] == [10, 30]
     assert [e.block_number for e in batch.events] == new
+
+
+class _ReorgDuringGetLogs:
+    """A chain that replaces its last blocks while a watcher is reading logs."""
+
+    def __init__(self, chain, replace) -> None:
+        self._chain, self._replace = chain, replace
+
+    def __getattr__(self, name: str):
+        return getattr(self._chain, name)
+
+    def get_logs(self, *args, **kwargs):
+        logs = self._chain.get_logs(*args, **kwargs)
+        if self._replace is not None:
+            self._replace()
+            self._replace = None
+        return logs
+
+
+def test_a_reorg_while_logs_are_read_is_not_missed(counter_artifact) -> None:
+    chain = open_chain(ChainSpec("revm"))
+    counter = chain.deploy(counter_artifact)
+    fork = chain.snapshot()
+    for n in (1, 2, 3):
+        chain.transact(counter.functions.add(n))
+
+    def replace() -> None:
+        chain.revert(fork)
+        for n in (10, 20):
+            chain.transact(counter.functions.add(n))
+        chain.mine(1)
+
+    watcher = EventWatcher(_ReorgDuringGetLogs(chain, replace), counter.address, counter.abi,
+                           start_block=chain.block_number() - 2)
+    seen = []
+    for _ in range(3):
+        seen += [e.args["newCount"] for e in watcher.poll().events]
+    assert seen == [10, 30]
 
 
 def test_only_the_chain_layer_constructs_an_evm() -> None:

@@ -145,3 +145,52 @@ def test_the_ledger_refuses_a_chain_without_blocks(embedded_world: World) -> Non
                   embedded_world.settings, embedded_world.eco.wallet)
     with pytest.raises(EconomyError, match="does not keep"):
         eco.balance_at(0)
+
+
+@pytest.mark.parametrize("point", ["intent", "sent"])
+def test_a_crash_around_a_repayment_repays_exactly_once(embedded_world: World,
+                                                        point: str) -> None:
+    from services.investors import investors
+
+    world = embedded_world
+    chain, c = world.chain, world.eco.contracts
+    investors.open_round(world.eco, 10**18, 86_400)
+    market.invest(chain, c, chain.accounts[2], 10**17)
+    investors.close_round(world.eco)
+    token = _mint(world, 4)
+    auctions.open_auction(world.eco, token)
+    chain.transact(c.auction.functions.bid(token), sender=chain.accounts[3], value=4 * 10**16)
+    chain.increase_time(world.settings.auction_duration_s + 1)
+    auctions.settle_due(world.eco)
+
+    def crash(at: str, key: str) -> None:
+        if at == point and key.startswith("repay:"):
+            raise Crash(key)
+
+    eco = world.reopen(hook=crash)
+    with pytest.raises(Crash):
+        investors.repay_due(eco)
+    eco = world.reopen()
+    investors.repay_due(eco)
+    investors.repay_due(eco)
+    repaid = chain.events(c.pool, from_block=c.start_block, names=("Repaid",))
+    net = 4 * 10**16 - 4 * 10**16 * 500 // 10_000
+    assert [e.args["amount"] for e in repaid] == [net // 2]
+    assert_reconciled(eco)
+
+
+def test_plain_transfers_are_royalties_from_known_payers_else_other(
+        embedded_world: World) -> None:
+    from services.ledger.ledger import ledger_report
+
+    world = embedded_world
+    chain = world.chain
+    marketplace, friend = chain.accounts[8], chain.accounts[9]
+    world.settings = world.settings.model_copy(update={"ledger_royalty_payers": [marketplace]})
+    eco = world.reopen()
+    chain.send_eth(eco.wallet, 12345, sender=marketplace)
+    chain.send_eth(eco.wallet, 678, sender=friend)
+    chain.send_eth(friend, 9, sender=eco.wallet)
+    totals = ledger_report(eco).totals
+    assert totals["royalties"] == 12345 and totals["other"] == 678 - 9
+    assert_reconciled(eco)

@@ -119,3 +119,14 @@ def test_stdin_and_a_second_process_share_the_store(gaka_env, tmp_path):
     assert len(run("gc").stdout.decode().splitlines()) == 4
     missing = run("cat", cid)
     assert missing.returncode == 1 and f"block {cid} not found" in missing.stderr.decode()
+
+
+@pytest.mark.parametrize("command", ["", "add", "cat", "get", "pin", "unpin", "ls", "stat",
+                                     "gc", "migrate", "gateway"])
+def test_every_command_has_help(command):
+    from typer.testing import CliRunner
+
+    from gaka.cli import app
+
+    result = CliRunner().invoke(app, ["ipfs", *([command] if command else []), "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output

@@ -83,6 +83,7 @@ def test_files_ranges_and_errors(store, film):
         assert r.status_code == 502 and f"block {cid}" in r.text and "corrupt" in r.text
 
 
+@pytest.mark.ipfs_node
 def test_paths_through_a_directory_on_a_node(jsipfs, film, tmp_path):
     """js-ipfs builds the directory (`add -w`); the gateway resolves names through it."""
     (tmp_path / "film.mp4").write_bytes(film)

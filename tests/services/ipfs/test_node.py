@@ -14,6 +14,7 @@ from tests.conftest import GAKA, free_port
 from tests.services.ipfs.conftest import KIB, payload
 
 
+@pytest.mark.ipfs_node
 def test_migrate_embedded_to_node_keeps_cids_and_bytes(store, jsipfs, gaka_env):
     files = {v: payload(300 * KIB + v, f"migrate {v}") for v in (0, 1)}
     roots = {v: store.add(data, cid_version=v) for v, data in files.items()}
@@ -32,6 +33,7 @@ def test_migrate_embedded_to_node_keeps_cids_and_bytes(store, jsipfs, gaka_env):
     assert out.returncode == 0 and out.stdout.decode().endswith(f"to {jsipfs.url}\n")
 
 
+@pytest.mark.ipfs_node
 def test_node_add_pin_unpin(jsipfs):
     node = NodeStore(jsipfs.url)
     data = payload(257 * KIB, "node add")
@@ -47,6 +49,7 @@ def test_node_add_pin_unpin(jsipfs):
         node.unpin(local_cid(b"never added", 1))
 
 
+@pytest.mark.ipfs_node
 def test_node_stream_source(jsipfs):
     node = NodeStore(jsipfs.api)
     assert node.add(io.BytesIO(b"hello world\n")) == local_cid(b"hello world\n", 0)

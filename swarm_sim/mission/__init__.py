@@ -1,0 +1,1 @@
+"""Secret Merkle missions: salted blueprints, inclusion proofs, proof exchange, simulations."""
