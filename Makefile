@@ -17,9 +17,7 @@ $(PIP_STAMP): pyproject.toml
 	@touch $@
 
 $(NPM_STAMP): package.json package-lock.json
-	# npm ci refuses the lock while an optional git-tarball dependency of js-ipfs's test
-	# tooling cannot be resolved offline; npm install from the same lock still works.
-	npm ci --no-audit --no-fund --loglevel=error || npm install --no-audit --no-fund --no-save --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # The daemon on embedded defaults (chain, IPFS, simulated camera/arm/market) with short

@@ -58,13 +58,6 @@ def find_by_nonce(chain: Chain, sender: str, nonce: int, from_block: int,
     return None
 
 
-def _pending_nonce(chain: Chain, sender: str) -> int:
-    w3 = getattr(chain, "w3", None)
-    if w3 is None:
-        return chain.nonce(sender)
-    return int(w3.eth.get_transaction_count(to_checksum_address(sender), "pending"))
-
-
 class TxRunner:
     """Runs the robot's transactions as journaled effects, one at a time."""
 
@@ -115,7 +108,7 @@ class TxRunner:
         if mined_nonce > rec.nonce:
             # None: another transaction took the nonce, so this one was never sent.
             return find_by_nonce(self.chain, rec.sender, rec.nonce, rec.from_block, to)
-        if _pending_nonce(self.chain, rec.sender) > rec.nonce:
+        if self.chain.pending_nonce(rec.sender) > rec.nonce:
             raise EffectPending(f"effect {rec.key}: transaction with nonce {rec.nonce} pending")
         return None
 
