@@ -17,15 +17,18 @@ import secrets
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+import requests
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from web3.exceptions import Web3RPCError
 
 from gaka.errors import GakaError
 from robot.daemon import jobs
@@ -38,12 +41,18 @@ from robot.daemon.settings import DaemonSettings
 from robot.daemon.studio import StudioConfig
 from robot.film import FilmSpec
 from services.chain.deploy import deploy, resolve_target
+from services.chain.errors import RPCUnavailable, TransactionTimeout
 from services.chain.protocol import Chain
 from services.economy.core import open_economy
 from services.ipfs import open_store
 
 log = logging.getLogger(__name__)
 TOKEN_FILE = "api-token"
+
+
+# Errors a flaky node or network causes; a configuration error is not among them.
+_FLAKY = (RPCUnavailable, TransactionTimeout, Web3RPCError, requests.RequestException,
+          ConnectionError, TimeoutError)
 
 
 class DaemonError(GakaError, RuntimeError):
@@ -175,6 +184,28 @@ def _scheduler(daemon: Daemon) -> BackgroundScheduler:
     return sched
 
 
+def _start(settings: DaemonSettings, ov: Overrides) -> tuple[Daemon, Callable[[], None]]:
+    """Build and prepare the daemon, retrying while the node is unreachable or answers
+    errors (a flaky RPC at boot should not need a person; systemd would only retry too)."""
+    delay = 1.0
+    while True:
+        try:
+            daemon, close = build(settings, ov)
+        except _FLAKY as exc:
+            log.warning("chain not usable yet (%s: %s); retrying in %.0f s",
+                        exc.__class__.__name__, exc, delay)
+        else:
+            try:
+                daemon.prepare(settings.auction_time_buffer_s)
+                return daemon, close
+            except _FLAKY as exc:
+                close()
+                log.warning("catching up with the chain failed (%s: %s); retrying in %.0f s",
+                            exc.__class__.__name__, exc, delay)
+        time.sleep(delay)
+        delay = min(30.0, delay * 2)
+
+
 def run(settings: DaemonSettings, ov: Overrides, echo: Callable[[str], None]) -> int:
     """Run the daemon until SIGTERM/SIGINT (or, with --once, one full cycle)."""
     import uvicorn
@@ -193,9 +224,8 @@ def run(settings: DaemonSettings, ov: Overrides, echo: Callable[[str], None]) ->
     try:
         _check_port(host, port)
         token = api_token(settings.data_dir)
-        daemon, close = build(settings, ov)
+        daemon, close = _start(settings, ov)
         try:
-            daemon.prepare(settings.auction_time_buffer_s)
             jobs.register(str(daemon.data_dir), daemon)
             sched = _scheduler(daemon)
 

@@ -50,7 +50,7 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
         before = _progress(data)
         spawned = time.monotonic()
         proc = start_daemon(env, port, log)
-        if startup and rng.random() < 0.25:
+        if startup and rng.random() < 0.5:
             # A moment of the start-up itself: deploy, catching up with the chain.
             time.sleep(rng.uniform(0.2, sorted(startup)[len(startup) // 2]))
             during_startup += not _ready(port)
