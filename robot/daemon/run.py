@@ -260,6 +260,9 @@ def run(settings: DaemonSettings, ov: Overrides, echo: Callable[[str], None]) ->
             echo("stopping: parking the brush, closing the film …")
             sched.pause()
             daemon.stop.set()
+            # A tick due during shutdown finds the executor closed; apscheduler logs that as
+            # an error although nothing is lost (the lane runs again at the next start).
+            logging.getLogger("apscheduler.scheduler").setLevel(logging.CRITICAL)
             sched.shutdown(wait=True)
             jobs.unregister(str(daemon.data_dir))
         finally:
