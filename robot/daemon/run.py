@@ -24,14 +24,13 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-import requests
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from web3.exceptions import Web3RPCError
 
 from gaka.errors import GakaError
 from robot.daemon import jobs
+from robot.daemon.chainguard import GuardedChain, flaky
 from robot.daemon.economy import DEV_NETWORKS, SimMarket
 from robot.daemon.effects import TxRunner
 from robot.daemon.journal import Journal
@@ -41,7 +40,6 @@ from robot.daemon.settings import DaemonSettings
 from robot.daemon.studio import StudioConfig
 from robot.film import FilmSpec
 from services.chain.deploy import deploy, resolve_target
-from services.chain.errors import RPCUnavailable, TransactionTimeout
 from services.chain.protocol import Chain
 from services.economy.core import open_economy
 from services.ipfs import open_store
@@ -50,41 +48,8 @@ log = logging.getLogger(__name__)
 TOKEN_FILE = "api-token"
 
 
-# Errors a flaky node or network causes; a configuration error is not among them.
-_FLAKY = (RPCUnavailable, TransactionTimeout, Web3RPCError, requests.RequestException,
-          ConnectionError, TimeoutError)
-
-
 class DaemonError(GakaError, RuntimeError):
     """The daemon cannot start as configured."""
-
-
-class LockedChain:
-    """The chain behind one re-entrant lock: eth-tester is not thread-safe, and the robot's
-    nonce must not move between journaling an effect and sending it."""
-
-    def __init__(self, chain: Chain, lock: threading.RLock) -> None:
-        self._chain = chain
-        self._lock = lock
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._chain, name)
-        if not callable(attr):
-            return attr
-
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attr(*args, **kwargs)
-        return locked
-
-    @property
-    def accounts(self) -> list[str]:
-        return self._chain.accounts
-
-    @property
-    def chain_id(self) -> int:
-        with self._lock:
-            return self._chain.chain_id
 
 
 def api_token(data_dir: Path) -> str:
@@ -138,7 +103,7 @@ def build(settings: DaemonSettings, ov: Overrides) -> tuple[Daemon, Callable[[],
     target = resolve_target(settings)
     lock = threading.RLock()
     raw = open_chain(target.spec)
-    chain: Any = LockedChain(raw, lock)
+    chain: Any = GuardedChain(raw, lock)
     try:
         record = _deployment(settings, chain, target.name)
         eco = open_economy(chain, record, settings, wallet=record["robot"])
@@ -191,15 +156,19 @@ def _start(settings: DaemonSettings, ov: Overrides) -> tuple[Daemon, Callable[[]
     while True:
         try:
             daemon, close = build(settings, ov)
-        except _FLAKY as exc:
+        except Exception as exc:
+            if not flaky(exc):
+                raise
             log.warning("chain not usable yet (%s: %s); retrying in %.0f s",
                         exc.__class__.__name__, exc, delay)
         else:
             try:
                 daemon.prepare(settings.auction_time_buffer_s)
                 return daemon, close
-            except _FLAKY as exc:
+            except Exception as exc:
                 close()
+                if not flaky(exc):
+                    raise
                 log.warning("catching up with the chain failed (%s: %s); retrying in %.0f s",
                             exc.__class__.__name__, exc, delay)
         time.sleep(delay)
