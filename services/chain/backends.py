@@ -57,6 +57,14 @@ _TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.HTTPError, Co
               TimeoutError)
 
 
+def _internal_error(exc: Web3RPCError) -> bool:
+    """A node's "internal error" without revert data: the node failed, the call may not."""
+    if isinstance(exc, ContractLogicError | ContractCustomError):
+        return False
+    error = (exc.rpc_response or {}).get("error")
+    return isinstance(error, dict) and error.get("code") == -32603 and not error.get("data")
+
+
 @dataclass
 class ChainSpec:
     """Where to connect and how long to wait."""
@@ -165,6 +173,10 @@ class Web3Chain:
             except _TRANSIENT as exc:
                 if attempt == self.spec.retries - 1:
                     raise self._unavailable(exc) from None
+                time.sleep(_backoff(attempt))
+            except Web3RPCError as exc:
+                if not _internal_error(exc) or attempt == self.spec.retries - 1:
+                    raise
                 time.sleep(_backoff(attempt))
         raise AssertionError("unreachable")
 
