@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 import requests
 from web3.exceptions import Web3RPCError
 
-from services.chain.errors import RPCUnavailable
+from services.chain.backends import is_internal_error
+from services.chain.errors import ChainError, ContractReverted, RPCUnavailable
 from services.chain.protocol import Chain
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,11 @@ def flaky(exc: BaseException) -> bool:
     if isinstance(exc, requests.HTTPError):
         return exc.response is not None and exc.response.status_code >= 500
     if isinstance(exc, Web3RPCError):
-        error = (exc.rpc_response or {}).get("error") or {}
-        code = error.get("code") if isinstance(error, dict) else None
-        return code in (-32603, -32000, -32005) and "revert" not in str(exc).lower()
+        return is_internal_error(exc)
+    if isinstance(exc, ChainError) and not isinstance(exc, ContractReverted):
+        # The chain layer wraps a failed estimate or a refused send; a revert it keeps apart.
+        cause = str(exc)
+        return "-32603" in cause or "unavailable" in cause.lower()
     return False
 
 

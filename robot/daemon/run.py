@@ -160,7 +160,7 @@ def _start(settings: DaemonSettings, ov: Overrides) -> tuple[Daemon, Callable[[]
             if not flaky(exc):
                 raise
             log.warning("chain not usable yet (%s: %s); retrying in %.0f s",
-                        exc.__class__.__name__, exc, delay)
+                        exc.__class__.__name__, exc, delay, exc_info=exc)
         else:
             try:
                 daemon.prepare(settings.auction_time_buffer_s)
