@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from services.auctions import auctions
-from services.chain.errors import ChainError
+from services.chain.errors import ChainError, ContractReverted
 from services.economy.core import Economy
 from services.investors import investors
 from services.ledger.ledger import ledger_report
@@ -110,7 +110,10 @@ class SimMarket:
             if not int(eco.call(eco.contracts.pool.functions.openRoundId())):
                 investors.open_round(eco, 2 * SIM_LOAN_WEI, 365 * 86_400)
             for investor in chain.accounts[8:10]:
-                market.invest(chain, eco.contracts, investor, SIM_LOAN_WEI)
+                try:
+                    market.invest(chain, eco.contracts, investor, SIM_LOAN_WEI)
+                except ContractReverted:
+                    continue  # the round is full: the loans went in before a restart
             investors.close_round(eco)
 
     def tick(self) -> None:
