@@ -26,7 +26,11 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The daemon on embedded defaults (chain, IPFS, simulated camera/arm/market) with short
+# auctions; GAKA_* variables override any of it.
 run: deps
+	GAKA_AUCTION_DURATION_S=$${GAKA_AUCTION_DURATION_S:-120} \
+	GAKA_AUCTION_TIME_BUFFER_S=$${GAKA_AUCTION_TIME_BUFFER_S:-15} \
 	$(VENV)/bin/gaka robot run
 
 lint: deps

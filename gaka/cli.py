@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from gaka.config import Settings, describe_errors
 from gaka.errors import GakaError
 from robot.cli import app as robot_app
+from robot.cli import run as robot_run
 from services.chain.cli import app as chain_app
 from services.economy.cli import auction_app, investors_app, supplies_app, wallet_app
 from services.ipfs.cli import app as ipfs_app
@@ -27,6 +28,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(robot_app, name="robot")
+# The API and dashboard are served by the daemon itself: `gaka serve` is `gaka robot run`.
+app.command("serve", help="Run the robot daemon with its REST API and dashboard "
+            "(same as `gaka robot run`).")(robot_run)
 app.command("paint")(paint)
 app.add_typer(chain_app, name="chain")
 app.add_typer(ipfs_app, name="ipfs")
@@ -46,24 +50,6 @@ app.add_typer(config_app, name="config")
 def config_show() -> None:
     """Print the effective config (TOML file + GAKA_* env), secrets masked."""
     typer.echo(json.dumps(Settings().public_view(), indent=2))
-
-
-def _later(name: str, what: str) -> typer.Typer:
-    group = typer.Typer(help=f"{what} (arrives with the economy/daemon wave).")
-
-    @group.callback(invoke_without_command=True)
-    def _pending(ctx: typer.Context) -> None:
-        if ctx.invoked_subcommand is None:
-            typer.echo(f"`gaka {name}` is not implemented yet: {what.lower()}.", err=True)
-            raise typer.Exit(2)
-
-    return group
-
-
-for _name, _what in [
-    ("serve", "REST API and web dashboard"),
-]:
-    app.add_typer(_later(_name, _what), name=_name)
 
 
 def main() -> None:

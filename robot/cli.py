@@ -12,13 +12,81 @@ app = typer.Typer(help="Run the robot: daemon, painting with an arm, calibration
 
 
 @app.command("run")
-def run() -> None:
-    """Start the main job on the configured network (for now: deploy and print it)."""
-    from gaka.config import Settings
-    from services.chain.deploy import deploy_project
+def run(
+    port: str | None = typer.Option(
+        None, "--port", help="API/dashboard port (default: api_port); with --arm gcode a "
+        "device path such as /dev/ttyUSB0 is the arm's serial port instead"),
+    host: str | None = typer.Option(None, "--host", help="address the API binds to"),
+    once: bool = typer.Option(False, "--once", help="do one full cycle, then exit"),
+    arm: str | None = typer.Option(None, "--arm", help="sim | gcode"),
+    arm_port: str | None = typer.Option(None, "--arm-port", help="serial port of the arm"),
+    api_port: int | None = typer.Option(None, "--api-port", help="API port (with --port DEV)"),
+    camera: str | None = typer.Option(None, "--camera",
+                                      help="sim | camera:N | a folder or image file"),
+) -> None:
+    """Run the robot daemon: paint, publish, auction, settle, repay, restock; serve the
+    API and dashboard. Stops gracefully on Ctrl-C / SIGTERM."""
+    from robot.daemon.run import Overrides
+    from robot.daemon.run import run as run_daemon
+    from robot.daemon.settings import DaemonSettings
 
-    deployment = deploy_project(Settings())
-    typer.echo(json.dumps(deployment, indent=2))
+    if port is not None and not port.isdigit():
+        if arm != "gcode":
+            raise typer.BadParameter("--port takes a number (API port); a serial device "
+                                     "needs --arm gcode")
+        arm_port, port = port, None
+    ov = Overrides(port=api_port if api_port is not None else (int(port) if port else None),
+                   host=host, once=once, arm=arm, arm_port=arm_port, camera=camera)
+    raise typer.Exit(run_daemon(DaemonSettings(), ov, typer.echo))
+
+
+def _daemon_call(method: str, path: str, url: str | None) -> dict:
+    import httpx
+
+    from robot.daemon.run import TOKEN_FILE
+    from robot.daemon.settings import DaemonSettings
+
+    settings = DaemonSettings()
+    base = url or f"http://{settings.api_host}:{settings.api_port}"
+    headers = {}
+    token_file = settings.data_dir / TOKEN_FILE
+    if method == "POST":
+        if not token_file.is_file():
+            raise _fail(RuntimeError(f"no API token at {token_file}: is the daemon's data dir "
+                                     "the same as this one (GAKA_DATA_DIR)?"))
+        headers["Authorization"] = f"Bearer {token_file.read_text().strip()}"
+    try:
+        answer = httpx.request(method, base + path, headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
+        raise _fail(RuntimeError(f"no daemon answers at {base} ({exc.__class__.__name__}); "
+                                 "start it with `gaka robot run`")) from None
+    doc = answer.json() if answer.headers.get("content-type", "").startswith(
+        "application/json") else {}
+    if answer.status_code >= 400:
+        message = (doc.get("error") or {}).get("message", answer.text)
+        raise _fail(RuntimeError(f"{base}{path}: {answer.status_code} {message}"))
+    return doc
+
+
+_URL = typer.Option(None, "--url", help="daemon API URL (default: from api_host/api_port)")
+
+
+@app.command("status")
+def status(url: str | None = _URL) -> None:
+    """Ask the running daemon what it is doing."""
+    typer.echo(json.dumps(_daemon_call("GET", "/status", url), indent=2))
+
+
+@app.command("pause")
+def pause(url: str | None = _URL) -> None:
+    """Pause the running daemon (it finishes the current step, starts nothing new)."""
+    typer.echo(json.dumps(_daemon_call("POST", "/pause", url), indent=2))
+
+
+@app.command("resume")
+def resume(url: str | None = _URL) -> None:
+    """Resume a paused daemon."""
+    typer.echo(json.dumps(_daemon_call("POST", "/resume", url), indent=2))
 
 
 def _fail(exc: Exception) -> typer.Exit:

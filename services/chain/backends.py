@@ -56,6 +56,19 @@ _TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.HTTPError, Co
               TimeoutError)
 
 
+def is_internal_error(exc: Web3RPCError) -> bool:
+    """A node's "internal error" without revert data: the node failed, the call may not."""
+    if isinstance(exc, ContractLogicError | ContractCustomError):
+        return False
+    error = (exc.rpc_response or {}).get("error")
+    if not isinstance(error, dict) and exc.args:
+        try:  # some web3 paths keep only the error object's repr
+            error = ast.literal_eval(str(exc.args[0]))
+        except (ValueError, SyntaxError):
+            return False
+    return isinstance(error, dict) and error.get("code") == -32603 and not error.get("data")
+
+
 @dataclass
 class ChainSpec:
     """Where to connect and how long to wait."""
@@ -154,6 +167,10 @@ class Web3Chain:
             except _TRANSIENT as exc:
                 if attempt == self.spec.retries - 1:
                     raise self._unavailable(exc) from None
+                time.sleep(_backoff(attempt))
+            except Web3RPCError as exc:
+                if not is_internal_error(exc) or attempt == self.spec.retries - 1:
+                    raise
                 time.sleep(_backoff(attempt))
         raise AssertionError("unreachable")
 

@@ -60,8 +60,9 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     return (start, end) if start <= end and start < size else None
 
 
-def gateway_app(store: ContentStore) -> Starlette:
-    """The gateway over one content store; mount it anywhere (it serves `/ipfs/...`)."""
+def gateway_app(store: ContentStore, prefix: str = "/ipfs") -> Starlette:
+    """The gateway over one content store; it serves `<prefix>/<cid>[/path]` (prefix "" when
+    mounted under `/ipfs` in another app)."""
 
     async def serve(request: Request) -> Response:
         path = request.path_params["path"]
@@ -97,4 +98,4 @@ def gateway_app(store: ContentStore) -> Starlette:
         body = store.read(str(cid), start, end - start + 1) if size else iter([b""])
         return StreamingResponse(body, status_code=status, headers=headers, media_type=kind)
 
-    return Starlette(routes=[Route("/ipfs/{path:path}", serve, methods=["GET", "HEAD"])])
+    return Starlette(routes=[Route(prefix + "/{path:path}", serve, methods=["GET", "HEAD"])])

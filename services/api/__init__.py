@@ -1,0 +1,1 @@
+"""The robot's REST API, Prometheus metrics and live dashboard (FastAPI)."""
