@@ -43,7 +43,7 @@ def _later(name: str, what: str) -> typer.Typer:
     @group.callback(invoke_without_command=True)
     def _pending(ctx: typer.Context) -> None:
         if ctx.invoked_subcommand is None:
-            typer.echo(f"`gaka {name}` is not implemented yet: {what.lower()}.", err=True)
+            typer.echo(f"error: `gaka {name}` is not implemented yet: {what.lower()}.", err=True)
             raise typer.Exit(2)
 
     return group
@@ -59,12 +59,29 @@ for _name, _what in [
     app.add_typer(_later(_name, _what), name=_name)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Run the app; every failure is one `error:` line on stderr and a non-zero exit."""
     try:
-        app()
+        code = app(args=argv, prog_name="gaka", standalone_mode=False)
+    except typer.TyperException as exc:  # usage errors: bad option, bad value, missing arg
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None and exc.format_message() == ctx.get_help():
+            print(ctx.get_help(), file=sys.stderr)  # `gaka`, `gaka chain`: the help
+        else:
+            print(f"error: {_one_line(exc.format_message())}", file=sys.stderr)
+        code = exc.exit_code
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        code = 1
     except GakaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
+        code = 1
     except ValidationError as exc:
-        print(f"error: invalid configuration: {exc}", file=sys.stderr)
-        sys.exit(1)
+        errors = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"error: invalid configuration: {errors}", file=sys.stderr)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

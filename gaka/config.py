@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         None, description="robot wallet; default: dev account 1 on local chains, else the signer"
     )
     deployments_dir: Path = Field(Path("deployments"), description="deployments/<network>.json")
+    arm: str = Field(
+        "kuka_kr6_r900", description="arm config of the workcell: a shipped name or a TOML file"
+    )
+    paints: str | None = Field(
+        None, description="the workcell's paints, #rrggbb,... (default: k-means, one per pot)"
+    )
 
     @field_validator("network")
     @classmethod

@@ -13,11 +13,7 @@ import math
 import numpy as np
 from scipy.ndimage import uniform_filter
 
-from gaka.errors import GakaError
-
-
-class MetricError(GakaError, ValueError):
-    """Images that cannot be compared (shape, dtype or range mismatch)."""
+from vision.errors import MetricError
 
 
 def _as_float_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
