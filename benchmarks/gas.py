@@ -1,7 +1,7 @@
 """Gas of every contract operation on the embedded chain and on a Hardhat node; one JSON.
 
 Execution gas = receipt gasUsed - 21,000 (calldata included), median over ROUNDS rounds, with
-ratios to the issue's targets, to the published figures (Nouns, ERC721A, OZ Enumerable) and to
+ratios to the project's gas targets, to the published figures (Nouns, ERC721A, OZ Enumerable) and to
 a straightforward OpenZeppelin NFT (contracts/test/BaselineNFT.sol) measured in the same run.
 Run: .venv/bin/python benchmarks/gas.py
 """
@@ -33,7 +33,7 @@ from services.chain.deploy import deploy  # noqa: E402
 ROUNDS = 5
 BASE = 21_000
 TARGETS = {"mint": 80_000, "first_bid": 35_000, "outbid": 45_000, "settle": 60_000}
-REFERENCES = {  # execution gas, DESIGN.md section 4
+REFERENCES = {  # execution gas, as published by each project
     "mint": {"ERC721A (one token)": 76_690, "OZ ERC721Enumerable": 154_814},
     "first_bid": {"Nouns V2 createBid (one bid)": 34_919},
     "outbid": {"Nouns V2 second bid (two bids 93,402 - one bid 34,919)": 93_402 - 34_919},

@@ -40,7 +40,7 @@ from vision.preprocess import kmeans_palette
 
 IMAGES = ("astronaut", "coffee", "chelsea")
 CANVAS = Canvas(400.0, 400.0)
-TARGETS = {(128, 200): (26.0, 30.0), (128, 400): (29.0, 90.0)}  # (dB, s): the targets
+TARGETS = {(128, 200): (26.0, 30.0), (128, 400): (29.0, 90.0)}  # (dB, s): the painter's goals
 
 
 def centre_square(name: str, size: int) -> np.ndarray:

@@ -64,10 +64,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = app(args=argv, prog_name="gaka", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors: bad option, bad value, missing arg
-        ctx = getattr(exc, "ctx", None)
-        if ctx is not None and exc.format_message() == ctx.get_help():
-            print(ctx.get_help(), file=sys.stderr)  # `gaka`, `gaka chain`: the help
-        else:
+        # `gaka` or `gaka chain` alone: the help, which was printed as the error was made.
+        if type(exc).__name__ != "NoArgsIsHelpError":
             print(f"error: {_one_line(exc.format_message())}", file=sys.stderr)
         code = exc.exit_code
     except typer.Abort:

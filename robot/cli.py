@@ -26,11 +26,13 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _size(text: str) -> tuple[int, int]:
+def _size(text: str, option: str) -> tuple[int, int]:
+    from robot.errors import RobotError
+
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise typer.BadParameter(f"expected WIDTHxHEIGHT, got {text!r}") from None
+        raise RobotError(f"{option}: expected WIDTHxHEIGHT, got {text!r}") from None
     return w, h
 
 
@@ -91,7 +93,7 @@ def paint(
     config = _arm_config(config)
     if calibration is None and _default_calibration(config).is_file():
         calibration = _default_calibration(config)
-    w, h = _size(film_size)
+    w, h = _size(film_size, "--film-size")
     opts = PaintOptions(plan=plan, arm=arm, config=config, port=port, calibration=calibration,
                         video=video, film=FilmSpec(w, h, fps, speedup), canvas_png=canvas,
                         px_per_mm=px_per_mm, fit=fit, jitter_mm=jitter_mm,
@@ -133,7 +135,7 @@ def calibrate(
     from robot.jobs import CalibrateOptions, SimWorld, run_calibrate
 
     config = _arm_config(config)
-    cols, rows = _size(marks)
+    cols, rows = _size(marks, "--marks")
     opts = CalibrateOptions(out=out or _default_calibration(config), config=config, arm=arm,
                             points_file=points, points=tuple(point), marks=(cols, rows),
                             camera_image=camera, max_plane_rms_mm=max_rms_mm,

@@ -31,11 +31,8 @@ class Mode(StrEnum):
 def _canvas(spec: str) -> Canvas:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[xX]\s*(\d+(?:\.\d+)?)\s*", spec)
     if not m:
-        raise typer.BadParameter(f"expected WIDTHxHEIGHT in mm, e.g. 500x400, got {spec!r}")
-    try:
-        return Canvas(float(m.group(1)), float(m.group(2)))
-    except PlanError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise PlanError(f"--canvas: expected WIDTHxHEIGHT in mm, e.g. 500x400, got {spec!r}")
+    return Canvas(float(m.group(1)), float(m.group(2)))
 
 
 def _paint_named(rgb: np.ndarray) -> Paint:

@@ -1,4 +1,4 @@
-"""`gaka chain deploy` deploys the four contracts and wires the roles (issue 3, item 6)."""
+"""`gaka chain deploy` deploys the four contracts and wires the roles."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""tokenURI is the CIDv1 an IPFS node gives the metadata file (issue 3, PaintingNFT)."""
+"""tokenURI is the CIDv1 an IPFS node gives the metadata file (PaintingNFT)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from services.chain.errors import ContractReverted
 from tests.contracts.conftest import GAS, Suite, reverted_with
 
-# CIDv1 of b"hello world\n" as Kubo prints it (`ipfs add --cid-version 1`), DESIGN.md §3.
+# CIDv1 of b"hello world\n" as Kubo prints it (`ipfs add --cid-version 1`).
 HELLO_CID = "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4"
 
 

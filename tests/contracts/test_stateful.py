@@ -1,5 +1,5 @@
 """Random sequences of bids, withdrawals, time jumps, settlements, orders and repayments, with
-the accounting invariants checked after every step (issue 3, item 2).
+the accounting invariants checked after every step.
 
 Runs on revm in-process (tests/contracts/revm.py): the embedded py-evm chain needs ~0.1-0.4 s a
 step here (one transaction plus one invariant call), too slow for thousands of steps, and its

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -13,14 +14,19 @@ import numpy as np
 import pytest
 from skimage import data
 
-from robot.errors import RobotError
+from robot.arm_model import load_arm
+from robot.brush import BrushModel
+from robot.calibration import nominal_calibration
+from robot.errors import PortLostError, RobotError
 from robot.film import read_film_info
+from robot.gcode import trajectory_gcode
 from robot.jobs import CalibrateOptions, PaintOptions, run_calibrate, run_paint
+from robot.trajectory import plan_trajectory
 from vision.metrics import ssim
 from vision.plan import PlanError, load_plan, render_preview, save_plan
 
 from .conftest import random_plan
-from .grbl_emulator import GrblEmulator
+from .grbl_emulator import EmulatorScript, GrblEmulator
 
 GAKA = Path(sys.executable).with_name("gaka")
 
@@ -112,3 +118,38 @@ def test_jobs_refuse_bad_requests(tmp_path):
     for call, message in cases:
         with pytest.raises((RobotError, PlanError), match=message):
             call()
+
+
+def test_gcode_run_resumes_where_the_lost_port_left_off(tmp_path):
+    plan_path = tmp_path / "plan.json"
+    save_plan(random_plan((240, 180), 4, 8.0, seed=6), plan_path)
+    arm = load_arm("desktop_scara4")
+    cal = nominal_calibration(arm.workcell.canvas_pose(), arm.workcell.canvas_size_mm)
+    lines = trajectory_gcode(plan_trajectory(load_plan(plan_path), arm, cal,
+                                             BrushModel.from_spec(arm.brush), arm.home))
+    opts = PaintOptions(plan=plan_path, arm="gcode", config="desktop_scara4")
+    with GrblEmulator(EmulatorScript(drop_after=60)) as first:
+        with pytest.raises(PortLostError, match="resume from line") as lost:
+            run_paint(replace(opts, port=first.port))
+        where = list(first.pos)
+    resume_at = lost.value.last_acked + 1
+    with GrblEmulator() as second:
+        second.pos = where
+        record = run_paint(replace(opts, port=second.port, resume_line=resume_at))
+        rest = [line.upper() for line in lines[resume_at:]]
+        assert second.executed[len(second.executed) - len(rest):] == rest
+    assert record["resumed_from_line"] == resume_at
+    with pytest.raises(RobotError, match="needs --arm gcode"):
+        run_paint(PaintOptions(plan=plan_path, config="desktop_scara4", resume_line=3))
+
+
+@pytest.mark.parametrize("option, value", [
+    ("corrections", 5), ("target", Path("t.png")), ("jitter_mm", 1.0), ("video", Path("f.mp4")),
+])
+def test_gcode_arm_refuses_simulation_only_options(tmp_path, option, value):
+    plan_path = tmp_path / "plan.json"
+    save_plan(random_plan((240, 180), 2, 8.0, seed=6), plan_path)
+    opts = PaintOptions(plan=plan_path, arm="gcode", port="/dev/null", config="desktop_scara4")
+    flag = "--" + option.replace("_", "-")
+    with pytest.raises(RobotError, match=f"{flag}.* only work with --arm sim"):
+        run_paint(replace(opts, **{option: value}))
