@@ -59,6 +59,12 @@ class BrushModel:
         return replace(self, jitter_mm=jitter_mm, width_noise=width_noise,
                        capacity_mm2=self.capacity_mm2 * capacity_scale)
 
+    def smooth(self) -> BrushModel:
+        """The same brush without texture (one even strand, straight edges, no grain, no
+        speed narrowing): what is left are geometry and paint load."""
+        return replace(self, bristle_spread=0.0, edge_roughness=0.0, grain=0.0,
+                       speed_narrowing=0.0)
+
     def width_at_depth(self, depth_mm: np.ndarray) -> np.ndarray:
         """Trace width (mm) for press depths (mm); no contact above the surface."""
         d = np.asarray(depth_mm, dtype=float)

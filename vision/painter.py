@@ -17,8 +17,8 @@ Colours are not left to gradient descent: an opaque painting is linear in its co
 (pixel = sum of colour_i x coverage_i x what later strokes leave visible), so after
 each stage and each round of the final refinement the colours are solved in closed form
 (ridge-regularised least squares, clipped to 0..1). Between rounds of the final
-refinement, strokes that are (nearly) hidden by later ones are respawned as small strokes
-where the error is largest. With a fixed palette the paints are assigned by coordinate
+refinement, the strokes that show least (hidden by later ones) are respawned as small
+strokes where the error is largest. With a fixed palette the paints are assigned by coordinate
 descent on the same quadratic form and the geometry is refined with them.
 
 `paint` can start from a canvas that already carries paint (`start`): the new strokes
@@ -65,15 +65,14 @@ class PainterConfig:
     seed: int = 0
     stages: int = 8
     stage_iterations: int = 60
-    final_iterations: int = 120  # split over `rounds` rounds of the final refinement
-    rounds: int = 4  # final rounds; hidden strokes are respawned between them
+    final_iterations: int = 160  # split over `rounds` rounds of the final refinement
+    rounds: int = 5  # final rounds; weak strokes are respawned between them
     palette_iterations: int = 30
     lr: float = 0.02
     growth: float = 1.35  # each stage has this many times the strokes of the one before
     coarsest: float = 0.3  # stroke reach of the first stage, share of the longer side
     finest: float = 0.03  # ... and of the last stage
-    ms_weight: float = 0.0
-    respawn_share: float = 0.0
+    respawn_share: float = 0.1  # least visible share of strokes respawned between rounds
     threads: int | None = 1  # small ops: OpenMP barriers cost more than a 2nd core gains
 
 
@@ -327,10 +326,8 @@ def _optimise(
     scale: float,
     train_colour: bool = True,
     progress: Progress | None = None,
-    ms_weight: float = 0.0,
 ) -> None:
     tgt, bg = _downscale(target, scale), _downscale(background, scale)
-    coarse = [F.avg_pool2d(tgt[None], k)[0] for k in (2, 4)] if ms_weight else []
     params = []
     for g in train:
         for p in g.params():
@@ -345,8 +342,6 @@ def _optimise(
     for _ in range(iterations):
         out = _render(groups, bg, scale)
         loss = F.mse_loss(out, tgt)
-        for k, c in zip((2, 4), coarse, strict=False):
-            loss = loss + ms_weight * F.mse_loss(F.avg_pool2d(out[None], k)[0], c)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -365,8 +360,8 @@ def _respawn(
     gen: torch.Generator,
     share: float = 0.0,
 ) -> list[_Group]:
-    """Replace strokes that hardly show (visible area under a few pixels) by new small
-    strokes where the error is largest, painted last."""
+    """Replace strokes that hardly show (visible area under a few pixels, and the `share`
+    least visible) by new small strokes where the error is largest, painted last."""
     _, h, w = target.shape
     vis = _visibility(groups, h, w)
     shown = vis.weights.sum(1)
@@ -414,8 +409,14 @@ def _schedule(config: PainterConfig, extent: float) -> list[tuple[int, float]]:
     total = config.strokes
     stages = max(1, min(config.stages, total))
     weights = np.array([config.growth**s for s in range(stages)])
-    counts = np.floor(weights / weights.sum() * total).astype(int)
+    # Every stage gets a stroke (the coarse ones matter most in a short painting), the
+    # rest in proportion, rounding left to the finest stage.
+    counts = np.maximum(1, np.floor(weights / weights.sum() * total)).astype(int)
     counts[-1] += total - counts.sum()
+    for s in range(stages - 1, 0, -1):  # a few strokes, many stages: take from the finest
+        if counts[s] < 1:
+            counts[s - 1] += counts[s] - 1
+            counts[s] = 1
     big, small = extent * config.coarsest, max(2.0, extent * config.finest)
     reaches = [big * (small / big) ** (s / max(1, stages - 1)) for s in range(stages)]
     return [(int(c), r) for c, r in zip(counts, reaches, strict=True) if c > 0]
@@ -513,8 +514,7 @@ def _fit(
     rounds = max(1, min(config.rounds, config.final_iterations))
     for r in range(rounds):
         its = config.final_iterations // rounds + (r < config.final_iterations % rounds)
-        _optimise(groups, groups, base, tgt, its, config.lr * 0.5, 1.0, progress=progress,
-                  ms_weight=config.ms_weight)
+        _optimise(groups, groups, base, tgt, its, config.lr * 0.5, 1.0, progress=progress)
         with torch.no_grad():
             _solve_colours(groups, base, tgt)
             if r < rounds - 1:
