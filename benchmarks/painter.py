@@ -194,12 +194,12 @@ def main() -> None:
                                      "opencv-python-headless"))
     started = time.perf_counter()
     previous = previous_painter(args.previous) if args.baseline_repeats else None
-    runs = [
-        run_case(name, size, n, args.repeats, args.baseline_repeats, previous)
-        for size in args.sizes
-        for n in args.strokes
-        for name in args.images
-    ]
+    runs = []
+    for size in args.sizes:
+        for n in args.strokes:
+            for name in args.images:
+                runs.append(run_case(name, size, n, args.repeats, args.baseline_repeats, previous))
+                print(json.dumps(runs[-1]), file=sys.stderr, flush=True)  # progress
     palettes = [palette_loss(name, min(args.sizes), args.palette_strokes)
                 for name in args.images] if args.palette_strokes else []
     reductions = [r["travel"]["reduction"] for r in runs] + [

@@ -44,7 +44,7 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
         raise VisionError(f"could not write {path}")
 
 
-def _palette_spec(palette: str, cell: Workcell) -> str:
+def palette_for(palette: str, cell: Workcell) -> str:
     """'auto' becomes the workcell's paints: the configured set, or one k-means paint a pot."""
     if palette.strip().lower() != "auto":
         return palette
@@ -111,7 +111,7 @@ def paint(
         frame = src.read()
     h, w = frame.image.shape[:2]
     source = Source(frame.sha256, w, h)
-    paints = parse_palette(_palette_spec(palette, cell), frame.image, seed)
+    paints = parse_palette(palette_for(palette, cell), frame.image, seed)
     if mode is Mode.lines:
         ink = INK if paints is None else _paint_named(paints[0])
         planned = plan_lines(frame.image, source, board, size or 512, ink)

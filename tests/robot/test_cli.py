@@ -13,7 +13,10 @@ import cv2
 import numpy as np
 import pytest
 from skimage import data
+from typer.testing import CliRunner
 
+from gaka.cli import app
+from gaka.workcell import configured_workcell
 from robot.arm_model import load_arm
 from robot.brush import BrushModel
 from robot.calibration import nominal_calibration
@@ -22,7 +25,9 @@ from robot.film import read_film_info
 from robot.gcode import trajectory_gcode
 from robot.jobs import CalibrateOptions, PaintOptions, run_calibrate, run_paint
 from robot.trajectory import plan_trajectory
+from vision.cli import palette_for
 from vision.metrics import ssim
+from vision.pipeline import parse_palette
 from vision.plan import PlanError, load_plan, render_preview, save_plan
 
 from .conftest import random_plan
@@ -31,10 +36,8 @@ from .grbl_emulator import EmulatorScript, GrblEmulator
 GAKA = Path(sys.executable).with_name("gaka")
 
 
-def _gaka(*args: str, tmp_path: Path, group: str = "robot",
-          env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), GAKA_CONFIG=str(tmp_path / "no"),
-               **(env or {}))
+def _gaka(*args: str, tmp_path: Path, group: str = "robot") -> subprocess.CompletedProcess:
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), GAKA_CONFIG=str(tmp_path / "no"))
     cmd = [str(GAKA), *([group] if group else []), *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
 
@@ -181,24 +184,25 @@ def test_the_two_steps_chain_with_defaults_only(tmp_path):
     assert record["dips"] >= 1
 
 
-def test_palette_defaults_to_the_workcell_and_free_says_it_is_a_preview(tmp_path):
+def test_palette_defaults_to_the_workcell_and_free_says_it_is_a_preview(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAKA_CONFIG", str(tmp_path / "none.toml"))
     image = str(Path(__file__).resolve().parents[2] / "vision" / "assets" / "chelsea_96x72.png")
-    small = ["--strokes", "12", "--size", "32", "--no-progress"]
-    out = _gaka("paint", image, *small, "--out", str(tmp_path / "a"), tmp_path=tmp_path,
-                group="")
-    assert out.returncode == 0, out.stderr
+    small = ["--strokes", "8", "--size", "24", "--no-progress"]
+    runner = CliRunner()
+    out = runner.invoke(app, ["paint", image, *small, "--out", str(tmp_path / "a")])
+    assert out.exit_code == 0, out.output
     assert len(load_plan(tmp_path / "a" / "plan.json").palette) == 8  # the KUKA's 8 pots
     assert "note:" not in out.stderr
-    scara = _gaka("paint", image, *small, "--out", str(tmp_path / "b"), tmp_path=tmp_path,
-                  group="", env={"GAKA_ARM": "desktop_scara4"})
-    pots = len(load_arm("desktop_scara4").workcell.pots_xy)
-    assert len(load_plan(tmp_path / "b" / "plan.json").palette) == pots
-    fixed = _gaka("paint", image, *small, "--out", str(tmp_path / "c"), tmp_path=tmp_path,
-                  group="", env={"GAKA_PAINTS": "#101010,#f0f0f0,#c03020"})
-    assert [p.rgb for p in load_plan(tmp_path / "c" / "plan.json").palette] == \
-        [(16, 16, 16), (240, 240, 240), (192, 48, 32)]
-    free = _gaka("paint", image, *small, "--palette", "free", "--out", str(tmp_path / "d"),
-                 tmp_path=tmp_path, group="")
-    assert free.returncode == 0
+    free = runner.invoke(app, ["paint", image, *small, "--palette", "free",
+                               "--out", str(tmp_path / "b")])
+    assert free.exit_code == 0, free.output
     assert "not paintable by the configured arm kuka_kr6_r900 (8 pots)" in free.stderr
-    assert scara.returncode == fixed.returncode == 0
+    # Another arm, or named paints, in the settings: `auto` follows them.
+    monkeypatch.setenv("GAKA_ARM", "desktop_scara4")
+    cell = configured_workcell()
+    assert cell.pots == len(load_arm("desktop_scara4").workcell.pots_xy) == 5
+    assert palette_for("auto", cell) == "5" and palette_for("free", cell) == "free"
+    monkeypatch.setenv("GAKA_PAINTS", "#101010,#f0f0f0,#c03020")
+    spec = palette_for("auto", configured_workcell())
+    assert parse_palette(spec, np.zeros((8, 8, 3), np.uint8)).tolist() == \
+        [[16, 16, 16], [240, 240, 240], [192, 48, 32]]
