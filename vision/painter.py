@@ -199,7 +199,7 @@ def _visibility(groups: list[_Group], h: int, w: int) -> _Visibility:
     n = sum(len(g) for g in groups)
     pad = max((cov.shape[-1] for cov, _ in windows), default=0)
     rest = torch.ones(h + 2 * pad, w + 2 * pad)
-    weights = torch.zeros(n, h + 2 * pad, w + 2 * pad)
+    weights = torch.zeros(n, h, w)
     k = n
     for cov, origins in reversed(windows):
         size = cov.shape[-1]
@@ -207,10 +207,13 @@ def _visibility(groups: list[_Group], h: int, w: int) -> _Visibility:
             x0, y0 = origins[i]
             ys, xs = slice(y0 + pad, y0 + pad + size), slice(x0 + pad, x0 + pad + size)
             k -= 1
-            weights[k, ys, xs] = cov[i] * rest[ys, xs]
+            shown = cov[i] * rest[ys, xs]
             rest[ys, xs] = rest[ys, xs] * (1.0 - cov[i])
-    crop = (slice(pad, pad + h), slice(pad, pad + w))
-    return _Visibility(weights[:, crop[0], crop[1]].reshape(n, -1), rest[crop])
+            # Only the part of the window on the canvas counts.
+            ya, yb, xa, xb = max(0, y0), min(h, y0 + size), max(0, x0), min(w, x0 + size)
+            if ya < yb and xa < xb:
+                weights[k, ya:yb, xa:xb] = shown[ya - y0 : yb - y0, xa - x0 : xb - x0]
+    return _Visibility(weights.reshape(n, -1), rest[pad : pad + h, pad : pad + w])
 
 
 def _normal_equations(
