@@ -111,6 +111,8 @@ def paint(
         frame = src.read()
     h, w = frame.image.shape[:2]
     source = Source(frame.sha256, w, h)
+    if mode is Mode.lines and palette.strip().lower() == "auto":
+        palette = "free"  # line art: one dark ink (INK), not k-means paints
     paints = parse_palette(palette_for(palette, cell), frame.image, seed)
     if mode is Mode.lines:
         ink = INK if paints is None else _paint_named(paints[0])
@@ -123,7 +125,8 @@ def paint(
     except OSError as exc:
         raise VisionError(f"cannot create {out}: {exc.strerror or exc}") from None
     files = _write_outputs(planned, out)
-    note = _paintability_note(None if paints is None else len(planned.plan.palette), cell)
+    free = paints is None and mode is Mode.paint
+    note = _paintability_note(None if free else len(planned.plan.palette), cell)
     if note:
         typer.echo(note, err=True)
     typer.echo(json.dumps({"metrics": planned.plan.metrics, "files": files}, indent=2))
