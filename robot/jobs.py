@@ -34,7 +34,7 @@ from robot.errors import ArmConnectionError, CalibrationError, RobotError
 from robot.film import FilmRecorder, FilmSpec, read_film_info
 from robot.gcode import GCodeArm
 from robot.trajectory import fit_plan, plan_trajectory
-from vision.metrics import ssim
+from vision.metrics import psnr, ssim
 from vision.plan import load_plan, render_preview
 
 
@@ -127,7 +127,9 @@ def run_paint(opts: PaintOptions) -> dict[str, Any]:
         report = sim.execute(traj)
     record.update(_run_record(report))
     painted = sim.canvas_rgb((plan.canvas.width_mm, plan.canvas.height_mm))
-    record["ssim_vs_preview"] = ssim(render_preview(plan, opts.px_per_mm), painted)
+    preview = render_preview(plan, opts.px_per_mm)
+    record["ssim_vs_preview"] = ssim(preview, painted)
+    record["psnr_db_vs_preview"] = psnr(preview, painted)
     if opts.corrections > 0:
         if opts.target is None:
             raise RobotError("--corrections needs --target (the image the plan was made from)")
