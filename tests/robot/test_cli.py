@@ -162,6 +162,7 @@ def test_gcode_arm_refuses_simulation_only_options(tmp_path, option, value):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_the_two_steps_chain_with_defaults_only(tmp_path):
     """`gaka paint photo.jpg && gaka robot paint out/plan.json --arm sim --video f.mp4`,
     exactly as a newcomer types it: the default plan fits the default workcell's pots."""
@@ -169,7 +170,7 @@ def test_the_two_steps_chain_with_defaults_only(tmp_path):
     cv2.imwrite(str(photo), cv2.resize(data.chelsea(), (120, 80))[..., ::-1])
     env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), GAKA_CONFIG=str(tmp_path / "no"))
     step = subprocess.run([str(GAKA), "paint", "photo.jpg"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=1800)
     assert step.returncode == 0, step.stderr
     assert "not paintable" not in step.stderr
     plan = load_plan(tmp_path / "out" / "plan.json")
