@@ -103,8 +103,7 @@ def paint(
     """Turn IMAGE into a stroke plan: writes plan.json, preview.png and compare.png to --out.
 
     By default the plan uses the configured workcell's paints, so `gaka robot paint` can
-    paint it as it is. Errors are `VisionError`s: the console script prints them as one
-    `error:` line."""
+    paint it as it is."""
     board = _canvas(canvas)
     cell = configured_workcell()
     with open_source(image) as src:
