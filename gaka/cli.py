@@ -52,12 +52,26 @@ def config_show() -> None:
     typer.echo(json.dumps(Settings().public_view(), indent=2))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Run the app; every failure is one `error:` line on stderr and a non-zero exit."""
     try:
-        app()
+        code = app(args=argv, prog_name="gaka", standalone_mode=False)
+    except typer.TyperException as exc:  # usage errors: bad option, bad value, missing arg
+        # `gaka` or `gaka chain` alone: the help, which was printed as the error was made.
+        if type(exc).__name__ != "NoArgsIsHelpError":
+            print(f"error: {_one_line(exc.format_message())}", file=sys.stderr)
+        code = exc.exit_code
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        code = 1
     except GakaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+        print(f"error: {_one_line(str(exc))}", file=sys.stderr)
+        code = 1
     except ValidationError as exc:
         print(f"error: invalid configuration: {describe_errors(exc)}", file=sys.stderr)
-        sys.exit(1)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -137,6 +137,12 @@ class Settings(BaseSettings):
                                  "paint": 4 * 10**15},
         description="most the robot pays per item of a kind (twice the expected price); "
                     "a kind not listed is not capped")
+    arm: str = Field(
+        "kuka_kr6_r900", description="arm config of the workcell: a shipped name or a TOML file"
+    )
+    paints: str | None = Field(
+        None, description="the workcell's paints, #rrggbb,... (default: k-means, one per pot)"
+    )
 
     @field_validator("network")
     @classmethod

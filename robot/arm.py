@@ -174,12 +174,12 @@ class SimulatedArm:
             sub = self.canvas[box].copy()
             paint_contact(sub, xy[:k] - origin, width[:k], BrushState(self.state.rgb,
                           self.state.load_mm2), self.brush, self.px_per_mm,
-                          np.random.default_rng(seed))
+                          np.random.default_rng(seed), times[:k])
             return sub
 
         frames.during(times, box, prefix, self.state)
         paint_contact(self.canvas, xy, width, self.state, self.brush, self.px_per_mm,
-                      np.random.default_rng(seed))
+                      np.random.default_rng(seed), times)
         frames.refresh(box)
 
     def _samples(self, traj: Trajectory) -> tuple[np.ndarray, np.ndarray]:

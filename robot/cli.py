@@ -94,11 +94,13 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _size(text: str) -> tuple[int, int]:
+def _size(text: str, option: str) -> tuple[int, int]:
+    from robot.errors import RobotError
+
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise typer.BadParameter(f"expected WIDTHxHEIGHT, got {text!r}") from None
+        raise RobotError(f"{option}: expected WIDTHxHEIGHT, got {text!r}") from None
     return w, h
 
 
@@ -108,12 +110,20 @@ def _default_calibration(config: str) -> Path:
     return Settings().data_dir / "calibration" / f"{Path(config).stem}.json"
 
 
+def _arm_config(config: str | None) -> str:
+    """--config, or the `arm` setting (the workcell `gaka paint` plans for)."""
+    from gaka.config import Settings
+
+    return config if config is not None else Settings().arm
+
+
 @app.command("paint")
 def paint(
     plan: Path = typer.Argument(..., help="stroke plan JSON (from `gaka paint`)"),
     arm: str = typer.Option("sim", "--arm", help="sim | gcode"),
-    config: str = typer.Option("kuka_kr6_r900", "--config",
-                               help="arm config: a shipped name or a TOML file"),
+    config: str | None = typer.Option(
+        None, "--config",
+        help="arm config: a shipped name or a TOML file (default: the `arm` setting)"),
     port: str | None = typer.Option(None, "--port", help="serial port of the G-code arm"),
     calibration: Path | None = typer.Option(
         None, "--calibration",
@@ -138,6 +148,9 @@ def paint(
                                       help="simulated canvas lies off its configured pose"),
     seed: int = typer.Option(0, "--seed", help="seed of the simulated world"),
     report: Path | None = typer.Option(None, "--report", help="also write the record here"),
+    resume: int = typer.Option(0, "--resume", min=0,
+                               help="G-code arm: go on with an interrupted run of the same plan "
+                                    "at this program line (the error said which)"),
 ) -> None:
     """Paint PLAN with the simulated arm (filming it) or a GRBL arm on a serial port."""
     from robot.errors import RobotError
@@ -145,14 +158,16 @@ def paint(
     from robot.jobs import PaintOptions, SimWorld, run_paint
     from vision.plan import PlanError
 
+    config = _arm_config(config)
     if calibration is None and _default_calibration(config).is_file():
         calibration = _default_calibration(config)
-    w, h = _size(film_size)
+    w, h = _size(film_size, "--film-size")
     opts = PaintOptions(plan=plan, arm=arm, config=config, port=port, calibration=calibration,
                         video=video, film=FilmSpec(w, h, fps, speedup), canvas_png=canvas,
                         px_per_mm=px_per_mm, fit=fit, jitter_mm=jitter_mm,
                         width_noise=width_noise, paint_scale=paint_scale, target=target,
-                        corrections=corrections, world=SimWorld(misplace_mm, seed))
+                        corrections=corrections, world=SimWorld(misplace_mm, seed),
+                        resume_line=resume)
     try:
         record = run_paint(opts)
     except (RobotError, PlanError) as exc:
@@ -167,8 +182,9 @@ def paint(
 def calibrate(
     out: Path | None = typer.Option(None, "--out",
                                     help="where to save (default: data dir/calibration/ARM.json)"),
-    config: str = typer.Option("kuka_kr6_r900", "--config",
-                               help="arm config: a shipped name or a TOML file"),
+    config: str | None = typer.Option(
+        None, "--config",
+        help="arm config: a shipped name or a TOML file (default: the `arm` setting)"),
     arm: str | None = typer.Option(None, "--arm",
                                    help="'sim': touch the marks with the simulated arm"),
     points: Path | None = typer.Option(None, "--points",
@@ -186,7 +202,8 @@ def calibrate(
     from robot.errors import RobotError
     from robot.jobs import CalibrateOptions, SimWorld, run_calibrate
 
-    cols, rows = _size(marks)
+    config = _arm_config(config)
+    cols, rows = _size(marks, "--marks")
     opts = CalibrateOptions(out=out or _default_calibration(config), config=config, arm=arm,
                             points_file=points, points=tuple(point), marks=(cols, rows),
                             camera_image=camera, max_plane_rms_mm=max_rms_mm,

@@ -2,22 +2,16 @@
 
 After a pass the camera photographs the canvas; the photo is rectified with the
 calibration homography and flat-fielded with a photo of the blank canvas, then scored
-against the target (vision metrics). Corrective strokes are planned greedily on that
-observation: at the worst remaining spot (blurred colour error), candidate strokes of
-the nearest paint, along and across the target's local edges, in a few lengths and
-widths the brush can make, are rendered as the preview would draw them; the one that
-lowers the error most is kept, until `k` strokes or no candidate helps. The
-corrections are an ordinary stroke plan, painted by the same arm.
-
-(vision's painter fits a whole painting from a blank canvas; it cannot yet start from
-a canvas already painted, so the corrective planner lives here, on vision's plan and
-metric types.)
+against the target (vision metrics). The corrections are planned by vision's painter,
+starting from that observation instead of a blank canvas: `k` strokes of the plan's
+paints, placed where the observed canvas is furthest from the target and optimised on
+top of it. They are an ordinary stroke plan, painted by the same arm (and, in
+simulation, the same bristle brush).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -29,7 +23,12 @@ from robot.camera import CameraModel, flat_field
 from robot.errors import CalibrationError
 from robot.trajectory import plan_trajectory
 from vision.metrics import psnr, ssim
-from vision.plan import Plan, Stroke, preview_size, stroke_coverage
+from vision.painter import PainterConfig, paint
+from vision.plan import Plan, preview_size
+
+# Corrections are small and few: two stages of fine strokes, a short joint refinement.
+CORRECTION_CONFIG = PainterConfig(size=128, stages=2, stage_iterations=40, final_iterations=40,
+                                  rounds=2, palette_iterations=20, coarsest=0.15, finest=0.05)
 
 
 @dataclass(frozen=True)
@@ -83,72 +82,20 @@ def observe(photo: np.ndarray, blank_photo: np.ndarray, cal: CanvasCalibration,
 
 
 def plan_corrections(observed: np.ndarray, target: np.ndarray, plan: Plan, k: int,
-                     max_width_mm: float, px_per_mm: float) -> Plan:
-    """Up to `k` strokes (plan's paints) that lower the error of `observed` vs `target`."""
-    work = observed.astype(float)
-    tgt = target.astype(float)
-    h, w = tgt.shape[:2]
-    paints = np.array([p.rgb for p in plan.palette], dtype=float)
-    grey = cv2.cvtColor(target, cv2.COLOR_RGB2GRAY).astype(float)
-    gx, gy = cv2.Sobel(grey, cv2.CV_64F, 1, 0), cv2.Sobel(grey, cv2.CV_64F, 0, 1)
-    win = max(3, int(4 * px_per_mm) | 1)
-    jxx, jyy, jxy = (cv2.GaussianBlur(v, (0, 0), win) for v in (gx * gx, gy * gy, gx * gy))
-    edge_angle = 0.5 * np.arctan2(2 * jxy, jxx - jyy) + math.pi / 2
-    blurred_target = cv2.GaussianBlur(tgt, (0, 0), 2.0 * px_per_mm)
-    tried = np.zeros((h, w), dtype=bool)
-    strokes: list[Stroke] = []
-    widths = [max_width_mm, max_width_mm / 2.0]
-    lengths = [8.0, 20.0, 40.0]
-    sigma = max(1.0, 3.0 * px_per_mm)
-    while len(strokes) < k:
-        err = cv2.GaussianBlur(((work - tgt) ** 2).sum(axis=2), (0, 0), sigma)
-        err[tried] = 0.0
-        y, x = np.unravel_index(int(np.argmax(err)), err.shape)
-        if err[y, x] <= 0.0:
-            break
-        tried[max(0, y - win) : y + win + 1, max(0, x - win) : x + win + 1] = True
-        colour = int(np.argmin(((paints - blurred_target[y, x]) ** 2).sum(axis=1)))
-        best = _best_candidate(work, tgt, paints[colour], (x + 0.5, y + 0.5),
-                               float(edge_angle[y, x]), widths, lengths, px_per_mm)
-        if best is None:
-            continue
-        pts_mm, width_mm = best
-        pts_mm = np.clip(pts_mm, 0.0, [plan.canvas.width_mm, plan.canvas.height_mm])
-        _paint(work, pts_mm * px_per_mm, width_mm * px_per_mm / 2.0, paints[colour])
-        strokes.append(Stroke(colour, width_mm, tuple((float(px), float(py), 1.0)
-                                                       for px, py in pts_mm)))
-    return plan.with_strokes(strokes)
+                     seed: int = 0) -> Plan:
+    """Up to `k` strokes of the plan's paints that bring `observed` closer to `target`.
 
-
-def _best_candidate(work: np.ndarray, tgt: np.ndarray, colour: np.ndarray,
-                    centre_px: tuple[float, float], angle: float, widths: list[float],
-                    lengths: list[float], ppm: float) -> tuple[np.ndarray, float] | None:
-    """The candidate stroke through `centre_px` that lowers the squared error most."""
-    best, gain_best = None, 0.0
-    h, w = tgt.shape[:2]
-    for a in (angle, angle + math.pi / 4, angle - math.pi / 4, angle + math.pi / 2):
-        d = np.array([math.cos(a), math.sin(a)])
-        for length in lengths:
-            for width in widths:
-                c = np.asarray(centre_px) / ppm
-                pts = np.stack([c - d * length / 2, c, c + d * length / 2])
-                cov, (y0, x0) = stroke_coverage(pts * ppm, np.full(3, width * ppm / 2), h, w)
-                if cov.size == 0:
-                    continue
-                sl = (slice(y0, y0 + cov.shape[0]), slice(x0, x0 + cov.shape[1]))
-                before = ((work[sl] - tgt[sl]) ** 2).sum()
-                after_img = work[sl] + cov[..., None] * (colour - work[sl])
-                gain = before - ((after_img - tgt[sl]) ** 2).sum()
-                if gain > gain_best:
-                    best, gain_best = (pts, width), gain
-    return best
-
-
-def _paint(img: np.ndarray, pts_px: np.ndarray, radius_px: float, colour: np.ndarray) -> None:
-    cov, (y0, x0) = stroke_coverage(pts_px, np.full(len(pts_px), radius_px), *img.shape[:2])
-    if cov.size:
-        win = img[y0 : y0 + cov.shape[0], x0 : x0 + cov.shape[1]]
-        win += cov[..., None] * (colour - win)
+    Both images are (H, W, 3) uint8 at the canvas' aspect; the painter works at
+    `CORRECTION_CONFIG.size` px on the longer side."""
+    paints = np.array([p.rgb for p in plan.palette], dtype=np.uint8)
+    config = replace(CORRECTION_CONFIG, strokes=k, seed=seed)
+    result = paint(target, plan.canvas, config, palette=paints, start=observed)
+    # The painter numbers paints by first appearance of each colour: map back by colour.
+    index = {}
+    for i, p in enumerate(plan.palette):
+        index.setdefault(p.rgb, i)
+    return plan.with_strokes([replace(s, color=index[result.palette[s.color].rgb])
+                              for s in result.strokes])
 
 
 def corrective_pass(sim: SimulatedArm, plan: Plan, target_image: np.ndarray, arm: ArmConfig,
@@ -159,7 +106,7 @@ def corrective_pass(sim: SimulatedArm, plan: Plan, target_image: np.ndarray, arm
     target = target_on_canvas(target_image, plan, ppm)
     seen = observe(sim.capture(camera), blank_photo, cal, ppm)
     true_before = Score.of(sim.canvas_rgb(), target)
-    fixes = plan_corrections(seen, target, plan, k, arm.brush.max_width_mm, ppm)
+    fixes = plan_corrections(seen, target, plan, k)
     if fixes.strokes:
         sim.execute(plan_trajectory(fixes, arm, cal, sim.brush, sim.q))
     seen_after = observe(sim.capture(camera), blank_photo, cal, ppm)

@@ -28,7 +28,8 @@ import serial
 
 from robot.arm import RunReport
 from robot.arm_model import ArmConfig
-from robot.errors import ArmConnectionError, GrblAlarm, GrblError, PortLostError
+from robot.errors import ArmConnectionError, GrblAlarm, GrblError, PortLostError, RobotError
+from robot.kinematics import fk
 from robot.trajectory import Trajectory
 
 RX_BUFFER = 128
@@ -227,11 +228,23 @@ class GCodeArm:
 
     # -------------------------------------------------------------- programs
 
-    def execute(self, trajectory: Trajectory) -> RunReport:
-        """Stream the trajectory's G-code; raises on errors, alarms and lost ports."""
+    def execute(self, trajectory: Trajectory, from_line: int = 0) -> RunReport:
+        """Stream the trajectory's G-code; raises on errors, alarms and lost ports.
+
+        With `from_line` > 0, go on with an interrupted run of the same trajectory at that
+        program line (`resume`: lift, move above the line's start, lower, stream the rest);
+        the trajectory must start where the arm stood for the first run (its `q`)."""
         began = time.perf_counter()
         lines = trajectory_gcode(trajectory)
-        self.stream(lines)
+        if from_line:
+            if not 0 < from_line < len(lines):
+                raise RobotError(f"resume line {from_line} outside the program's lines "
+                                 f"1..{len(lines) - 1}")
+            if self.arm is None:
+                raise RobotError("resuming needs the arm's config (where the program starts)")
+            self.resume(lines, from_line, fk(self.arm.chain, self.q)[:3, 3])
+        else:
+            self.stream(lines)
         self.q = trajectory.q[-1].copy()
         return RunReport(arm=self.name, duration_s=trajectory.duration_s,
                          waypoints=len(trajectory.t), dips=trajectory.dips,

@@ -34,7 +34,7 @@ from robot.errors import ArmConnectionError, CalibrationError, RobotError
 from robot.film import FilmRecorder, FilmSpec, read_film_info
 from robot.gcode import GCodeArm
 from robot.trajectory import fit_plan, plan_trajectory
-from vision.metrics import ssim
+from vision.metrics import psnr, ssim
 from vision.plan import load_plan, render_preview
 
 
@@ -74,6 +74,7 @@ class PaintOptions:
     target: Path | None = None
     corrections: int = 0
     world: SimWorld = SimWorld()
+    resume_line: int = 0
 
 
 def _calibration(opts_path: Path | None, arm: ArmConfig) -> tuple[CanvasCalibration, str]:
@@ -98,15 +99,16 @@ def run_paint(opts: PaintOptions) -> dict[str, Any]:
     record: dict[str, Any] = {"arm": opts.arm, "config": arm.name, "plan": str(opts.plan),
                               "strokes": len(plan.strokes), "calibration": cal_source}
     if opts.arm == "gcode":
-        if opts.port is None:
-            raise ArmConnectionError("--arm gcode needs --port (the arm's serial port)")
-        if opts.video is not None:
-            raise RobotError("filming a G-code arm needs a camera; --video works with --arm sim")
+        _check_gcode_options(opts)
         with GCodeArm(opts.port, arm) as driver:
             traj = plan_trajectory(plan, arm, cal, brush, driver.q)
-            report = driver.execute(traj)
+            report = driver.execute(traj, from_line=opts.resume_line)
         record.update(_run_record(report))
+        if opts.resume_line:
+            record["resumed_from_line"] = opts.resume_line
         return record
+    if opts.resume_line:
+        raise RobotError("--resume continues an interrupted G-code run; it needs --arm gcode")
     sim = SimulatedArm(arm, brush, world_canvas=opts.world.canvas_pose(arm),
                        px_per_mm=opts.px_per_mm, seed=opts.world.seed)
     camera = CameraModel()
@@ -125,7 +127,9 @@ def run_paint(opts: PaintOptions) -> dict[str, Any]:
         report = sim.execute(traj)
     record.update(_run_record(report))
     painted = sim.canvas_rgb((plan.canvas.width_mm, plan.canvas.height_mm))
-    record["ssim_vs_preview"] = ssim(render_preview(plan, opts.px_per_mm), painted)
+    preview = render_preview(plan, opts.px_per_mm)
+    record["ssim_vs_preview"] = ssim(preview, painted)
+    record["psnr_db_vs_preview"] = psnr(preview, painted)
     if opts.corrections > 0:
         if opts.target is None:
             raise RobotError("--corrections needs --target (the image the plan was made from)")
@@ -142,6 +146,21 @@ def run_paint(opts: PaintOptions) -> dict[str, Any]:
         cv2.imwrite(str(opts.canvas_png), sim.canvas_rgb()[..., ::-1])
         record["canvas_png"] = str(opts.canvas_png)
     return record
+
+
+def _check_gcode_options(opts: PaintOptions) -> None:
+    """Refuse what only the simulation can do, rather than ignore it on a real arm."""
+    if opts.port is None:
+        raise ArmConnectionError("--arm gcode needs --port (the arm's serial port)")
+    sim_only = {"--video": opts.video is not None, "--canvas": opts.canvas_png is not None,
+                "--corrections": opts.corrections > 0, "--target": opts.target is not None,
+                "--jitter-mm": opts.jitter_mm != 0.0, "--width-noise": opts.width_noise != 0.0,
+                "--paint-scale": opts.paint_scale != 1.0,
+                "--misplace-mm": opts.world.misplace_mm != 0.0}
+    given = [name for name, on in sim_only.items() if on]
+    if given:
+        raise RobotError(f"{', '.join(given)} only work with --arm sim (a G-code arm has no "
+                         "camera and no simulated world)")
 
 
 def _run_record(report: Any) -> dict[str, Any]:

@@ -19,16 +19,13 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from gaka.errors import GakaError
+from vision.errors import CaptureError
 from vision.preprocess import ImageError, load_image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 _URL = re.compile(r"^(rtsp|rtmp|http|https|udp|tcp)://", re.IGNORECASE)
 _SYNTHETIC = re.compile(r"^synthetic(?::(\d+)x(\d+))?(?::(\d+))?$")
 
-
-class CaptureError(GakaError, RuntimeError):
-    """A frame source that cannot deliver: missing camera, empty folder, bad file."""
 
 
 @dataclass(frozen=True)

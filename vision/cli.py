@@ -12,11 +12,12 @@ import numpy as np
 import typer
 from tqdm import tqdm
 
-from vision.capture import CaptureError, open_source
-from vision.painter import PainterConfig, PainterError, total_iterations
+from gaka.workcell import Workcell, configured_workcell
+from vision.capture import open_source
+from vision.errors import VisionError
+from vision.painter import PainterConfig, total_iterations
 from vision.pipeline import INK, Planned, parse_palette, plan_lines, plan_paint
 from vision.plan import Canvas, Paint, PlanError, Source, render_preview, save_plan
-from vision.preprocess import ImageError
 
 FILES = (("plan", "json"), ("preview", "png"), ("compare", "png"))
 PREVIEW_PX = 512  # longer side of preview.png / each half of compare.png
@@ -30,11 +31,8 @@ class Mode(StrEnum):
 def _canvas(spec: str) -> Canvas:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[xX]\s*(\d+(?:\.\d+)?)\s*", spec)
     if not m:
-        raise typer.BadParameter(f"expected WIDTHxHEIGHT in mm, e.g. 500x400, got {spec!r}")
-    try:
-        return Canvas(float(m.group(1)), float(m.group(2)))
-    except PlanError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise PlanError(f"--canvas: expected WIDTHxHEIGHT in mm, e.g. 500x400, got {spec!r}")
+    return Canvas(float(m.group(1)), float(m.group(2)))
 
 
 def _paint_named(rgb: np.ndarray) -> Paint:
@@ -43,7 +41,25 @@ def _paint_named(rgb: np.ndarray) -> Paint:
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
+        raise VisionError(f"could not write {path}")
+
+
+def palette_for(palette: str, cell: Workcell) -> str:
+    """'auto' becomes the workcell's paints: the configured set, or one k-means paint a pot."""
+    if palette.strip().lower() != "auto":
+        return palette
+    return cell.paints if cell.paints else str(cell.pots)
+
+
+def _paintability_note(paints: int | None, cell: Workcell) -> str | None:
+    """A warning when the plan has more paints than the configured workcell has pots."""
+    if paints is not None and paints <= cell.pots:
+        return None
+    what = "free colours" if paints is None else f"{paints} paints"
+    return (
+        f"note: {what}: a preview, not paintable by the configured arm {cell.arm} "
+        f"({cell.pots} pots); the default palette plans for its pots"
+    )
 
 
 def _write_outputs(planned: Planned, out: Path) -> dict[str, str]:
@@ -73,7 +89,10 @@ def paint(
     out: Path = typer.Option(Path("out"), "--out", "-o", help="output directory"),
     seed: int = typer.Option(0, help="random seed (same seed, same plan)"),
     palette: str = typer.Option(
-        "free", help="free (any colour), K (k-means paints of the image) or #rrggbb,#rrggbb,..."
+        "auto",
+        help="auto (the configured workcell's paints: the `paints` setting, else one k-means "
+        "paint of the image per pot), free (any colour: previews only), K (k-means) or "
+        "#rrggbb,#rrggbb,...",
     ),
     size: int = typer.Option(
         0, min=0, help="working resolution, px on the longer side (0: 128 paint, 512 lines)"
@@ -81,25 +100,34 @@ def paint(
     canvas: str = typer.Option("500x400", help="canvas size in mm, WIDTHxHEIGHT"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
-    """Turn IMAGE into a stroke plan: writes plan.json, preview.png and compare.png to --out."""
+    """Turn IMAGE into a stroke plan: writes plan.json, preview.png and compare.png to --out.
+
+    By default the plan uses the configured workcell's paints, so `gaka robot paint` can
+    paint it as it is."""
     board = _canvas(canvas)
+    cell = configured_workcell()
+    with open_source(image) as src:
+        frame = src.read()
+    h, w = frame.image.shape[:2]
+    source = Source(frame.sha256, w, h)
+    if mode is Mode.lines and palette.strip().lower() == "auto":
+        palette = "free"  # line art: one dark ink (INK), not k-means paints
+    paints = parse_palette(palette_for(palette, cell), frame.image, seed)
+    if mode is Mode.lines:
+        ink = INK if paints is None else _paint_named(paints[0])
+        planned = plan_lines(frame.image, source, board, size or 512, ink)
+    else:
+        config = PainterConfig(strokes=strokes, size=size or 128, seed=seed)
+        planned = _run_painter(frame.image, source, board, config, paints, progress)
     try:
-        with open_source(image) as src:
-            frame = src.read()
-        h, w = frame.image.shape[:2]
-        source = Source(frame.sha256, w, h)
-        paints = parse_palette(palette, frame.image, seed)
-        if mode is Mode.lines:
-            ink = INK if paints is None else _paint_named(paints[0])
-            planned = plan_lines(frame.image, source, board, size or 512, ink)
-        else:
-            config = PainterConfig(strokes=strokes, size=size or 128, seed=seed)
-            planned = _run_painter(frame.image, source, board, config, paints, progress)
         out.mkdir(parents=True, exist_ok=True)
-        files = _write_outputs(planned, out)
-    except (CaptureError, ImageError, PainterError, PlanError, ValueError, OSError) as exc:
-        typer.echo(f"gaka paint: {exc}", err=True)
-        raise typer.Exit(1) from None
+    except OSError as exc:
+        raise VisionError(f"cannot create {out}: {exc.strerror or exc}") from None
+    files = _write_outputs(planned, out)
+    free = paints is None and mode is Mode.paint
+    note = _paintability_note(None if free else len(planned.plan.palette), cell)
+    if note:
+        typer.echo(note, err=True)
     typer.echo(json.dumps({"metrics": planned.plan.metrics, "files": files}, indent=2))
 
 

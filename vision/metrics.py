@@ -1,9 +1,9 @@
 """Fidelity of a painting against its target: PSNR, SSIM and paint coverage.
 
 Images are numpy arrays, (H, W) grey or (H, W, 3) RGB, either uint8 (0..255) or float
-(0..1); both images of a pair must share shape and kind. SSIM follows Wang et al. 2004
-with a 7x7 uniform window and sample covariances, the defaults of
-`skimage.metrics.structural_similarity`, averaged over channels.
+(0..1); both images of a pair must share shape and kind. PSNR and SSIM are
+`skimage.metrics`' (SSIM: Wang et al. 2004, 7x7 uniform window, sample covariances,
+averaged over channels) behind checks that refuse mismatched or non-finite inputs.
 """
 
 from __future__ import annotations
@@ -11,13 +11,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.ndimage import uniform_filter
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from gaka.errors import GakaError
-
-
-class MetricError(GakaError, ValueError):
-    """Images that cannot be compared (shape, dtype or range mismatch)."""
+from vision.errors import MetricError
 
 
 def _as_float_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -39,8 +35,9 @@ def _as_float_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray
 def psnr(target: np.ndarray, image: np.ndarray) -> float:
     """Peak signal-to-noise ratio in dB (data range 1 for float, 255 for uint8); inf if equal."""
     a, b = _as_float_pair(target, image)
-    mse = float(np.mean((a - b) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(1.0 / mse)
+    if np.array_equal(a, b):
+        return math.inf
+    return float(peak_signal_noise_ratio(a, b, data_range=1.0))
 
 
 def ssim(target: np.ndarray, image: np.ndarray, win_size: int = 7) -> float:
@@ -48,21 +45,10 @@ def ssim(target: np.ndarray, image: np.ndarray, win_size: int = 7) -> float:
     a, b = _as_float_pair(target, image)
     if min(a.shape[:2]) < win_size:
         raise MetricError(f"SSIM needs images of at least {win_size}x{win_size} pixels")
-    if a.ndim == 2:
-        a, b = a[..., None], b[..., None]
-    c1, c2 = (0.01) ** 2, (0.03) ** 2
-    cov_norm = win_size**2 / (win_size**2 - 1)
-    scores = []
-    for ch in range(a.shape[2]):
-        x, y = a[..., ch], b[..., ch]
-        mx, my = uniform_filter(x, win_size), uniform_filter(y, win_size)
-        vx = cov_norm * (uniform_filter(x * x, win_size) - mx * mx)
-        vy = cov_norm * (uniform_filter(y * y, win_size) - my * my)
-        vxy = cov_norm * (uniform_filter(x * y, win_size) - mx * my)
-        s = ((2 * mx * my + c1) * (2 * vxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-        pad = (win_size - 1) // 2
-        scores.append(float(s[pad : s.shape[0] - pad, pad : s.shape[1] - pad].mean()))
-    return float(np.mean(scores))
+    axis = 2 if a.ndim == 3 else None
+    return float(
+        structural_similarity(a, b, win_size=win_size, data_range=1.0, channel_axis=axis)
+    )
 
 
 def coverage(canvas: np.ndarray, blank: float | int | None = None, tol: float = 0.02) -> float:

@@ -1,18 +1,28 @@
 """Stroke painter: fit brush strokes to a target image with a differentiable rasteriser.
 
-A stroke is a quadratic Bézier sampled into a polyline of `SAMPLES` points, a brush
-radius and one colour; it is painted opaque, with round caps and anti-aliased edges,
-exactly as `vision.plan.render_preview` draws it (coverage = clip(r - d + 0.5, 0, 1),
-d the distance to the polyline). The optimiser therefore sees what the preview shows.
+A stroke is a quadratic Bézier sampled into a polyline of `SAMPLES` points, one colour
+and a brush radius that varies along it (a quadratic Bézier of three radii: pressure);
+it is painted opaque, with round caps and anti-aliased edges, exactly as
+`vision.plan.render_preview` draws it (coverage = clip(r - d + 0.5, 0, 1), d the distance
+to a segment, r interpolated along it). The optimiser therefore sees what the preview shows.
 
-Strokes are added coarse to fine in stages: each stage places strokes where the error
-is largest (colour from the blurred target, direction along the local edges), then
-optimises that stage's strokes with Adam against the canvas painted so far (the big
-strokes of early stages at 1/4 or 1/2 resolution). Coverage is computed for all strokes
-of a group at once, each in a small window around it, and the strokes are composited in
-order window by window, so the cost grows with the painted area rather than with
-strokes x pixels. A final pass refines all strokes together. With a fixed palette each
-stroke's colour snaps to the nearest paint and the geometry is refined again.
+Strokes are added coarse to fine in stages. Each stage places strokes where the error
+is largest (colour from the blurred target, direction along the local edges) and
+optimises them with Adam against the canvas painted so far (big strokes at 1/4 or 1/2
+resolution). Coverage is computed for all strokes of a group at once, each in a small
+window around it, and composited in order window by window, so the cost grows with the
+painted area rather than with strokes x pixels.
+
+Colours are not left to gradient descent: an opaque painting is linear in its colours
+(pixel = sum of colour_i x coverage_i x what later strokes leave visible), so after
+each stage and each round of the final refinement the colours are solved in closed form
+(ridge-regularised least squares, clipped to 0..1). Between rounds of the final
+refinement, the strokes that show least (hidden by later ones) are respawned as small
+strokes where the error is largest. With a fixed palette the paints are assigned by coordinate
+descent on the same quadratic form and the geometry is refined with them.
+
+`paint` can start from a canvas that already carries paint (`start`): the new strokes
+are fitted on top of it, which is what a closed loop needs for corrections.
 
 `greedy_paint` is the gradient-free baseline: greedy random search with the same
 stroke model and rasteriser.
@@ -29,15 +39,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gaka.errors import GakaError
+from vision.errors import PainterError
 from vision.plan import Canvas, Paint, Stroke, preview_size
 
 SAMPLES = 8  # points per stroke polyline
 Progress = Callable[[int], None]
 
-
-class PainterError(GakaError, ValueError):
-    """Bad painter input (target shape, stroke count, palette)."""
+__all__ = [
+    "PainterConfig",
+    "PainterError",
+    "PaintResult",
+    "Progress",
+    "greedy_paint",
+    "paint",
+    "total_iterations",
+]
 
 
 @dataclass(frozen=True)
@@ -49,12 +65,14 @@ class PainterConfig:
     seed: int = 0
     stages: int = 8
     stage_iterations: int = 60
-    final_iterations: int = 40
+    final_iterations: int = 160  # split over `rounds` rounds of the final refinement
+    rounds: int = 5  # final rounds; weak strokes are respawned between them
     palette_iterations: int = 30
     lr: float = 0.02
     growth: float = 1.35  # each stage has this many times the strokes of the one before
     coarsest: float = 0.3  # stroke reach of the first stage, share of the longer side
     finest: float = 0.03  # ... and of the last stage
+    respawn_share: float = 0.1  # least visible share of strokes respawned between rounds
     threads: int | None = 1  # small ops: OpenMP barriers cost more than a 2nd core gains
 
 
@@ -63,7 +81,8 @@ class PaintResult:
     """Strokes in canvas mm with their paints, and the optimiser's own rendering (uint8).
 
     `free_rendered` is the rendering before colours snapped to a fixed palette (None
-    without one): comparing both gives the fidelity the palette costs.
+    without one): comparing both gives the fidelity the palette costs. `rendered` and
+    `free_rendered` include the starting canvas when one was given.
     """
 
     strokes: tuple[Stroke, ...]
@@ -85,7 +104,7 @@ class _Group:
     centre: torch.Tensor  # (n, 2) px
     chord: torch.Tensor  # (n, 2) half chord P0 - centre, px
     bend: torch.Tensor  # (n, 2) control point - centre, px
-    log_r: torch.Tensor  # (n,) log brush radius, px
+    log_r: torch.Tensor  # (n, 3) log brush radius at P0, control point, P2, px
     colour: torch.Tensor  # (n, 3) 0..1
     reach: float  # max |chord|, |bend| per axis, px
     max_r: float
@@ -93,18 +112,28 @@ class _Group:
     def params(self) -> list[torch.Tensor]:
         return [self.centre, self.chord, self.bend, self.log_r, self.colour]
 
+    def __len__(self) -> int:
+        return len(self.centre)
+
+    def take(self, index: torch.Tensor) -> _Group:
+        """A new group of the strokes at `index` (detached copies)."""
+        return _Group(
+            *(p.detach()[index].clone() for p in self.params()), reach=self.reach, max_r=self.max_r
+        )
+
 
 def _polylines(g: _Group, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(n, SAMPLES, 2) clamped polyline points and (n,) radii in px."""
+    """(n, SAMPLES, 2) clamped polyline points and (n, SAMPLES) radii in px."""
     chord = g.chord.clamp(-g.reach, g.reach)
     bend = g.bend.clamp(-g.reach, g.reach)
-    t = torch.linspace(0.0, 1.0, SAMPLES, dtype=chord.dtype)[None, :, None]
-    p0, p1, p2 = g.centre + chord, g.centre + bend, g.centre - chord
-    pts = (1 - t) ** 2 * p0[:, None] + 2 * (1 - t) * t * p1[:, None] + t**2 * p2[:, None]
+    t = torch.linspace(0.0, 1.0, SAMPLES, dtype=chord.dtype)
+    basis = torch.stack([(1 - t) ** 2, 2 * (1 - t) * t, t**2], 1)  # (SAMPLES, 3)
+    ctrl = torch.stack([g.centre + chord, g.centre + bend, g.centre - chord], 1)  # (n, 3, 2)
+    pts = torch.einsum("sk,nkd->nsd", basis, ctrl)
     lim = torch.tensor([width, height], dtype=pts.dtype)
     pts = torch.minimum(pts.clamp_min(0.0), lim)
-    radius = g.log_r.clamp(math.log(0.5), math.log(g.max_r)).exp()
-    return pts, radius
+    radii = g.log_r.clamp(math.log(0.5), math.log(g.max_r)).exp()  # (n, 3)
+    return pts, radii @ basis.T
 
 
 def _windows(g: _Group, scale: float, height: int, width: int) -> tuple[torch.Tensor, list]:
@@ -126,9 +155,10 @@ def _windows(g: _Group, scale: float, height: int, width: int) -> tuple[torch.Te
     len2 = (dx * dx + dy * dy).clamp_min(1e-9)
     rx, ry = xs - ax, ys - ay
     t = ((rx * dx + ry * dy) / len2).clamp(0.0, 1.0)
-    d2 = ((rx - t * dx) ** 2 + (ry - t * dy) ** 2).amin(dim=1)
-    cov = (radius[:, None, None] - torch.sqrt(d2 + 1e-12) + 0.5).clamp(0.0, 1.0)
-    return cov, origin.tolist()
+    d = torch.sqrt((rx - t * dx) ** 2 + (ry - t * dy) ** 2 + 1e-12)
+    ra, rb = radius[:, :-1, None, None], radius[:, 1:, None, None]
+    reach = (ra + t * (rb - ra) - d).amax(dim=1)
+    return (reach + 0.5).clamp(0.0, 1.0), origin.tolist()
 
 
 def _render(groups: list[_Group], background: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
@@ -138,7 +168,9 @@ def _render(groups: list[_Group], background: torch.Tensor, scale: float = 1.0) 
     with the strokes' area, not with strokes x canvas.
     """
     _, h, w = background.shape
-    windows = [(_windows(g, scale, h, w), g.colour.clamp(0.0, 1.0)) for g in groups]
+    windows = [(_windows(g, scale, h, w), g.colour.clamp(0.0, 1.0)) for g in groups if len(g)]
+    if not windows:
+        return background
     pad = max(cov.shape[-1] for (cov, _), _ in windows)
     canvas = F.pad(background, (pad, pad, pad, pad), value=1.0)
     for (cov, origins), colours in windows:
@@ -148,6 +180,94 @@ def _render(groups: list[_Group], background: torch.Tensor, scale: float = 1.0) 
             win = canvas[:, ys, xs].clone()
             canvas[:, ys, xs] = win + cov[i] * (colours[i, :, None, None] - win)
     return canvas[:, pad : pad + h, pad : pad + w]
+
+
+@dataclass
+class _Visibility:
+    """How much each stroke shows in the finished painting, as a linear map of colours.
+
+    `weights` is (n, H*W): pixel value = weights.T @ colours + background * `rest`.
+    """
+
+    weights: torch.Tensor
+    rest: torch.Tensor  # (H, W): share of the background still visible
+
+
+def _visibility(groups: list[_Group], h: int, w: int) -> _Visibility:
+    """Back-to-front pass: a stroke's weight is its coverage times what later strokes leave."""
+    windows = [_windows(g, 1.0, h, w) for g in groups if len(g)]
+    n = sum(len(g) for g in groups)
+    pad = max((cov.shape[-1] for cov, _ in windows), default=0)
+    rest = torch.ones(h + 2 * pad, w + 2 * pad)
+    weights = torch.zeros(n, h, w)
+    k = n
+    for cov, origins in reversed(windows):
+        size = cov.shape[-1]
+        for i in range(len(origins) - 1, -1, -1):
+            x0, y0 = origins[i]
+            ys, xs = slice(y0 + pad, y0 + pad + size), slice(x0 + pad, x0 + pad + size)
+            k -= 1
+            shown = cov[i] * rest[ys, xs]
+            rest[ys, xs] = rest[ys, xs] * (1.0 - cov[i])
+            # Only the part of the window on the canvas counts.
+            ya, yb, xa, xb = max(0, y0), min(h, y0 + size), max(0, x0), min(w, x0 + size)
+            if ya < yb and xa < xb:
+                weights[k, ya:yb, xa:xb] = shown[ya - y0 : yb - y0, xa - x0 : xb - x0]
+    return _Visibility(weights.reshape(n, -1), rest[pad : pad + h, pad : pad + w])
+
+
+def _normal_equations(
+    vis: _Visibility, background: torch.Tensor, target: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gram matrix (n, n) and right-hand side (n, 3) of least squares over the colours."""
+    residual = (target - background * vis.rest).reshape(3, -1)
+    return vis.weights @ vis.weights.T, vis.weights @ residual.T
+
+
+def _solve_colours(groups: list[_Group], background: torch.Tensor, target: torch.Tensor) -> None:
+    """Set every stroke's colour to the least-squares optimum for the current geometry."""
+    _, h, w = target.shape
+    vis = _visibility(groups, h, w)
+    gram, rhs = _normal_equations(vis, background, target)
+    old = torch.cat([g.colour.detach() for g in groups])
+    # A ridge towards the old colour keeps hidden strokes' colours where they were.
+    ridge = 1e-3 * float(gram.diagonal().mean()) + 1e-6
+    eye = torch.eye(len(old))
+    colours = torch.linalg.solve(gram + ridge * eye, rhs + ridge * old).clamp(0.0, 1.0)
+    _assign(groups, colours)
+
+
+def _assign_paints(
+    groups: list[_Group], background: torch.Tensor, target: torch.Tensor, table: torch.Tensor
+) -> None:
+    """Give each stroke the paint of `table` that lowers the squared error most (sweeps of
+    coordinate descent on the colours' quadratic form, starting from the nearest paint)."""
+    _, h, w = target.shape
+    gram, rhs = _normal_equations(_visibility(groups, h, w), background, target)
+    current = torch.cat([g.colour.detach() for g in groups])
+    choice = torch.cdist(current.clamp(0, 1), table).argmin(1)
+    colours = table[choice].clone()
+    norms = (table * table).sum(1)  # (k,)
+    for _ in range(3):
+        changed = False
+        for i in range(len(colours)):
+            # Error as a function of stroke i's colour p: G_ii |p|^2 - 2 p . b_i + const.
+            b_i = rhs[i] - gram[i] @ colours + gram[i, i] * colours[i]
+            best = int(torch.argmin(gram[i, i] * norms - 2 * table @ b_i))
+            if best != int(choice[i]):
+                choice[i] = best
+                colours[i] = table[best]
+                changed = True
+        if not changed:
+            break
+    _assign(groups, colours)
+
+
+def _assign(groups: list[_Group], colours: torch.Tensor) -> None:
+    k = 0
+    for g in groups:
+        g.colour = colours[k : k + len(g)].clone()
+        k += len(g)
 
 
 # ---------------------------------------------------------------- placement
@@ -181,7 +301,7 @@ def _place(
     chord = torch.stack([torch.cos(theta), torch.sin(theta)], 1) * length[:, None]
     colour = _blur(target, k)[:, yy, xx].T.contiguous()
     centre = torch.stack([xx, yy], 1).to(target.dtype) + 0.5
-    log_r = torch.full((n,), math.log(max(0.6, reach / 3.0)), dtype=target.dtype)
+    log_r = torch.full((n, 3), math.log(max(0.6, reach / 3.0)), dtype=target.dtype)
     return _Group(
         centre,
         chord,
@@ -235,20 +355,56 @@ def _optimise(
             p.requires_grad_(False)
 
 
+def _respawn(
+    groups: list[_Group],
+    background: torch.Tensor,
+    target: torch.Tensor,
+    reach: float,
+    gen: torch.Generator,
+    share: float = 0.0,
+) -> list[_Group]:
+    """Replace strokes that hardly show (visible area under a few pixels, and the `share`
+    least visible) by new small strokes where the error is largest, painted last."""
+    _, h, w = target.shape
+    vis = _visibility(groups, h, w)
+    shown = vis.weights.sum(1)
+    floor = max(2.0, 0.5 * math.pi * (reach / 3.0) ** 2)
+    weak = shown < floor
+    if share > 0:
+        weak |= shown <= torch.quantile(shown, share)
+    count = int(weak.sum())
+    if count == 0:
+        return groups
+    kept: list[_Group] = []
+    k = 0
+    for g in groups:
+        keep = ~weak[k : k + len(g)]
+        k += len(g)
+        if bool(keep.any()):
+            kept.append(g.take(torch.nonzero(keep).flatten()))
+    with torch.no_grad():
+        canvas = _render(kept, background)
+    return [*kept, _place(canvas, target, count, reach, gen)]
+
+
 # ---------------------------------------------------------------- entry points
 
 
-def _target_tensor(target: np.ndarray, canvas: Canvas, size: int) -> tuple[torch.Tensor, float]:
-    img = np.asarray(target)
+def _as_tensor(img: np.ndarray, canvas: Canvas, size: int, what: str) -> torch.Tensor:
+    img = np.asarray(img)
     if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8 or min(img.shape[:2]) < 2:
-        raise PainterError(f"target must be an (H, W, 3) uint8 image, got {img.shape} {img.dtype}")
-    if size < 8:
-        raise PainterError(f"size must be >= 8 px, got {size}")
+        raise PainterError(f"{what} must be an (H, W, 3) uint8 image, got {img.shape} {img.dtype}")
     ppm = size / max(canvas.width_mm, canvas.height_mm)
     h, w = preview_size(canvas, ppm)
-    t = torch.from_numpy(img).permute(2, 0, 1).float()[None] / 255.0
+    t = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float()[None] / 255.0
     t = F.interpolate(t, size=(h, w), mode="area" if img.shape[0] >= h else "bilinear")[0]
-    return t.clamp(0.0, 1.0).contiguous(), ppm
+    return t.clamp(0.0, 1.0).contiguous()
+
+
+def _target_tensor(target: np.ndarray, canvas: Canvas, size: int) -> tuple[torch.Tensor, float]:
+    if size < 8:
+        raise PainterError(f"size must be >= 8 px, got {size}")
+    return _as_tensor(target, canvas, size, "target"), size / max(canvas.width_mm, canvas.height_mm)
 
 
 def _schedule(config: PainterConfig, extent: float) -> list[tuple[int, float]]:
@@ -256,16 +412,22 @@ def _schedule(config: PainterConfig, extent: float) -> list[tuple[int, float]]:
     total = config.strokes
     stages = max(1, min(config.stages, total))
     weights = np.array([config.growth**s for s in range(stages)])
-    counts = np.floor(weights / weights.sum() * total).astype(int)
+    # Every stage gets a stroke (the coarse ones matter most in a short painting), the
+    # rest in proportion, rounding left to the finest stage.
+    counts = np.maximum(1, np.floor(weights / weights.sum() * total)).astype(int)
     counts[-1] += total - counts.sum()
+    for s in range(stages - 1, 0, -1):  # a few strokes, many stages: take from the finest
+        if counts[s] < 1:
+            counts[s - 1] += counts[s] - 1
+            counts[s] = 1
     big, small = extent * config.coarsest, max(2.0, extent * config.finest)
     reaches = [big * (small / big) ** (s / max(1, stages - 1)) for s in range(stages)]
     return [(int(c), r) for c, r in zip(counts, reaches, strict=True) if c > 0]
 
 
 @contextmanager
-def _torch_threads(threads: int) -> Iterator[None]:
-    """Run with `threads` torch threads (0: leave as is), restoring the caller's setting."""
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Run with `threads` torch threads (0/None: leave as is), restoring the caller's setting."""
     before = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
@@ -281,11 +443,14 @@ def paint(
     config: PainterConfig = PainterConfig(),
     palette: np.ndarray | None = None,
     progress: Progress | None = None,
+    start: np.ndarray | None = None,
 ) -> PaintResult:
     """Fit `config.strokes` strokes to `target` ((H, W, 3) uint8, already at canvas aspect).
 
     `palette` ((k, 3) uint8) limits strokes to those paints; None lets every stroke pick
-    its own colour. `progress(n)` is called as optimiser iterations complete
+    its own colour. `start` ((H', W', 3) uint8, same aspect) is the canvas as it already
+    is: the strokes are painted on top of it (default: a blank white canvas).
+    `progress(n)` is called as optimiser iterations complete
     (`total_iterations(config, palette is not None)` in all).
     """
     if config.strokes < 1:
@@ -298,9 +463,14 @@ def paint(
     with _torch_threads(config.threads):
         with torch.no_grad():
             tgt, ppm = _target_tensor(target, canvas, config.size)
-        groups, free = _fit(tgt, config, paints, progress)
+            base = (
+                torch.ones_like(tgt)
+                if start is None
+                else _as_tensor(start, canvas, config.size, "start canvas")
+            )
+        groups, free = _fit(tgt, base, config, paints, progress)
         with torch.no_grad():
-            rendered = _render(groups, torch.ones_like(tgt))
+            rendered = _render(groups, base)
     return PaintResult(
         *_strokes(groups, canvas, tgt.shape[1:], ppm, paints),
         rendered=_uint8(rendered),
@@ -319,41 +489,50 @@ def total_iterations(config: PainterConfig, with_palette: bool) -> int:
 
 
 def _fit(
-    tgt: torch.Tensor, config: PainterConfig, paints: np.ndarray | None, progress: Progress | None
+    tgt: torch.Tensor,
+    base: torch.Tensor,
+    config: PainterConfig,
+    paints: np.ndarray | None,
+    progress: Progress | None,
 ) -> tuple[list[_Group], torch.Tensor | None]:
     """Fitted stroke groups, and the free-colour rendering when a palette was snapped to."""
     gen = torch.Generator().manual_seed(config.seed)
     _, h, w = tgt.shape
-    canvas = torch.ones_like(tgt)
+    canvas = base
     groups: list[_Group] = []
-    for count, reach in _schedule(config, max(h, w)):
+    schedule = _schedule(config, max(h, w))
+    for count, reach in schedule:
         with torch.no_grad():
             g = _place(canvas, tgt, count, reach, gen)
-        # Coarse stages run at half resolution: big strokes do not need fine pixels.
+        # Coarse stages run at reduced resolution: big strokes do not need fine pixels.
         scale = 0.25 if reach > 24 else 0.5 if reach > 8 else 1.0
         scale = max(scale, min(1.0, 32 / min(h, w)))
         _optimise(
             [g], [g], canvas, tgt, config.stage_iterations, config.lr, scale, progress=progress
         )
         with torch.no_grad():
+            _solve_colours([g], canvas, tgt)
             canvas = _render([g], canvas)
         groups.append(g)
-    white = torch.ones_like(tgt)
-    _optimise(
-        groups, groups, white, tgt, config.final_iterations, config.lr * 0.5, 1.0, progress=progress
-    )
+    rounds = max(1, min(config.rounds, config.final_iterations))
+    for r in range(rounds):
+        its = config.final_iterations // rounds + (r < config.final_iterations % rounds)
+        _optimise(groups, groups, base, tgt, its, config.lr * 0.5, 1.0, progress=progress)
+        with torch.no_grad():
+            _solve_colours(groups, base, tgt)
+            if r < rounds - 1:
+                groups = _respawn(groups, base, tgt, schedule[-1][1], gen, config.respawn_share)
+                _solve_colours(groups, base, tgt)
     free = None
     if paints is not None:
-        with torch.no_grad():
-            free = _render(groups, white)
         table = torch.from_numpy(paints.astype(np.float32) / 255.0)
-        for g in groups:
-            nearest = torch.cdist(g.colour.clamp(0, 1), table).argmin(1)
-            g.colour = table[nearest].clone()
+        with torch.no_grad():
+            free = _render(groups, base)
+            _assign_paints(groups, base, tgt, table)
         _optimise(
             groups,
             groups,
-            white,
+            base,
             tgt,
             config.palette_iterations,
             config.lr * 0.5,
@@ -361,6 +540,8 @@ def _fit(
             train_colour=False,
             progress=progress,
         )
+        with torch.no_grad():
+            _assign_paints(groups, base, tgt, table)
     return groups, free
 
 
@@ -386,19 +567,20 @@ def _strokes(
         colours = list(index)
     with torch.no_grad():
         for g in groups:
-            pts, radius = _polylines(g, h, w)
+            pts, radii = _polylines(g, h, w)
             rgb = torch.round(g.colour.clamp(0, 1) * 255).to(torch.int64).tolist()
-            for p, r, c in zip(pts.tolist(), radius.tolist(), rgb, strict=True):
+            for p, r, c in zip(pts.tolist(), radii.tolist(), rgb, strict=True):
                 key = tuple(c)
                 if key not in index:
                     index[key] = len(index)
                     colours.append(key)
+                top = max(r)
                 # Rounding the pixel grid may overshoot the canvas by < 1 px: clamp.
                 points = tuple(
-                    (min(x / ppm, canvas.width_mm), min(y / ppm, canvas.height_mm), 1.0)
-                    for x, y in p
+                    (min(x / ppm, canvas.width_mm), min(y / ppm, canvas.height_mm), ri / top)
+                    for (x, y), ri in zip(p, r, strict=True)
                 )
-                strokes.append(Stroke(index[key], 2.0 * r / ppm, points))
+                strokes.append(Stroke(index[key], 2.0 * top / ppm, points))
     names = "paint" if paints is not None else "colour"
     palette = tuple(Paint(f"{names}{i:03d}", rgb) for i, rgb in enumerate(colours))
     return tuple(strokes), palette
@@ -450,7 +632,15 @@ def _greedy(tgt: torch.Tensor, config: PainterConfig, m: int) -> _Group:
         chord = torch.stack([torch.cos(theta), torch.sin(theta)], 1) * length[:, None]
         bend = (torch.rand(m, 2, generator=gen) - 0.5) * reach
         log_r = torch.log(reach / 2 * (0.2 + 0.8 * torch.rand(m, generator=gen)))
-        cand = _Group(centre, chord, bend, log_r, torch.zeros(m, 3), reach, max(1.0, reach / 2))
+        cand = _Group(
+            centre,
+            chord,
+            bend,
+            log_r[:, None].expand(m, 3).contiguous(),
+            torch.zeros(m, 3),
+            reach,
+            max(1.0, reach / 2),
+        )
         cov, origins = _windows(cand, 1.0, h, w)
         size = cov.shape[-1]
         pad = size

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from vision import metrics
+from vision.errors import PaletteError
 from vision.painter import PainterConfig, Progress, paint
 from vision.plan import (
     Canvas,
@@ -135,13 +136,13 @@ def parse_palette(spec: str | None, image: np.ndarray, seed: int = 0) -> np.ndar
     if spec.isdigit():
         k = int(spec)
         if not 1 <= k <= 64:
-            raise ValueError(f"palette size must be 1..64, got {k}")
+            raise PaletteError(f"palette size must be 1..64, got {k}")
         return kmeans_palette(image, k, seed=seed)
     paints = []
     for item in spec.split(","):
         h = item.strip().lstrip("#")
         if len(h) != 6 or any(c not in "0123456789abcdefABCDEF" for c in h):
-            raise ValueError(f"palette entry {item!r} is not a #rrggbb colour")
+            raise PaletteError(f"palette entry {item!r} is not a #rrggbb colour")
         paints.append([int(h[i : i + 2], 16) for i in (0, 2, 4)])
     return np.array(paints, dtype=np.uint8)
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from gaka.errors import GakaError
+from vision.errors import PlanError
 
 Point = tuple[float, float, float]
 MetricValue = float | int | str | bool
@@ -41,9 +41,6 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # Points may sit this far (mm) outside the canvas: float noise from mm conversions.
 _EDGE_TOLERANCE_MM = 1e-6
 
-
-class PlanError(GakaError, ValueError):
-    """A stroke plan that does not follow the format; the message names the offending field."""
 
 
 def _finite(value: Any, where: str) -> float:
@@ -266,8 +263,11 @@ def _list(value: Any, where: str) -> list[Any]:
 
 
 def save_plan(plan: Plan, path: str | Path) -> None:
-    """Write the plan as JSON."""
-    Path(path).write_text(plan.to_json() + "\n", encoding="utf-8")
+    """Write the plan as JSON; a file that cannot be written is a `PlanError`."""
+    try:
+        Path(path).write_text(plan.to_json() + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(f"cannot write plan {path}: {exc.strerror or exc}") from None
 
 
 def load_plan(path: str | Path) -> Plan:

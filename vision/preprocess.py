@@ -17,14 +17,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from skimage.morphology import skeletonize
 
-from gaka.errors import GakaError
+from vision.errors import ImageError
 
 MIN_SIDE = 8  # px: anything smaller carries no picture worth painting
 MAX_PIXELS = 40_000_000  # refuse to decode beyond this (a 40 MP RGB image is 120 MB)
 
-
-class ImageError(GakaError, ValueError):
-    """An input that is not a usable image; the message says why."""
 
 
 # ---------------------------------------------------------------- loading

@@ -18,6 +18,7 @@ import select
 import threading
 import time
 import tty
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 RX_CAPACITY = 128
@@ -55,6 +56,8 @@ class GrblEmulator:
         self.state = "Idle"
         self.pos = [0.0, 0.0, 0.0]
         self.dropped = False
+        self.held_polls = 0  # loop turns spent in Hold with a complete line waiting
+        self._changed = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -94,6 +97,15 @@ class GrblEmulator:
                 if now >= next_line_at and b"\n" in self.rx:
                     self._line()
                     next_line_at = now + self.script.line_time_s
+            elif b"\n" in self.rx:
+                self.held_polls += 1
+            with self._changed:
+                self._changed.notify_all()
+
+    def wait_until(self, predicate: Callable[[], bool], timeout_s: float = 10.0) -> bool:
+        """Block until `predicate()` holds (checked after every turn of the loop)."""
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout_s)
 
     def _byte(self, b: int) -> None:
         c = chr(b)

@@ -6,21 +6,32 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from skimage import data
+from typer.testing import CliRunner
 
-from robot.errors import RobotError
+from gaka.cli import app
+from gaka.workcell import configured_workcell
+from robot.arm_model import load_arm
+from robot.brush import BrushModel
+from robot.calibration import nominal_calibration
+from robot.errors import PortLostError, RobotError
 from robot.film import read_film_info
+from robot.gcode import trajectory_gcode
 from robot.jobs import CalibrateOptions, PaintOptions, run_calibrate, run_paint
+from robot.trajectory import plan_trajectory
+from vision.cli import palette_for
 from vision.metrics import ssim
+from vision.pipeline import parse_palette
 from vision.plan import PlanError, load_plan, render_preview, save_plan
 
 from .conftest import random_plan
-from .grbl_emulator import GrblEmulator
+from .grbl_emulator import EmulatorScript, GrblEmulator
 
 GAKA = Path(sys.executable).with_name("gaka")
 
@@ -58,7 +69,8 @@ def test_gaka_paint_plan_painted_by_the_simulated_arm_matches_its_preview(tmp_pa
     record = json.loads(out.stdout)
     plan = load_plan(plan_path)
     painted = cv2.imread(str(canvas))[..., ::-1]
-    assert ssim(render_preview(plan, 1.0), painted) >= 0.9
+    # Close to the preview, though the bristle brush is not the preview's disc rasteriser.
+    assert ssim(render_preview(plan, 1.0), painted) >= 0.75
     info = read_film_info(video)
     assert info.frames == record["film"]["frames"] > 10
     assert (info.width, info.height) == (320, 180)
@@ -112,3 +124,86 @@ def test_jobs_refuse_bad_requests(tmp_path):
     for call, message in cases:
         with pytest.raises((RobotError, PlanError), match=message):
             call()
+
+
+def test_gcode_run_resumes_where_the_lost_port_left_off(tmp_path):
+    plan_path = tmp_path / "plan.json"
+    save_plan(random_plan((240, 180), 4, 8.0, seed=6), plan_path)
+    arm = load_arm("desktop_scara4")
+    cal = nominal_calibration(arm.workcell.canvas_pose(), arm.workcell.canvas_size_mm)
+    lines = trajectory_gcode(plan_trajectory(load_plan(plan_path), arm, cal,
+                                             BrushModel.from_spec(arm.brush), arm.home))
+    opts = PaintOptions(plan=plan_path, arm="gcode", config="desktop_scara4")
+    with GrblEmulator(EmulatorScript(drop_after=60)) as first:
+        with pytest.raises(PortLostError, match="resume from line") as lost:
+            run_paint(replace(opts, port=first.port))
+        where = list(first.pos)
+    resume_at = lost.value.last_acked + 1
+    with GrblEmulator() as second:
+        second.pos = where
+        record = run_paint(replace(opts, port=second.port, resume_line=resume_at))
+        rest = [line.upper() for line in lines[resume_at:]]
+        assert second.executed[len(second.executed) - len(rest):] == rest
+    assert record["resumed_from_line"] == resume_at
+    with pytest.raises(RobotError, match="needs --arm gcode"):
+        run_paint(PaintOptions(plan=plan_path, config="desktop_scara4", resume_line=3))
+
+
+@pytest.mark.parametrize("option, value", [
+    ("corrections", 5), ("target", Path("t.png")), ("jitter_mm", 1.0), ("video", Path("f.mp4")),
+])
+def test_gcode_arm_refuses_simulation_only_options(tmp_path, option, value):
+    plan_path = tmp_path / "plan.json"
+    save_plan(random_plan((240, 180), 2, 8.0, seed=6), plan_path)
+    opts = PaintOptions(plan=plan_path, arm="gcode", port="/dev/null", config="desktop_scara4")
+    flag = "--" + option.replace("_", "-")
+    with pytest.raises(RobotError, match=f"{flag}.* only work with --arm sim"):
+        run_paint(replace(opts, **{option: value}))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_the_two_steps_chain_with_defaults_only(tmp_path):
+    """`gaka paint photo.jpg && gaka robot paint out/plan.json --arm sim --video f.mp4`,
+    exactly as a newcomer types it: the default plan fits the default workcell's pots."""
+    photo = tmp_path / "photo.jpg"
+    cv2.imwrite(str(photo), cv2.resize(data.chelsea(), (120, 80))[..., ::-1])
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), GAKA_CONFIG=str(tmp_path / "no"))
+    step = subprocess.run([str(GAKA), "paint", "photo.jpg"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=1800)
+    assert step.returncode == 0, step.stderr
+    assert "not paintable" not in step.stderr
+    plan = load_plan(tmp_path / "out" / "plan.json")
+    pots = len(load_arm("kuka_kr6_r900").workcell.pots_xy)
+    assert len(plan.palette) == pots and len(plan.strokes) == 200
+    step = subprocess.run([str(GAKA), "robot", "paint", "out/plan.json", "--arm", "sim",
+                           "--video", "f.mp4"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=1800)
+    assert step.returncode == 0, step.stderr
+    record = json.loads(step.stdout)
+    assert record["film"]["frames"] == read_film_info(tmp_path / "f.mp4").frames > 0
+    assert record["dips"] >= 1
+
+
+def test_palette_defaults_to_the_workcell_and_free_says_it_is_a_preview(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAKA_CONFIG", str(tmp_path / "none.toml"))
+    image = str(Path(__file__).resolve().parents[2] / "vision" / "assets" / "chelsea_96x72.png")
+    small = ["--strokes", "8", "--size", "24", "--no-progress"]
+    runner = CliRunner()
+    out = runner.invoke(app, ["paint", image, *small, "--out", str(tmp_path / "a")])
+    assert out.exit_code == 0, out.output
+    assert len(load_plan(tmp_path / "a" / "plan.json").palette) == 8  # the KUKA's 8 pots
+    assert "note:" not in out.stderr
+    free = runner.invoke(app, ["paint", image, *small, "--palette", "free",
+                               "--out", str(tmp_path / "b")])
+    assert free.exit_code == 0, free.output
+    assert "not paintable by the configured arm kuka_kr6_r900 (8 pots)" in free.stderr
+    # Another arm, or named paints, in the settings: `auto` follows them.
+    monkeypatch.setenv("GAKA_ARM", "desktop_scara4")
+    cell = configured_workcell()
+    assert cell.pots == len(load_arm("desktop_scara4").workcell.pots_xy) == 5
+    assert palette_for("auto", cell) == "5" and palette_for("free", cell) == "free"
+    monkeypatch.setenv("GAKA_PAINTS", "#101010,#f0f0f0,#c03020")
+    spec = palette_for("auto", configured_workcell())
+    assert parse_palette(spec, np.zeros((8, 8, 3), np.uint8)).tolist() == \
+        [[16, 16, 16], [240, 240, 240], [192, 48, 32]]

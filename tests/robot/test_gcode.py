@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -142,12 +141,13 @@ def test_feed_hold_pauses_and_resume_goes_on(job):
     with GrblEmulator(EmulatorScript(line_time_s=0.002)) as emu, GCodeArm(emu.port, arm) as driver:
         worker = threading.Thread(target=driver.stream, args=(lines[:400],))
         worker.start()
-        time.sleep(0.15)
+        assert emu.wait_until(lambda: len(emu.executed) >= 20)
         driver.feed_hold()
-        time.sleep(0.1)
+        assert emu.wait_until(lambda: emu.state == "Hold")
         held_at = len(emu.executed)
         assert driver.status()["state"] == "Hold"
-        time.sleep(0.3)
+        # Lines wait in the buffer for many turns of the controller's loop; none runs.
+        assert emu.wait_until(lambda: emu.held_polls >= 200)
         assert len(emu.executed) == held_at < 400
         driver.resume_motion()
         worker.join(timeout=20)

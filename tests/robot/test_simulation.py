@@ -1,5 +1,6 @@
-"""Simulated painting: trajectory → IK → FK → brush model reproduces the plan's preview;
-the film reads back; paint runs out; calibration matters."""
+"""Simulated painting: trajectory → IK → FK → the bristle brush paints close to the plan's
+preview but not as its disc rasteriser would (texture, ragged edges, paint load); the film
+reads back; paint runs out; calibration matters."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def test_simulated_painting_reproduces_the_preview_and_films_it(astronaut_plan, 
         sim = SimulatedArm(arm, brush, px_per_mm=1.0, film=film)
         report = sim.execute(traj)
     score = ssim(render_preview(astronaut_plan, 1.0), sim.canvas_rgb())
-    assert score >= 0.9, score
+    assert 0.75 <= score < 0.97, score  # close, but a bristle brush is not the preview's disc
     info = read_film_info(tmp_path / "film.mp4")
     expected = math.floor(traj.duration_s / (spec.speedup / spec.fps)) + 1
     assert info.frames == report.frames == expected
@@ -65,7 +66,7 @@ def test_simulated_painting_reproduces_the_preview_and_films_it(astronaut_plan, 
 def test_desktop_arm_paints_a_fitted_plan():
     arm = load_arm("desktop_scara4")
     plan = fit_plan(random_plan((500, 400), 15, 30.0, seed=4), arm.workcell.canvas_size_mm)
-    brush = BrushModel.from_spec(arm.brush)
+    brush = BrushModel.from_spec(arm.brush).smooth()
     traj = plan_trajectory(plan, arm, _nominal(arm), brush, arm.home)
     sim = SimulatedArm(arm, brush, px_per_mm=2.0)
     sim.execute(traj)
@@ -84,6 +85,8 @@ def test_paint_runs_out_along_a_stroke_and_comes_back_after_a_dip():
     row = sim.canvas_rgb()[200, :, 0].astype(float)
     head, tail = row[50:100].mean(), row[330:380].mean()
     assert head < 40 and tail > head + 100  # opaque black first, thin at the end
+    preview = render_preview(plan.with_strokes([stroke]), 1.0)[200, :, 0].astype(float)
+    assert preview[50:100].mean() == preview[330:380].mean()  # the preview knows no load
     # A fresh dip loads the brush again: the next stroke starts dark.
     lower = Stroke(0, 16.0, tuple((x, 300.0, 1.0) for x in np.linspace(40, 390, 8)))
     sim.execute(plan_trajectory(plan.with_strokes([lower]), arm, _nominal(arm), thin, sim.q))
@@ -95,7 +98,7 @@ def test_jitter_moves_the_trace():
     plan = random_plan((500, 400), 20, 12.0, seed=8)
     scores = []
     for jitter in (0.0, 3.0):
-        brush = BrushModel.from_spec(arm.brush).perturbed(jitter, 0.0)
+        brush = BrushModel.from_spec(arm.brush).smooth().perturbed(jitter, 0.0)
         sim = SimulatedArm(arm, brush, px_per_mm=1.0, seed=2)
         sim.execute(plan_trajectory(plan, arm, _nominal(arm), brush, arm.home))
         scores.append(ssim(render_preview(plan, 1.0), sim.canvas_rgb()))
@@ -106,7 +109,7 @@ def test_a_misplaced_canvas_needs_its_calibration():
     arm = load_arm("kuka_kr6_r900")
     world = misplaced(arm.workcell.canvas_pose(), 4.0, 0.8, np.random.default_rng(11))
     plan = random_plan((500, 400), 20, 16.0, seed=9)
-    brush = BrushModel.from_spec(arm.brush)
+    brush = BrushModel.from_spec(arm.brush).smooth()
     probe = SimulatedArm(arm, world_canvas=world, seed=5)
     touches = [TouchPoint(tuple(m), tuple(probe.touch(m)))
                for m in touch_marks(arm.workcell.canvas_size_mm)]
@@ -127,3 +130,28 @@ def test_film_errors_are_clear(tmp_path):
             np.zeros((10, 10, 3), np.uint8))
     with pytest.raises(FilmError, match="cannot open video"):
         read_film_info(tmp_path / "missing.mp4")
+
+
+def test_the_bristle_brush_is_not_the_preview_rasteriser():
+    """One loaded stroke: the preview is an even disc trace; the brush leaves texture inside
+    and ragged edges, and its smooth variant (same geometry) does neither."""
+    arm = load_arm("kuka_kr6_r900")
+    stroke = Stroke(0, 20.0, tuple((x, 200.0 + 30 * math.sin(x / 60), 1.0)
+                                   for x in np.linspace(40, 300, 12)))
+    plan = Plan(Canvas(500, 400), PALETTE, (stroke,), Source("0" * 64, 8, 8))
+    preview = render_preview(plan, 2.0)[..., 0].astype(float)
+    canvases = {}
+    for name, brush in (("bristle", BrushModel.from_spec(arm.brush)),
+                        ("smooth", BrushModel.from_spec(arm.brush).smooth())):
+        sim = SimulatedArm(arm, brush, px_per_mm=2.0)
+        sim.execute(plan_trajectory(plan, arm, _nominal(arm), brush, arm.home))
+        canvases[name] = sim.canvas_rgb()[..., 0].astype(float)
+    core = cv2.erode((preview < 40).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0
+    assert core.sum() > 2000 and preview[core].std() == 0.0
+    assert canvases["bristle"][core].std() > 1.5  # grain and strands inside the trace
+    assert canvases["smooth"][core].std() < 0.5
+    edge = cv2.dilate((preview < 128).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    edge &= ~cv2.erode((preview < 128).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    ragged = ((canvases["bristle"] < 128) != (preview < 128)) & edge
+    straight = ((canvases["smooth"] < 128) != (preview < 128)) & edge
+    assert ragged.sum() > 3 * max(1, straight.sum())

@@ -40,7 +40,7 @@ def test_runs_are_seeded_from_base_seed_and_index_whatever_the_batching() -> Non
 
 
 def test_local_processes_and_ray_give_the_same_table() -> None:
-    ray = pytest.importorskip("ray")
+    import ray  # a hard dependency: a broken install must fail, not skip
     local = execute(TINY, workers=2, progress=False)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:

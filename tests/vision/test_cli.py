@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import cv2
+import pytest
 from typer.testing import CliRunner
 
-from gaka.cli import app
+from gaka.cli import app, main
 from vision.metrics import psnr
 from vision.plan import load_plan, render_preview
 
@@ -67,7 +68,7 @@ def test_paint_in_process(tmp_path):
     assert len(load_plan(out / "plan.json").palette) == 4
 
 
-def test_paint_lines_mode_and_errors(tmp_path):
+def test_paint_lines_mode_and_errors(tmp_path, capsys):
     runner = CliRunner()
     ok = runner.invoke(
         app,
@@ -84,10 +85,12 @@ def test_paint_lines_mode_and_errors(tmp_path):
         ([str(ASSET), "--palette", "#zzzzzz"], "not a #rrggbb colour"),
         ([str(ASSET), "--canvas", "wide"], "WIDTHxHEIGHT"),
     ]:
-        res = runner.invoke(app, ["paint", *args, "--out", str(tmp_path / "x")])
-        assert res.exit_code != 0
-        assert message in res.output
-        assert "Traceback" not in res.output
+        with pytest.raises(SystemExit) as exc:
+            main(["paint", *args, "--out", str(tmp_path / "x")])
+        out, err = capsys.readouterr()
+        assert exc.value.code == 1 and out == ""
+        assert err.startswith("error: ") and err.count("\n") == 1 and message in err
+        assert not (tmp_path / "x").exists()  # nothing half-written
 
 
 def test_paint_console_script(tmp_path):

@@ -54,3 +54,28 @@ def test_mismatched_inputs_are_errors():
         psnr(np.zeros((4, 4), np.uint8), np.zeros((4, 4)))
     with pytest.raises(MetricError, match="at least 7x7"):
         ssim(np.zeros((5, 5)), np.zeros((5, 5)))
+
+
+def test_psnr_and_ssim_are_scikit_image_behind_the_input_checks(monkeypatch):
+    """No hand-written copy: the scores come from skimage.metrics, after vision's checks."""
+    import vision.metrics as m
+
+    calls: list[str] = []
+
+    def spy(name, real):
+        def wrapped(*args, **kwargs):
+            calls.append(name)
+            return real(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(m, "peak_signal_noise_ratio", spy("psnr", m.peak_signal_noise_ratio))
+    monkeypatch.setattr(m, "structural_similarity", spy("ssim", m.structural_similarity))
+    a = data.camera()[::8, ::8]
+    b = np.clip(a.astype(int) + 9, 0, 255).astype(np.uint8)
+    psnr(a, b)
+    ssim(a, b)
+    assert calls == ["psnr", "ssim"]
+    with pytest.raises(MetricError, match="NaN or infinite"):
+        ssim(np.full((8, 8), np.nan), np.zeros((8, 8)))
+    assert calls == ["psnr", "ssim"]  # refused before reaching skimage

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from vision.metrics import psnr
 from vision.painter import PainterConfig, PainterError, greedy_paint, paint, total_iterations
@@ -74,3 +75,43 @@ def test_bad_inputs_are_painter_errors(target):
         paint(target.astype(float), CANVAS, TINY)
     with pytest.raises(PainterError, match="palette"):
         paint(target, CANVAS, TINY, palette=np.zeros((3, 4), np.uint8))
+
+
+def test_painting_on_top_of_a_canvas_fills_what_is_missing(target):
+    """Start from the target with a white hole: new strokes go into the hole, the rest of
+    the start canvas stays as it was, and the error drops."""
+    start = target.copy()
+    h, w = start.shape[:2]
+    hole = (slice(h // 4, h // 2), slice(w // 4, w // 2))
+    start[hole] = 255
+    res = paint(target, CANVAS, PainterConfig(**{**TINY.__dict__, "strokes": 6}), start=start)
+    assert len(res.strokes) == 6
+    assert psnr(target, res.rendered) > psnr(target, start) + 1.0
+    centres = np.array([np.mean(s.array()[:, :2], axis=0) * res.px_per_mm for s in res.strokes])
+    inside = ((centres[:, 0] > w / 4 - 3) & (centres[:, 0] < w / 2 + 3)
+              & (centres[:, 1] > h / 4 - 3) & (centres[:, 1] < h / 2 + 3))
+    assert inside.mean() >= 0.5
+    blank = paint(target, CANVAS, PainterConfig(**{**TINY.__dict__, "strokes": 6}))
+    assert psnr(target, res.rendered) > psnr(target, blank.rendered)  # the start counted
+
+
+def test_colours_are_the_least_squares_optimum(target):
+    """Closed-form colours: no small change of any stroke's colour lowers the error."""
+    import vision.painter as painter
+
+    tgt, _ = painter._target_tensor(target, CANVAS, TINY.size)
+    groups = [painter._place(torch.ones_like(tgt), tgt, 5, 8.0, torch.Generator().manual_seed(1))]
+    painter._solve_colours(groups, torch.ones_like(tgt), tgt)
+
+    def err() -> float:
+        return float(((painter._render(groups, torch.ones_like(tgt)) - tgt) ** 2).sum())
+
+    best = err()
+    for i in range(5):
+        for c in range(3):
+            for step in (-0.02, 0.02):
+                old = groups[0].colour[i, c].item()
+                if 0.0 <= old + step <= 1.0:
+                    groups[0].colour[i, c] = old + step
+                    assert err() >= best - 1e-4
+                    groups[0].colour[i, c] = old
