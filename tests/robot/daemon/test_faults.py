@@ -34,6 +34,7 @@ def test_cycles_complete_through_a_faulty_rpc(tmp_path: Path) -> None:
     log = tmp_path / "daemon.log"
     restarts = 0
     began = time.monotonic()
+    proc = None
     try:
         while True:
             proc = h.start_daemon(env, port, log)
@@ -69,6 +70,9 @@ def test_cycles_complete_through_a_faulty_rpc(tmp_path: Path) -> None:
         assert audit["open_now"] == 0
         assert not h.journal_rows(data, "SELECT key FROM effects WHERE status != 'done'")
     finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
         proxy.stop()
         node.terminate()
         try:
