@@ -60,6 +60,8 @@ class Daemon:
     cycles_done: int = 0
     on_cycle_done: Callable[[int], None] | None = None
     _last_progress: float = 0.0
+    # (version, studio cycle row, paused): /status reads the journal once per change.
+    _status_rows: tuple[int, dict[str, Any] | None, bool] = (-1, None, False)
 
     @property
     def robot(self) -> str:
@@ -270,12 +272,16 @@ class Daemon:
     # ------------------------------------------------------------------ views
 
     def status(self) -> dict[str, Any]:
-        """What the robot is doing now (cheap: no chain access)."""
-        studio_rows = self.journal.cycles_in(STUDIO)
-        current = studio_rows[0] if studio_rows else None
+        """What the robot is doing now (cheap: no chain access, the journal read once per
+        change — every change bumps `version`)."""
+        version = self.version
+        if self._status_rows[0] != version:
+            studio_rows = self.journal.cycles_in(STUDIO)
+            self._status_rows = (version, studio_rows[0] if studio_rows else None, self.paused)
+        _, current, paused = self._status_rows
         if self.stop.is_set():
             state = "stopping"
-        elif self.paused:
+        elif paused:
             state = "paused"
         elif current is not None:
             state = "working"

@@ -138,7 +138,9 @@ def chain_audit(chain: Any, record: dict[str, Any], cycles: list[Any],
                 gas_paid += receipt["gasUsed"] * receipt["effectiveGasPrice"]
             to = to_checksum_address(tx["to"])
             contract = next((n for n in names if addr[n] == to), "other")
-            fn = selectors.get(contract, {}).get(bytes(tx["input"])[:4], "?")
+            data = tx.get("input", tx.get("data"))  # eth-tester names it `data`
+            fn = selectors.get(contract, {}).get(bytes.fromhex(str(data)[2:10]) if
+                                                 isinstance(data, str) else bytes(data)[:4], "?")
             calls[(contract, fn)] += 1
             assert receipt["status"] == 1, f"a reverted robot transaction: {contract}.{fn}"
 

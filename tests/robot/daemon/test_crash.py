@@ -36,7 +36,9 @@ KILLS = int(os.environ.get("GAKA_CRASH_KILLS", "50"))
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-def test_sigkill_at_random_moments(tmp_path: Path) -> None:
+def test_sigkill_at_random_moments(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    spawned_procs: list = []
+    request.addfinalizer(lambda: [p.kill() for p in spawned_procs if p.poll() is None])
     data = tmp_path / "data"
     env = daemon_env(data)
     port = free_port()
@@ -50,6 +52,7 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
         before = _progress(data)
         spawned = time.monotonic()
         proc = start_daemon(env, port, log)
+        spawned_procs.append(proc)
         if startup and rng.random() < 0.5:
             # A moment of the start-up itself: deploy, catching up with the chain.
             time.sleep(rng.uniform(0.2, sorted(startup)[len(startup) // 2]))
@@ -69,6 +72,7 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
 
     # Let it finish what is under way: no new paintings, every auction to its end.
     proc = start_daemon(env, port, log)
+    spawned_procs.append(proc)
     assert wait_ready(port, proc), log.read_text()[-3000:]
     token = (data / "api-token").read_text().strip()
     assert post(port, "/pause", token).status_code == 200

@@ -23,7 +23,7 @@ CYCLES = 2
 
 @pytest.mark.hardhat
 @pytest.mark.slow
-@pytest.mark.timeout(1200)
+@pytest.mark.timeout(2400)
 def test_cycles_complete_through_a_faulty_rpc(tmp_path: Path) -> None:
     node, url = start_hardhat_node(tmp_path / "hardhat.log")
     proxy = FaultProxy(url, rate=0.3, seed=7).start()
@@ -34,6 +34,7 @@ def test_cycles_complete_through_a_faulty_rpc(tmp_path: Path) -> None:
     log = tmp_path / "daemon.log"
     restarts = 0
     began = time.monotonic()
+    proc = None
     try:
         while True:
             proc = h.start_daemon(env, port, log)
@@ -53,7 +54,7 @@ def test_cycles_complete_through_a_faulty_rpc(tmp_path: Path) -> None:
         while h.post(port, "/pause", token).status_code != 200:
             time.sleep(1)
 
-        h.wait_for(lambda: h.market_settled(data), 300, "auctions under way to their end",
+        h.wait_for(lambda: h.market_settled(data), 900, "auctions under way to their end",
                    step_s=2)
         wallet = h.get(port, "/wallet")
         assert h.stop(proc) == 0, log.read_text()[-3000:]
@@ -69,6 +70,9 @@ def test_cycles_complete_through_a_faulty_rpc(tmp_path: Path) -> None:
         assert audit["open_now"] == 0
         assert not h.journal_rows(data, "SELECT key FROM effects WHERE status != 'done'")
     finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
         proxy.stop()
         node.terminate()
         try:
