@@ -351,4 +351,31 @@ describe('AuctionHouse: attacks from the security review', function () {
     await expect(house.connect(deployer).unpause()).to.emit(house, 'Unpaused');
     await expect(house.connect(robot).createAuction(q.provenance, ONE_ETH, 3600)).to.emit(house, 'AuctionCreated');
   });
+  it('pause running out the clock: an auction that would end during a pause gets its remaining time back', async function () {
+    const { house, deployer, alice, bob, tokenId } = await loadFixture(withAuction);
+    await house.connect(alice).bid(tokenId, { value: ONE_ETH });
+    await time.increase(1800); // half of the hour is left
+    await house.connect(deployer).pause();
+    await time.increase(2 * 86400); // the pause outlasts the auction's end
+    await house.connect(deployer).unpause();
+    // Alice must not win at her bid so far: the auction still has its half hour.
+    await expect(house.settle(tokenId)).to.be.revertedWithCustomError(house, 'AuctionNotEnded');
+    await expect(house.connect(bob).bid(tokenId, { value: 2n * ONE_ETH }))
+      .to.emit(house, 'AuctionBid').withArgs(tokenId, bob.address, 2n * ONE_ETH);
+  });
+
+  it('fee recipient changed under a running auction: the recipient of the opening is credited', async function () {
+    const { nft, house, deployer, robot, alice, bob, carol } = await loadFixture(deployAll);
+    await house.connect(deployer).setFee(carol.address, 250);
+    const p = painting(1);
+    await nft.connect(robot).mint(robot.address, p.provenance, p.cid);
+    await house.connect(robot).createAuction(p.provenance, ONE_ETH, 3600);
+    await house.connect(alice).bid(p.provenance, { value: 2n * ONE_ETH });
+    await house.connect(deployer).setFee(bob.address, 250);
+    await endAuction(house, p.provenance);
+    await house.settle(p.provenance);
+    const fee = 2n * ONE_ETH * 250n / 10_000n;
+    expect(await house.pendingWithdrawals(carol.address)).to.equal(fee);
+    expect(await house.pendingWithdrawals(bob.address)).to.equal(0n);
+  });
 });

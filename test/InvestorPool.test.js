@@ -173,4 +173,23 @@ describe('InvestorPool', function () {
     expect(await pool.claimable(bob.address)).to.equal(9n * ONE_ETH);
     expect(await pool.claimable(alice.address)).to.equal(2n * ONE_ETH);
   });
+  it('switched round: a loan sent for one round never lands in another with other terms', async function () {
+    const { pool, robot, alice } = await loadFixture(withRound);
+    // Alice signs a loan for round 1 (one day); the robot closes it and opens a year-long round.
+    await pool.connect(robot).closeRound();
+    await pool.connect(robot).openRound(CAP, 365n * DAY);
+    await expect(pool.connect(alice).invest(1, { value: ONE_ETH }))
+      .to.be.revertedWithCustomError(pool, 'WrongRound').withArgs(1, 2);
+    await expect(pool.connect(alice).invest(2, { value: ONE_ETH }))
+      .to.emit(pool, 'Invested').withArgs(alice.address, 2, ONE_ETH);
+  });
+
+  it('robot swapped mid-round: the owner cannot redirect the loans of an open round', async function () {
+    const { pool, deployer, robot, carol } = await loadFixture(withRound);
+    await expect(pool.connect(deployer).setRobot(carol.address))
+      .to.be.revertedWithCustomError(pool, 'RoundStillOpen').withArgs(1);
+    await pool.connect(robot).closeRound();
+    await expect(pool.connect(deployer).setRobot(carol.address))
+      .to.emit(pool, 'RobotUpdated').withArgs(carol.address);
+  });
 });

@@ -1,7 +1,7 @@
 const { expect } = require('chai');
 const { ethers } = require('hardhat');
 const { loadFixture, time } = require('@nomicfoundation/hardhat-network-helpers');
-const { deployAll, painting } = require('./fixtures');
+const { ONE_ETH, deployAll, painting, withAuction } = require('./fixtures');
 
 describe('PaintingNFT', function () {
   it('mints to the robot with the provenance hash as token id and the CID digest recorded', async function () {
@@ -144,5 +144,32 @@ describe('PaintingNFT', function () {
     expect(await nft.metadataEditable(tokenId)).to.equal(true);
     await expect(nft.connect(robot).updateMetadata(tokenId, painting(14).cid))
       .to.emit(nft, 'MetadataUpdate').withArgs(tokenId);
+  });
+  it('sold to a minter: a painting bought at auction by a minter account is frozen', async function () {
+    const { nft, house, deployer, robot, alice } = await loadFixture(withAuction);
+    await nft.connect(deployer).grantRole(await nft.MINTER_ROLE(), alice.address);
+    const tokenId = BigInt(painting(1).provenance);
+    await house.connect(alice).bid(tokenId, { value: ONE_ETH });
+    await time.increaseTo((await house.lots(tokenId)).endTime);
+    await house.settle(tokenId);
+    expect(await nft.ownerOf(tokenId)).to.equal(alice.address);
+    expect(await nft.metadataEditable(tokenId)).to.equal(false);
+    await expect(nft.connect(alice).updateMetadata(tokenId, painting(40).cid))
+      .to.be.revertedWithCustomError(nft, 'MetadataFrozen').withArgs(tokenId);
+    void robot;
+  });
+
+  it('buyer made a minter later: an account that holds paintings cannot become a custodian', async function () {
+    const { nft, house, deployer, bob } = await loadFixture(withAuction);
+    const tokenId = BigInt(painting(1).provenance);
+    await house.connect(bob).bid(tokenId, { value: ONE_ETH });
+    await time.increaseTo((await house.lots(tokenId)).endTime);
+    await house.settle(tokenId);
+    await expect(nft.connect(deployer).grantRole(await nft.MINTER_ROLE(), bob.address))
+      .to.be.revertedWithCustomError(nft, 'HoldsTokens').withArgs(bob.address);
+    await expect(nft.connect(deployer).grantRole(await nft.ESCROW_ROLE(), bob.address))
+      .to.be.revertedWithCustomError(nft, 'HoldsTokens').withArgs(bob.address);
+    await expect(nft.connect(bob).updateMetadata(tokenId, painting(41).cid))
+      .to.be.revertedWithCustomError(nft, 'AccessControlUnauthorizedAccount');
   });
 });

@@ -255,4 +255,18 @@ describe('SupplyShop', function () {
     await expect(factory.deploy(owner.address, ethers.ZeroAddress, 1, 1, 1))
       .to.be.revertedWithCustomError(factory, 'ZeroAddress');
   });
+  it('front-run terms: the owner changes windows or bond before the order is mined, the order reverts', async function () {
+    const { supplies, deployer, robot, shop } = await loadFixture(withShop);
+    const signed = await supplies.termsOf(2);
+    await supplies.connect(deployer).setWindows(1, 1, 1);
+    await expect(supplies.connect(robot).order(2, 1, signed, { value: PRICE }))
+      .to.be.revertedWithCustomError(supplies, 'TermsChanged').withArgs(signed, await supplies.termsOf(2));
+    await supplies.connect(deployer).setWindows(WINDOW, WINDOW, ARBITRATION);
+    expect(await supplies.termsOf(2)).to.equal(signed);
+    await supplies.connect(deployer).setItem(2, shop.address, PRICE, ONE_BOND);
+    await expect(supplies.connect(robot).order(2, 1, signed, { value: PRICE }))
+      .to.be.revertedWithCustomError(supplies, 'TermsChanged');
+    const now = await supplies.termsOf(2);
+    await expect(supplies.connect(robot).order(2, 1, now, { value: PRICE })).to.emit(supplies, 'OrderPlaced');
+  });
 });

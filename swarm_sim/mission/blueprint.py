@@ -2,9 +2,12 @@
 
 A mission is a list of operations (sensor input, action). Each becomes one leaf of a pymerkle
 tree (keccak-256, RFC 6962 domain prefixes: 0x00 before a leaf, 0x01 before a node pair). The
-leaf data is `salt || operation`, with a fresh 256-bit salt per operation, so the published
-root says nothing about the operations and hashing candidate inputs finds no leaf: a robot
-can recognise a step only with that step's salt, which it gets in its secret bundle.
+leaf data is `beneficiary || salt || operation`, with a fresh 256-bit salt per operation, so the
+published root says nothing about the operations and hashing candidate inputs finds no leaf: a
+robot can recognise a step only with that step's salt, which it gets in its secret bundle. The
+beneficiary is the 20-byte wallet the step's on-chain reward is bound to: the registry pays only
+that wallet, so a copied proof (a mempool watcher, a peer, the operator who knows every leaf)
+earns the copier nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import secrets
 import struct
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,8 @@ from swarm_sim.errors import SwarmError
 
 ALGORITHM = "keccak_256"
 SALT_BYTES = 32
+ADDRESS_BYTES = 20
+NO_BENEFICIARY = bytes(ADDRESS_BYTES)  # a step no wallet can claim on-chain (off-chain missions)
 MAX_OPERATIONS = 1 << 32
 _FIELD = struct.Struct(">H")
 
@@ -108,9 +114,20 @@ def load_spec(path: Path) -> MissionSpec:
     return MissionSpec.from_dict(data)
 
 
-def leaf_data(salt: bytes, operation: Operation) -> bytes:
-    """What pymerkle stores as the leaf: the salt, then the encoded operation."""
-    return salt + operation.encode()
+def leaf_data(salt: bytes, operation: Operation, beneficiary: bytes = NO_BENEFICIARY) -> bytes:
+    """What pymerkle stores as the leaf: the beneficiary wallet, the salt, then the encoded
+    operation (the contract reads the beneficiary from the first 20 bytes)."""
+    if len(beneficiary) != ADDRESS_BYTES:
+        raise MissionError(f"a beneficiary is a 20-byte address, got {len(beneficiary)} bytes")
+    return beneficiary + salt + operation.encode()
+
+
+def address_bytes(value: str) -> bytes:
+    """A 0x-prefixed 20-byte hex address as bytes; MissionError if it is not one."""
+    raw = bytes.fromhex(value.removeprefix("0x")) if _is_hex(value) else b""
+    if len(raw) != ADDRESS_BYTES:
+        raise MissionError(f"not a 20-byte hex address: {value[:44]!r}")
+    return raw
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -165,15 +182,18 @@ class Blueprint:
 
 @dataclass(frozen=True)
 class StepSecret:
-    """What a robot needs to recognise and prove step `index`: its salt and proof path."""
+    """What a robot needs to recognise and prove step `index`: its salt, the wallet its reward
+    is bound to and its proof path."""
 
     index: int
     salt: bytes
     rule: tuple[int, ...]
     siblings: tuple[bytes, ...]
+    beneficiary: bytes = NO_BENEFICIARY
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "salt": self.salt.hex(), "rule": list(self.rule),
+        return {"index": self.index, "salt": self.salt.hex(),
+                "beneficiary": "0x" + self.beneficiary.hex(), "rule": list(self.rule),
                 "siblings": [s.hex() for s in self.siblings]}
 
     @classmethod
@@ -181,7 +201,8 @@ class StepSecret:
         try:
             return cls(int(data["index"]), bytes.fromhex(data["salt"]),
                        tuple(int(b) for b in data["rule"]),
-                       tuple(bytes.fromhex(s) for s in data["siblings"]))
+                       tuple(bytes.fromhex(s) for s in data["siblings"]),
+                       address_bytes(str(data["beneficiary"])))
         except (KeyError, TypeError, ValueError) as exc:
             raise MissionError(f"not a step secret ({exc})") from None
 
@@ -217,10 +238,12 @@ def derive_salts(master: bytes, count: int) -> list[bytes]:
 
 @dataclass
 class BuiltMission:
-    """The operator's view: spec, salts and the pymerkle tree. Never given to a robot whole."""
+    """The operator's view: spec, salts, beneficiaries and the pymerkle tree. Never given to a
+    robot whole."""
 
     spec: MissionSpec
     salts: list[bytes]
+    beneficiaries: list[bytes]
     tree: InmemoryTree
 
     @property
@@ -230,15 +253,18 @@ class BuiltMission:
 
     def leaf(self, index: int) -> bytes:
         """Leaf data of step `index` (from 1)."""
-        return leaf_data(self.salts[index - 1], self.spec.operations[index - 1])
+        return leaf_data(self.salts[index - 1], self.spec.operations[index - 1],
+                         self.beneficiaries[index - 1])
 
     def step_secret(self, index: int) -> StepSecret:
         proof = self.tree.prove_inclusion(index)
-        return StepSecret(index, self.salts[index - 1], tuple(proof.rule), tuple(proof.path[1:]))
+        return StepSecret(index, self.salts[index - 1], tuple(proof.rule), tuple(proof.path[1:]),
+                          self.beneficiaries[index - 1])
 
     def robot_secrets(self, robots: int, share: int | None = None) -> list[RobotSecrets]:
         """Bundles for `robots` robots; each step goes to `share` of them (all by default),
-        so a captured robot reveals at most the steps it was given."""
+        so a captured robot reveals at most the steps it was given. Step i goes first to robot
+        (i - 1) mod `robots`, the robot `build(…, wallets)` binds its reward to."""
         if robots < 1:
             raise MissionError("a swarm needs at least one robot")
         share = robots if share is None else share
@@ -253,16 +279,19 @@ class BuiltMission:
         return [RobotSecrets(r, bp, tuple(b)) for r, b in enumerate(bundles)]
 
 
-def build(spec: MissionSpec, master: bytes | None = None) -> BuiltMission:
-    """Salt every operation (fresh random salts unless a master secret is given) and build
-    the pymerkle tree."""
+def build(spec: MissionSpec, master: bytes | None = None,
+          wallets: Sequence[bytes] = ()) -> BuiltMission:
+    """Salt every operation (fresh random salts unless a master secret is given), bind step i's
+    reward to wallet (i - 1) mod len(wallets) (robot k of `robot_secrets` has wallet k; no
+    wallets: no step can be claimed on-chain) and build the pymerkle tree."""
     keccak_256()
-    salts = derive_salts(master if master is not None else secrets.token_bytes(32),
-                         len(spec.operations))
+    n = len(spec.operations)
+    salts = derive_salts(master if master is not None else secrets.token_bytes(32), n)
+    beneficiaries = [wallets[i % len(wallets)] if wallets else NO_BENEFICIARY for i in range(n)]
     tree = InmemoryTree(algorithm=ALGORITHM)
-    for salt, op in zip(salts, spec.operations, strict=True):
-        tree.append_entry(leaf_data(salt, op))
-    return BuiltMission(spec, salts, tree)
+    for salt, op, wallet in zip(salts, spec.operations, beneficiaries, strict=True):
+        tree.append_entry(leaf_data(salt, op, wallet))
+    return BuiltMission(spec, salts, beneficiaries, tree)
 
 
 def foraging_spec(colours: list[str]) -> MissionSpec:

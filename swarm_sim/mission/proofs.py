@@ -1,10 +1,11 @@
 """Inclusion proofs of mission steps: wire format, pymerkle's verifier and a fast one.
 
-A proof carries the leaf data (salt || operation) rather than only its hash: accepting it
-shows that the sender knew the salted step, which an outsider cannot guess. pymerkle is the
-reference verifier; `verify_fast` walks the same RFC 6962 tree bottom-up (RFC 9162, 2.1.3.2),
-derives each sibling's side from the index and size, and insists that the proof's rule bits say
-the same, so it accepts exactly what pymerkle accepts (the tests check this side by side).
+A proof carries the leaf data (beneficiary || salt || operation) rather than only its hash:
+accepting it shows that the sender knew the salted step, which an outsider cannot guess.
+pymerkle is the reference verifier; `verify_fast` walks the same RFC 6962 tree bottom-up (RFC
+9162, 2.1.3.2), derives each sibling's side from the index and size, and insists that the
+proof's rule bits say the same, so it accepts exactly what pymerkle accepts (the tests check
+this side by side).
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def decode_proof(message: bytes) -> tuple[int, Proof]:
 
 def prove(step: StepSecret, size: int, operation: Operation) -> Proof:
     """The proof a robot holding `step` sends once it has sensed `operation`."""
-    return Proof(step.index, size, step.rule, step.siblings, leaf_data(step.salt, operation))
+    return Proof(step.index, size, step.rule, step.siblings,
+                 leaf_data(step.salt, operation, step.beneficiary))
 
 
 def verify_reference(proof: Proof, blueprint: Blueprint) -> bool:

@@ -185,3 +185,18 @@ def test_the_embedded_chain_runs_the_same_rules(tmp_path) -> None:
         assert receipt["status"] == 1 and registry.owed(chain.accounts[1]) == REWARD
     finally:
         chain.close()
+
+
+def test_a_copied_proof_earns_the_copier_nothing(chain: Chain,
+                                                 registry: MissionRegistry) -> None:
+    """A proof copied from the mempool or a peer, or rebuilt by the owner (who holds every leaf),
+    is refused: only the wallet bound into the step's leaf may claim its reward."""
+    owner, robot, thief = chain.accounts[0], chain.accounts[8], chain.accounts[9]
+    built = build(foraging_spec(COLOURS), b"bound", [bytes.fromhex(robot[2:])])
+    mission = registry.create(built.blueprint, REWARD, chain.now() + 1000, owner)
+    proof = _proof(built, 1)
+    for copier in (thief, owner):
+        _fails(lambda c=copier: registry.complete(mission, proof, c), "NotBeneficiary")
+    registry.complete(mission, proof, robot)
+    assert registry.owed(robot) == REWARD
+    assert registry.owed(thief) == registry.owed(owner) == 0
