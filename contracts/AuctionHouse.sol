@@ -3,7 +3,6 @@ pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {PayoutVault} from "./PayoutVault.sol";
 
@@ -11,18 +10,24 @@ import {PayoutVault} from "./PayoutVault.sol";
 /// @notice English auctions of paintings opened by the robot. The token is escrowed here; bids
 /// must beat the previous one by a minimum raise; a late bid extends the end to now + buffer;
 /// the outbid bidder is refunded with a capped push, or credited for `withdraw`. Every term
-/// (raise, buffer, fee) is fixed when the auction opens. Anyone settles after the end and the
-/// sale then stands whatever the winner's code does: the token goes to the winner by a plain
-/// transfer (no receiver hook to refuse it), the proceeds to the seller minus the fee. The
-/// seller may cancel before the first bid; the owner may pause new auctions and bids, never
-/// settlement, cancellation or withdrawals.
-contract AuctionHouse is PayoutVault, Ownable, Pausable {
+/// (raise, buffer, fee and fee recipient) is fixed when the auction opens. Anyone settles after
+/// the end and the sale then stands whatever the winner's code does: the token goes to the
+/// winner by a plain transfer (no receiver hook to refuse it), the proceeds to the seller minus
+/// the fee. The seller may cancel before the first bid. The owner may pause new auctions and
+/// bids, never settlement, cancellation or withdrawals; auctions run on an auction clock that
+/// stands still while paused, so a running auction gets back the time a pause took from it and
+/// nobody wins at a price others could not outbid. A pause lasts at most MAX_PAUSE and the next
+/// may start only MAX_PAUSE after it ended, so no bid or token is held more than about twice its
+/// auction's remaining time plus MAX_PAUSE.
+contract AuctionHouse is PayoutVault, Ownable {
     /// @notice Longest auction the robot may open.
     uint256 public constant MAX_DURATION = 30 days;
     /// @notice Longest time buffer the owner may set.
     uint256 public constant MAX_TIME_BUFFER = 1 days;
     /// @notice Highest platform fee, in basis points (10 %).
     uint256 public constant MAX_FEE_BPS = 1_000;
+    /// @notice Longest pause, and the shortest time between the end of one and the next.
+    uint256 public constant MAX_PAUSE = 3 days;
 
     /// @dev Highest bid; while `bidder` is zero, `amount` holds the reserve price.
     struct Bid {
@@ -31,7 +36,7 @@ contract AuctionHouse is PayoutVault, Ownable, Pausable {
     }
 
     /// @dev Auction terms, fixed when it opens (raise, buffer and fee copied from the config),
-    /// packed in one slot.
+    /// packed in one slot. `endTime` is on the auction clock (see `auctionClock`).
     struct Lot {
         address seller;
         uint40 endTime;
@@ -48,6 +53,14 @@ contract AuctionHouse is PayoutVault, Ownable, Pausable {
         uint32 timeBuffer;
     }
 
+    /// @dev The pause state: `pausedAt` is the start of the current pause (0: not paused),
+    /// `pausedFor` the seconds of every pause before it, `resumedAt` the end of the last one.
+    struct PauseClock {
+        uint40 pausedAt;
+        uint40 pausedFor;
+        uint40 resumedAt;
+    }
+
     /// @notice The painting contract whose tokens are auctioned.
     IERC721 public immutable nft;
     /// @notice The only account that may open auctions (the robot wallet).
@@ -58,6 +71,10 @@ contract AuctionHouse is PayoutVault, Ownable, Pausable {
     mapping(uint256 tokenId => Bid) public highestBid;
     /// @notice Terms of the open auction per token; `seller` is zero when none is open.
     mapping(uint256 tokenId => Lot) public lots;
+    /// @notice Fee recipient of the open auction per token (set only when its fee is non-zero).
+    mapping(uint256 tokenId => address) public lotFeeRecipient;
+    /// @notice Start of the current pause, seconds paused before it, end of the last pause.
+    PauseClock public pauseClock;
 
     /// @notice An auction opened.
     event AuctionCreated(
@@ -81,6 +98,11 @@ contract AuctionHouse is PayoutVault, Ownable, Pausable {
     event AuctionParamsUpdated(uint16 minRaiseBps, uint32 timeBuffer);
     /// @notice The platform fee of auctions opened from now on changed.
     event FeeUpdated(address indexed recipient, uint16 feeBps);
+    /// @notice The owner paused new auctions and bids; auction clocks stand still.
+    event Paused(address account);
+    /// @notice New auctions and bids are let in again (by the owner, or a pause past MAX_PAUSE
+    /// ended by itself and this records it).
+    event Unpaused(address account);
 
     /// @notice Only the robot opens auctions.
     error NotRobot(address caller);
@@ -110,6 +132,12 @@ contract AuctionHouse is PayoutVault, Ownable, Pausable {
     error NotSeller(uint256 tokenId, address caller);
     /// @notice The auction has a bid; it can only be settled.
     error AuctionHasBids(uint256 tokenId);
+    /// @notice Paused: no new auctions or bids.
+    error EnforcedPause();
+    /// @notice Not paused.
+    error ExpectedPause();
+    /// @notice The last pause ended less than MAX_PAUSE ago; the next may start at `notBefore`.
+    error PauseTooSoon(uint256 notBefore);
 
     /// @param nft_ The painting contract.
     /// @param owner_ Owner (sets the robot, fee and auction parameters).
@@ -132,30 +160,33 @@ contract AuctionHouse is PayoutVault, Ownable, Pausable {
     function createAuction(uint256 tokenId, uint96 reservePrice, uint256 duration)
         external
         nonReentrant
-        whenNotPaused
     {
+        uint256 offset = _runningOffset();
         if (msg.sender != robot) revert NotRobot(msg.sender);
         if (reservePrice == 0) revert ZeroReserve();
         if (duration == 0 || duration > MAX_DURATION) revert InvalidDuration(duration);
         if (lots[tokenId].seller != address(0)) revert AuctionExists(tokenId);
         Config memory c = config;
-        uint40 endTime = SafeCast.toUint40(block.timestamp + duration);
+        uint40 endTime = SafeCast.toUint40(block.timestamp - offset + duration);
         // timeBuffer <= MAX_TIME_BUFFER < 2**24 was checked when it was set.
         lots[tokenId] = Lot(
             msg.sender, endTime, c.minRaiseBps, SafeCast.toUint24(c.timeBuffer), c.feeBps
         );
+        if (c.feeBps != 0) lotFeeRecipient[tokenId] = c.feeRecipient;
         highestBid[tokenId] = Bid(address(0), reservePrice);
-        emit AuctionCreated(tokenId, msg.sender, reservePrice, endTime);
+        emit AuctionCreated(tokenId, msg.sender, reservePrice, block.timestamp + duration);
         nft.transferFrom(msg.sender, address(this), tokenId);
     }
 
     /// @notice Bids `msg.value` on a running auction; refunds the previous highest bidder.
     /// @param tokenId Painting to bid on.
-    function bid(uint256 tokenId) external payable nonReentrant whenNotPaused {
+    function bid(uint256 tokenId) external payable nonReentrant {
+        uint256 offset = _runningOffset();
         Lot memory lot = lots[tokenId];
         if (lot.seller == address(0)) revert AuctionNotFound(tokenId);
+        uint256 now_ = block.timestamp - offset;
         // slither-disable-next-line timestamp
-        if (block.timestamp >= lot.endTime) revert AuctionEnded(tokenId, lot.endTime);
+        if (now_ >= lot.endTime) revert AuctionEnded(tokenId, lot.endTime + offset);
         Bid memory top = highestBid[tokenId];
         if (top.bidder == msg.sender) revert AlreadyHighestBidder(msg.sender);
         uint256 minimum = _minimumBid(top, lot.minRaiseBps);
@@ -163,29 +194,37 @@ contract AuctionHouse is PayoutVault, Ownable, Pausable {
         highestBid[tokenId] = Bid(msg.sender, SafeCast.toUint96(msg.value));
         emit AuctionBid(tokenId, msg.sender, msg.value);
         unchecked {
-            // endTime > block.timestamp was checked above.
+            // endTime > now_ was checked above.
             // slither-disable-next-line timestamp
-            if (lot.endTime - block.timestamp < lot.timeBuffer) {
-                uint40 endTime = SafeCast.toUint40(block.timestamp + lot.timeBuffer);
-                lots[tokenId].endTime = endTime;
-                emit AuctionExtended(tokenId, endTime);
+            if (lot.endTime - now_ < lot.timeBuffer) {
+                lots[tokenId].endTime = SafeCast.toUint40(now_ + lot.timeBuffer);
+                emit AuctionExtended(tokenId, block.timestamp + lot.timeBuffer);
             }
         }
         if (top.bidder != address(0)) _pay(top.bidder, top.amount);
     }
 
-    /// @notice Ends an auction after its end time; callable by anyone, paused or not. The sale
-    /// stands: the winner gets the token by a plain `transferFrom` (its code is not asked), the
-    /// seller the highest bid minus the fee fixed at the opening.
+    /// @notice Ends an auction once its end has come on the auction clock; callable by anyone,
+    /// paused or not (an auction that ended before a pause settles during it). The sale stands:
+    /// the winner gets the token by a plain `transferFrom` (its code is not asked), the seller the
+    /// highest bid minus the fee, which goes to the recipient, both fixed at the opening.
     /// @param tokenId Painting whose auction to settle.
     function settle(uint256 tokenId) external nonReentrant {
         Lot memory lot = lots[tokenId];
         if (lot.seller == address(0)) revert AuctionNotFound(tokenId);
+        uint256 offset = _clockOffset(pauseClock);
         // slither-disable-next-line timestamp
-        if (block.timestamp < lot.endTime) revert AuctionNotEnded(tokenId, lot.endTime);
+        if (block.timestamp - offset < lot.endTime) {
+            revert AuctionNotEnded(tokenId, lot.endTime + offset);
+        }
         Bid memory top = highestBid[tokenId];
         delete lots[tokenId];
         delete highestBid[tokenId];
+        address feeRecipient;
+        if (lot.feeBps != 0) {
+            feeRecipient = lotFeeRecipient[tokenId];
+            delete lotFeeRecipient[tokenId];
+        }
         if (top.bidder == address(0)) {
             emit AuctionUnsold(tokenId, lot.seller);
             nft.transferFrom(address(this), lot.seller, tokenId);
@@ -193,8 +232,7 @@ contract AuctionHouse is PayoutVault, Ownable, Pausable {
         }
         uint256 fee = uint256(top.amount) * lot.feeBps / 10_000;
         emit AuctionSettled(tokenId, top.bidder, top.amount, fee);
-        // A lot with a fee was opened while a fee recipient was set, and it can never be unset.
-        if (fee != 0) pendingWithdrawals[config.feeRecipient] += fee;
+        if (fee != 0) pendingWithdrawals[feeRecipient] += fee;
         _pay(lot.seller, top.amount - fee);
         nft.transferFrom(address(this), top.bidder, tokenId);
     }
@@ -209,18 +247,61 @@ contract AuctionHouse is PayoutVault, Ownable, Pausable {
         if (highestBid[tokenId].bidder != address(0)) revert AuctionHasBids(tokenId);
         delete lots[tokenId];
         delete highestBid[tokenId];
+        if (lot.feeBps != 0) delete lotFeeRecipient[tokenId];
         emit AuctionCanceled(tokenId, lot.seller);
         nft.transferFrom(address(this), lot.seller, tokenId);
     }
 
-    /// @notice Stops new auctions and bids (settling, cancelling and withdrawing go on).
+    /// @notice Stops new auctions and bids and the auction clock for at most MAX_PAUSE
+    /// (settling ended auctions, cancelling and withdrawing go on); allowed MAX_PAUSE after the
+    /// last pause ended.
     function pause() external onlyOwner {
-        _pause();
+        PauseClock memory c = _foldExpiredPause();
+        if (c.pausedAt != 0) revert EnforcedPause();
+        uint256 notBefore = uint256(c.resumedAt) + MAX_PAUSE;
+        // slither-disable-next-line timestamp
+        if (c.resumedAt != 0 && block.timestamp < notBefore) revert PauseTooSoon(notBefore);
+        pauseClock.pausedAt = SafeCast.toUint40(block.timestamp);
+        emit Paused(msg.sender);
     }
 
-    /// @notice Lets new auctions and bids in again.
+    /// @notice Lets new auctions and bids in again; running auctions resume with the time they
+    /// had left when the pause began.
     function unpause() external onlyOwner {
-        _unpause();
+        PauseClock memory c = _foldExpiredPause();
+        if (c.pausedAt == 0) revert ExpectedPause();
+        pauseClock = PauseClock(
+            0, SafeCast.toUint40(c.pausedFor + block.timestamp - c.pausedAt),
+            SafeCast.toUint40(block.timestamp)
+        );
+        emit Unpaused(msg.sender);
+    }
+
+    /// @notice Whether new auctions and bids are refused now.
+    /// @return True during a pause that has lasted less than MAX_PAUSE.
+    function paused() public view returns (bool) {
+        uint256 at = pauseClock.pausedAt;
+        // slither-disable-next-line timestamp
+        return at != 0 && block.timestamp < at + MAX_PAUSE;
+    }
+
+    /// @notice The auction clock: seconds since the epoch that were not paused. Lot end times
+    /// are on this clock.
+    /// @return The auction clock's reading now.
+    function auctionClock() external view returns (uint256) {
+        return block.timestamp - _clockOffset(pauseClock);
+    }
+
+    /// @notice When an auction ends on the wall clock if the auction clock runs from now on
+    /// (while paused: if the owner unpaused now; a longer pause moves it later).
+    /// @param tokenId Painting.
+    /// @return Unix time from which `settle` succeeds; now if it already does.
+    function endTimeOf(uint256 tokenId) external view returns (uint256) {
+        Lot memory lot = lots[tokenId];
+        if (lot.seller == address(0)) revert AuctionNotFound(tokenId);
+        uint256 clock = block.timestamp - _clockOffset(pauseClock);
+        // slither-disable-next-line timestamp
+        return lot.endTime <= clock ? block.timestamp : block.timestamp + lot.endTime - clock;
     }
 
     /// @notice Sets the account allowed to open auctions.
@@ -237,7 +318,7 @@ contract AuctionHouse is PayoutVault, Ownable, Pausable {
     }
 
     /// @notice Sets the platform fee of auctions opened from now on (running ones keep theirs).
-    /// @param recipient Account credited with the fees of every settlement from now on.
+    /// @param recipient Account credited with the fees of auctions opened from now on.
     /// @param feeBps Fee in basis points, at most MAX_FEE_BPS.
     function setFee(address recipient, uint16 feeBps) external onlyOwner {
         if (feeBps > MAX_FEE_BPS) revert FeeTooHigh(feeBps);
@@ -254,6 +335,39 @@ contract AuctionHouse is PayoutVault, Ownable, Pausable {
         Lot memory lot = lots[tokenId];
         if (lot.seller == address(0)) revert AuctionNotFound(tokenId);
         return _minimumBid(highestBid[tokenId], lot.minRaiseBps);
+    }
+
+    /// @dev Seconds the auction clock is behind the wall clock: every pause so far, the current
+    /// one counted up to MAX_PAUSE.
+    function _clockOffset(PauseClock memory c) private view returns (uint256 offset) {
+        offset = c.pausedFor;
+        if (c.pausedAt != 0) {
+            uint256 span = block.timestamp - c.pausedAt;
+            offset += span < MAX_PAUSE ? span : MAX_PAUSE;
+        }
+    }
+
+    /// @dev The clock offset for an action refused while paused (new auctions, bids).
+    function _runningOffset() private view returns (uint256) {
+        PauseClock memory c = pauseClock;
+        // slither-disable-next-line timestamp
+        if (c.pausedAt != 0 && block.timestamp < uint256(c.pausedAt) + MAX_PAUSE) {
+            revert EnforcedPause();
+        }
+        return _clockOffset(c);
+    }
+
+    /// @dev Records a pause that ran past MAX_PAUSE as ended at its expiry; the clock it returns
+    /// is the stored one afterwards.
+    function _foldExpiredPause() private returns (PauseClock memory c) {
+        c = pauseClock;
+        // slither-disable-next-line timestamp
+        if (c.pausedAt != 0 && block.timestamp >= uint256(c.pausedAt) + MAX_PAUSE) {
+            uint40 end = SafeCast.toUint40(uint256(c.pausedAt) + MAX_PAUSE);
+            c = PauseClock(0, SafeCast.toUint40(uint256(c.pausedFor) + MAX_PAUSE), end);
+            pauseClock = c;
+            emit Unpaused(address(this));
+        }
     }
 
     function _minimumBid(Bid memory top, uint256 minRaiseBps) private pure returns (uint256) {

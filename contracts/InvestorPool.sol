@@ -11,8 +11,10 @@ import {EthTransfer} from "./EthTransfer.sol";
 /// the robot opens with a cap and a deadline; the robot repays from its income; each repayment
 /// is shared pro rata among the loans of rounds closed before it, so money lent just before a
 /// repayment (front-running it) gets none of it. A round closes at its deadline or when the
-/// robot closes it early, never because of what an investor does. Investors withdraw their
-/// share when they like. Accounting is exact in units of 1/SCALE wei:
+/// robot closes it early, never because of what an investor does. An investor names the round
+/// it lends to (its cap and deadline are fixed when it opens), so a loan never lands in a round
+/// it was not meant for; the robot wallet cannot change while a round is open. Investors
+/// withdraw their share when they like. Accounting is exact in units of 1/SCALE wei:
 /// balance x SCALE == sum of every investor's `claimableScaled` + `undistributed`.
 contract InvestorPool is Ownable, ReentrancyGuardTransient {
     /// @notice Fixed-point scale of the per-unit repayment accumulator.
@@ -81,6 +83,8 @@ contract InvestorPool is Ownable, ReentrancyGuardTransient {
     error NotRobot(address caller);
     /// @notice No round is taking money now.
     error NoOpenRound();
+    /// @notice The loan was meant for round `expected`, but round `open` is the one taking money.
+    error WrongRound(uint256 expected, uint256 open);
     /// @notice A round is still open (or not yet folded in); only one at a time.
     error RoundStillOpen(uint256 roundId);
     /// @notice The cap is zero or the duration is zero or above MAX_ROUND_DURATION.
@@ -130,13 +134,16 @@ contract InvestorPool is Ownable, ReentrancyGuardTransient {
         _close(id);
     }
 
-    /// @notice Lends `msg.value` to the robot in the open round; forwarded to the robot wallet.
-    /// It shares the repayments made after the round closes, none before.
-    function invest() external payable nonReentrant {
+    /// @notice Lends `msg.value` to the robot in round `roundId`, which must be the open one;
+    /// forwarded to the robot wallet. It shares the repayments made after the round closes,
+    /// none before.
+    /// @param roundId The round the investor read the terms of (`rounds(roundId)`).
+    function invest(uint256 roundId) external payable nonReentrant {
         if (msg.value == 0) revert ZeroAmount();
         _fold();
         uint64 id = openRoundId;
         if (id == 0) revert NoOpenRound();
+        if (roundId != id) revert WrongRound(roundId, id);
         Round storage r = rounds[id];
         uint256 available = r.cap - r.raised;
         if (msg.value > available) revert RoundCapExceeded(msg.value, available);
@@ -174,9 +181,12 @@ contract InvestorPool is Ownable, ReentrancyGuardTransient {
         _withdraw(to);
     }
 
-    /// @notice Sets the wallet that receives new loans and opens rounds.
+    /// @notice Sets the wallet that receives new loans and opens rounds; refused while a round
+    /// is open, so every loan of a round goes to the wallet it opened under.
     /// @param robot_ New robot wallet.
     function setRobot(address robot_) external onlyOwner {
+        _fold();
+        if (openRoundId != 0) revert RoundStillOpen(openRoundId);
         _setRobot(robot_);
     }
 

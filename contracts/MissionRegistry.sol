@@ -9,9 +9,12 @@ pragma solidity ^0.8.24;
 /// does with `keccak_256` and security on (leaf = keccak256(0x00 || data), node =
 /// keccak256(0x01 || left || right)), puts each sibling on the side the proof's rule bit says, and
 /// insists that those bits are the ones the index and tree size dictate (RFC 6962 tree shape).
-/// Ordered missions accept step `index` only when it is the last completed step + 1. Rewards are
-/// credited to the prover and pulled with `withdraw`; after the deadline the owner reclaims what
-/// is left of the escrow.
+/// Ordered missions accept step `index` only when it is the last completed step + 1. Each leaf
+/// starts with the 20-byte address of the robot its reward is bound to (leaf data = beneficiary
+/// || salt || operation), and only that address may complete the step: a proof copied from the
+/// mempool or a peer, or rebuilt by the owner who knows every leaf, earns the copier nothing.
+/// Rewards are credited to the beneficiary and pulled with `withdraw`; after the deadline the
+/// owner reclaims what is left of the escrow.
 contract MissionRegistry {
     struct Mission {
         address owner;
@@ -60,6 +63,7 @@ contract MissionRegistry {
     error OutOfOrder(uint256 id, uint256 expected, uint256 index);
     error AlreadyCompleted(uint256 id, uint256 index);
     error InvalidProof(uint256 id, uint256 index);
+    error NotBeneficiary(uint256 id, uint256 index, address caller);
     error NotOwner(uint256 id, address caller);
     error DeadlineNotReached(uint256 id, uint64 deadline);
     error NothingToWithdraw(address caller);
@@ -85,10 +89,11 @@ contract MissionRegistry {
         emit MissionCreated(id, msg.sender, root, size, ordered, rewardPerStep, deadline);
     }
 
-    /// @notice Prove step `index` of mission `id` and earn its reward.
+    /// @notice Prove step `index` of mission `id` and earn its reward; only the beneficiary
+    /// named in the leaf's first 20 bytes may.
     /// @param id The mission.
     /// @param index The step's leaf index, counting from 1 as pymerkle does.
-    /// @param leafData The leaf data (salt || encoded operation) that pymerkle hashed.
+    /// @param leafData The leaf data (beneficiary || salt || encoded operation) pymerkle hashed.
     /// @param rule The proof's rule bits, bit i set when sibling i lies on the left.
     /// @param siblings The proof's path without its first entry (the leaf hash), bottom-up.
     function completeStep(uint256 id, uint256 index, bytes calldata leafData, uint256 rule,
@@ -102,6 +107,9 @@ contract MissionRegistry {
             }
         } else if (index != 0 && index <= m.size && _isDone(id, index)) {
             revert AlreadyCompleted(id, index);
+        }
+        if (leafData.length < 20 || address(bytes20(leafData[:20])) != msg.sender) {
+            revert NotBeneficiary(id, index, msg.sender);
         }
         bytes32 leaf = leafHash(leafData);
         (bool ok, bytes32 root) = computeRoot(index, m.size, leaf, rule, siblings);

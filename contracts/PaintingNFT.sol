@@ -13,7 +13,9 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 /// metadata is an IPFS CIDv1 (raw codec, sha2-256) stored as its 32-byte digest; `tokenURI`
 /// rebuilds the base32 `ipfs://bafkrei...` string from it. Metadata may change only while a
 /// token has never been sold: while a minter holds it and it has never belonged to anyone but
-/// minters and escrows (the auction house); once it has, it is frozen for good.
+/// minters and escrows (the auction house), and never left an escrow for a minter other than the
+/// one that put it there; once it has, it is frozen for good. An account that holds tokens
+/// cannot become a minter or escrow, so a buyer can never gain the right to edit what it bought.
 contract PaintingNFT is ERC721, ERC2981, AccessControl, IERC4906 {
     /// @notice Role allowed to mint (the robot's wallet).
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
@@ -28,11 +30,17 @@ contract PaintingNFT is ERC721, ERC2981, AccessControl, IERC4906 {
     bytes4 private constant _CID_PREFIX = 0x01551220;
     bytes32 private constant _BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
+    uint8 private constant _MINTER = 1;
+    uint8 private constant _ESCROW = 2;
+
     mapping(uint256 tokenId => bytes32 digest) private _cidDigest;
-    /// @dev Holders of MINTER_ROLE or ESCROW_ROLE: one slot to read per transfer, not two.
-    mapping(address account => bool) private _custodian;
-    /// @dev Set when a token comes back to a custodian from an outside owner (it was sold).
+    /// @dev Roles of custodians, _MINTER | _ESCROW bits: one slot to read per transfer, not two.
+    mapping(address account => uint8 kinds) private _custodian;
+    /// @dev Set when a token comes back to a custodian from an outside owner (it was sold), or
+    /// leaves an escrow for a custodian other than its depositor (sold to a minter).
     mapping(uint256 tokenId => bool) private _frozen;
+    /// @dev The custodian that last put the token into an escrow (its seller).
+    mapping(uint256 tokenId => address) private _depositor;
 
     /// @notice A painting was minted to `to` with metadata CID digest `cidDigest`.
     event PaintingMinted(uint256 indexed tokenId, address indexed to, bytes32 cidDigest);
@@ -49,6 +57,8 @@ contract PaintingNFT is ERC721, ERC2981, AccessControl, IERC4906 {
     error RoyaltyTooHigh(uint96 bps, uint96 max);
     /// @notice Metadata can only change while the minter still holds the token.
     error NotTokenHolder(uint256 tokenId, address caller);
+    /// @notice An account holding tokens cannot be made a minter or escrow.
+    error HoldsTokens(address account);
     /// @notice The token has been sold; its metadata is frozen.
     error MetadataFrozen(uint256 tokenId);
 
@@ -166,34 +176,53 @@ contract PaintingNFT is ERC721, ERC2981, AccessControl, IERC4906 {
         return interfaceId == _ERC4906_INTERFACE_ID || super.supportsInterface(interfaceId);
     }
 
-    /// @dev Freezes a token's metadata when it enters a custodian from an outside owner: an
-    /// outside owner means it was sold (or given away). A sale itself (escrow -> buyer) reads
-    /// one slot and writes nothing; while outside, `updateMetadata` fails on the holder check.
+    /// @dev Freezes a token's metadata when it enters a custodian from an outside owner (it was
+    /// sold or given away), or leaves an escrow for a custodian other than the one that put it
+    /// there (sold to a minter). A sale to an outsider (escrow -> buyer) reads one slot and
+    /// writes nothing; while outside, `updateMetadata` fails on the holder check. Entering an
+    /// escrow records the depositor (a repeated listing rewrites the same value).
     function _update(address to, uint256 tokenId, address auth)
         internal
         override
         returns (address from)
     {
         from = super._update(to, tokenId, auth);
-        if (from == address(0) || _custodian[from] || !_custodian[to]) return from;
-        if (!_frozen[tokenId]) {
-            _frozen[tokenId] = true;
-            emit MetadataSealed(tokenId);
+        if (from == address(0)) return from;
+        uint8 toKinds = _custodian[to];
+        if (toKinds == 0) return from;
+        uint8 fromKinds = _custodian[from];
+        bool sold = fromKinds == 0
+            || (fromKinds & _ESCROW != 0 && toKinds & _ESCROW == 0 && _depositor[tokenId] != to);
+        if (sold) {
+            if (!_frozen[tokenId]) {
+                _frozen[tokenId] = true;
+                emit MetadataSealed(tokenId);
+            }
+        } else if (toKinds & _ESCROW != 0 && fromKinds & _ESCROW == 0) {
+            _depositor[tokenId] = from;
         }
     }
 
-    /// @dev Keeps `_custodian` equal to "holds MINTER_ROLE or ESCROW_ROLE".
+    /// @dev Keeps `_custodian` equal to the MINTER_ROLE / ESCROW_ROLE held; refuses to make a
+    /// custodian of an account that holds tokens (it could have bought them).
     function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        uint8 kind = _kind(role);
+        if (kind != 0 && balanceOf(account) != 0) revert HoldsTokens(account);
         granted = super._grantRole(role, account);
-        if (granted && (role == MINTER_ROLE || role == ESCROW_ROLE)) _custodian[account] = true;
+        if (granted && kind != 0) _custodian[account] |= kind;
     }
 
-    /// @dev Keeps `_custodian` equal to "holds MINTER_ROLE or ESCROW_ROLE".
+    /// @dev Keeps `_custodian` equal to the MINTER_ROLE / ESCROW_ROLE held.
     function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
         revoked = super._revokeRole(role, account);
-        if (revoked && (role == MINTER_ROLE || role == ESCROW_ROLE)) {
-            _custodian[account] = hasRole(MINTER_ROLE, account) || hasRole(ESCROW_ROLE, account);
-        }
+        uint8 kind = _kind(role);
+        if (revoked && kind != 0) _custodian[account] &= ~kind;
+    }
+
+    function _kind(bytes32 role) private pure returns (uint8) {
+        if (role == MINTER_ROLE) return _MINTER;
+        if (role == ESCROW_ROLE) return _ESCROW;
+        return 0;
     }
 
     function _setRoyalty(address receiver, uint96 bps) private {

@@ -8,9 +8,10 @@ import {PayoutVault} from "./PayoutVault.sol";
 /// @title SupplyShop
 /// @notice Escrowed orders of painting supplies. The owner keeps a catalogue (item -> shop,
 /// price, optional shop bond); a buyer orders and pays in ETH, and the order keeps the shop,
-/// price, bond and every window of that moment, whatever the owner changes later. The shop
-/// marks the order fulfilled (posting its bond and naming its evidence) before the deadline,
-/// else the buyer is refunded. The buyer then confirms (the shop is paid) or disputes within the
+/// price, bond and every window of that moment, whatever the owner changes later; the buyer
+/// names the terms it read (`termsOf`), so a change mined before its order makes it revert.
+/// The shop marks the order fulfilled (posting its bond and naming its evidence) before the
+/// deadline, else the buyer is refunded. The buyer then confirms (the shop is paid) or disputes within the
 /// confirmation window; silence releases the payment to the shop. A dispute freezes the funds
 /// until the arbiter, fixed at deployment, splits them; an arbiter silent past the arbitration
 /// window means a refund. No payment stays locked.
@@ -121,6 +122,8 @@ contract SupplyShop is PayoutVault, Ownable {
     error DeadlinePassed(uint256 orderId, uint256 deadline);
     /// @notice The deadline has not passed yet.
     error DeadlineNotReached(uint256 orderId, uint256 deadline);
+    /// @notice The item's terms are no longer those the buyer read.
+    error TermsChanged(bytes32 expected, bytes32 current);
 
     /// @param owner_ Owner of the catalogue and the windows.
     /// @param arbiter_ Account that decides disputes, for good.
@@ -175,11 +178,13 @@ contract SupplyShop is PayoutVault, Ownable {
         _setWindows(fulfilWindow, confirmWindow, arbitrationWindow);
     }
 
-    /// @notice Orders `quantity` units of an item, paying price x quantity into escrow.
+    /// @notice Orders `quantity` units of an item, paying price x quantity into escrow, on the
+    /// terms the buyer read: reverts if the owner changed them since.
     /// @param itemId Catalogue item.
     /// @param quantity Units, 1..MAX_QUANTITY.
+    /// @param terms `termsOf(itemId)` as the buyer read it.
     /// @return orderId The new order's id.
-    function order(uint256 itemId, uint256 quantity)
+    function order(uint256 itemId, uint256 quantity, bytes32 terms)
         external
         payable
         nonReentrant
@@ -191,6 +196,8 @@ contract SupplyShop is PayoutVault, Ownable {
         uint256 due = uint256(item.price) * quantity;
         if (msg.value != due) revert WrongPayment(msg.value, due);
         Settings memory s = settings;
+        bytes32 current = _terms(item, s);
+        if (terms != current) revert TermsChanged(terms, current);
         orderId = s.nextOrderId;
         uint40 deadline = SafeCast.toUint40(block.timestamp + s.fulfilWindow);
         unchecked {
@@ -315,6 +322,23 @@ contract SupplyShop is PayoutVault, Ownable {
         emit OrderRefunded(orderId, buyer, amount);
         _pay(buyer, amount);
         if (bond != 0) _pay(shop, bond);
+    }
+
+    /// @notice The terms an order of `itemId` placed now gets, as one hash to pass to `order`:
+    /// keccak256(abi.encode(shop, price, bond, fulfilWindow, confirmWindow, arbitrationWindow)).
+    /// @param itemId Catalogue item.
+    /// @return The terms hash (an unknown item hashes as an all-zero item).
+    function termsOf(uint256 itemId) external view returns (bytes32) {
+        return _terms(items[itemId], settings);
+    }
+
+    function _terms(Item memory item, Settings memory s) private pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                item.shop, item.price, item.bond, s.fulfilWindow, s.confirmWindow,
+                s.arbitrationWindow
+            )
+        );
     }
 
     function _setWindows(uint32 fulfilWindow, uint32 confirmWindow, uint32 arbitrationWindow)

@@ -6,8 +6,7 @@ const { ONE_ETH, deployAll, painting, withAuction } = require('./fixtures');
 const bidData = (house, tokenId) => house.interface.encodeFunctionData('bid', [tokenId]);
 
 async function endAuction(house, tokenId) {
-  const lot = await house.lots(tokenId);
-  await time.increaseTo(lot.endTime);
+  await time.increaseTo(await house.endTimeOf(tokenId));
 }
 
 describe('AuctionHouse: auctions', function () {
@@ -332,25 +331,51 @@ describe('AuctionHouse: attacks from the security review', function () {
     await house.connect(alice).bid(tokenId, { value: ONE_ETH });
     const p = painting(2);
     await nft.connect(robot).mint(robot.address, p.provenance, p.cid);
-    await house.connect(robot).createAuction(p.provenance, ONE_ETH, 3600);
+    await house.connect(robot).createAuction(p.provenance, ONE_ETH, 7200);
+    await endAuction(house, tokenId);
     await expect(house.connect(alice).pause())
       .to.be.revertedWithCustomError(house, 'OwnableUnauthorizedAccount');
-    await expect(house.connect(deployer).pause()).to.emit(house, 'Paused');
-    await expect(house.connect(bob).bid(tokenId, { value: 2n * ONE_ETH }))
+    await expect(house.connect(deployer).pause()).to.emit(house, 'Paused').withArgs(deployer.address);
+    expect(await house.paused()).to.equal(true);
+    await expect(house.connect(deployer).pause()).to.be.revertedWithCustomError(house, 'EnforcedPause');
+    await expect(house.connect(bob).bid(p.provenance, { value: 2n * ONE_ETH }))
       .to.be.revertedWithCustomError(house, 'EnforcedPause');
     const q = painting(3);
     await nft.connect(robot).mint(robot.address, q.provenance, q.cid);
     await expect(house.connect(robot).createAuction(q.provenance, ONE_ETH, 3600))
       .to.be.revertedWithCustomError(house, 'EnforcedPause');
-    // While paused: the unbid lot can be cancelled, the bid lot settles, credits withdraw.
+    // While paused: the unbid lot can be cancelled, the lot that ended before the pause settles.
     await house.connect(robot).cancelAuction(p.provenance);
     expect(await nft.ownerOf(p.provenance)).to.equal(robot.address);
-    await endAuction(house, tokenId);
     await expect(house.settle(tokenId)).to.changeEtherBalances([robot], [ONE_ETH]);
     expect(await nft.ownerOf(tokenId)).to.equal(alice.address);
-    await expect(house.connect(deployer).unpause()).to.emit(house, 'Unpaused');
+    await expect(house.connect(deployer).unpause()).to.emit(house, 'Unpaused').withArgs(deployer.address);
+    await expect(house.connect(deployer).unpause()).to.be.revertedWithCustomError(house, 'ExpectedPause');
     await expect(house.connect(robot).createAuction(q.provenance, ONE_ETH, 3600)).to.emit(house, 'AuctionCreated');
   });
+
+  it('endless pause: a pause ends by itself after MAX_PAUSE and the next must wait as long', async function () {
+    const { house, deployer, alice, bob, tokenId } = await loadFixture(withAuction);
+    const maxPause = await house.MAX_PAUSE();
+    await house.connect(alice).bid(tokenId, { value: ONE_ETH });
+    await time.increase(600);
+    const left = (await house.endTimeOf(tokenId)) - BigInt(await time.latest());
+    await house.connect(deployer).pause();
+    await time.increase(maxPause);
+    // The pause is over by itself; the auction kept the time it had left.
+    expect(await house.paused()).to.equal(false);
+    expect(await house.endTimeOf(tokenId)).to.equal(BigInt(await time.latest()) + left - 1n);
+    await expect(house.connect(bob).bid(tokenId, { value: 2n * ONE_ETH })).to.emit(house, 'AuctionBid');
+    const resumed = (await house.pauseClock()).pausedAt + maxPause;
+    await expect(house.connect(deployer).pause())
+      .to.be.revertedWithCustomError(house, 'PauseTooSoon').withArgs(resumed + maxPause);
+    await expect(house.connect(deployer).unpause()).to.be.revertedWithCustomError(house, 'ExpectedPause');
+    await endAuction(house, tokenId);
+    await expect(house.settle(tokenId)).to.emit(house, 'AuctionSettled').withArgs(tokenId, bob.address, 2n * ONE_ETH, 0n);
+    await time.increaseTo(resumed + maxPause);
+    await expect(house.connect(deployer).pause()).to.emit(house, 'Paused');
+  });
+
   it('pause running out the clock: an auction that would end during a pause gets its remaining time back', async function () {
     const { house, deployer, alice, bob, tokenId } = await loadFixture(withAuction);
     await house.connect(alice).bid(tokenId, { value: ONE_ETH });

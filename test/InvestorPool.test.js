@@ -30,7 +30,7 @@ describe('InvestorPool', function () {
       .to.be.revertedWithCustomError(pool, 'InvalidRound').withArgs(CAP, 0);
     await expect(pool.connect(robot).openRound(CAP, 366n * DAY))
       .to.be.revertedWithCustomError(pool, 'InvalidRound').withArgs(CAP, 366n * DAY);
-    await expect(pool.connect(alice).invest({ value: 1 }))
+    await expect(pool.connect(alice).invest(await pool.openRoundId(), { value: 1 }))
       .to.be.revertedWithCustomError(pool, 'NoOpenRound');
     const tx = pool.connect(robot).openRound(CAP, DAY);
     await expect(tx).to.emit(pool, 'RoundOpened').withArgs(1, CAP, BigInt(await time.latest()) + 1n + DAY);
@@ -44,23 +44,23 @@ describe('InvestorPool', function () {
 
   it('forwards loans to the robot and records them as pending in the round', async function () {
     const { pool, robot, alice } = await loadFixture(withRound);
-    const tx = pool.connect(alice).invest({ value: 3n * ONE_ETH });
+    const tx = pool.connect(alice).invest(await pool.openRoundId(), { value: 3n * ONE_ETH });
     await expect(tx).to.emit(pool, 'Invested').withArgs(alice.address, 1, 3n * ONE_ETH);
     await expect(tx).to.changeEtherBalances([alice, robot, pool], [-3n * ONE_ETH, 3n * ONE_ETH, 0n]);
     const p = await pool.positions(alice.address);
     expect([p.lent, p.pending, p.pendingRound]).to.deep.equal([0n, 3n * ONE_ETH, 1n]);
     expect((await pool.rounds(1)).raised).to.equal(3n * ONE_ETH);
     expect(await pool.totalLent()).to.equal(0n);
-    await expect(pool.connect(alice).invest()).to.be.revertedWithCustomError(pool, 'ZeroAmount');
+    await expect(pool.connect(alice).invest(1)).to.be.revertedWithCustomError(pool, 'ZeroAmount');
   });
 
   it('caps a round; a full round does not close early (investors cannot move its close)', async function () {
     const { pool, robot, alice, bob } = await loadFixture(deployAll);
     await pool.connect(robot).openRound(2n * ONE_ETH, DAY);
-    await pool.connect(alice).invest({ value: ONE_ETH });
-    await expect(pool.connect(bob).invest({ value: 2n * ONE_ETH }))
+    await pool.connect(alice).invest(await pool.openRoundId(), { value: ONE_ETH });
+    await expect(pool.connect(bob).invest(await pool.openRoundId(), { value: 2n * ONE_ETH }))
       .to.be.revertedWithCustomError(pool, 'RoundCapExceeded').withArgs(2n * ONE_ETH, ONE_ETH);
-    await pool.connect(bob).invest({ value: ONE_ETH });
+    await pool.connect(bob).invest(await pool.openRoundId(), { value: ONE_ETH });
     expect(await pool.openRoundId()).to.equal(1n);
     await expect(pool.connect(robot).repay({ value: ONE_ETH })).to.be.revertedWithCustomError(pool, 'NoInvestors');
     await time.increase(DAY);
@@ -72,14 +72,14 @@ describe('InvestorPool', function () {
 
   it('splits repayments pro rata; a later round only shares later repayments', async function () {
     const { pool, robot, alice, bob, carol } = await loadFixture(withRound);
-    await pool.connect(alice).invest({ value: 1n * ONE_ETH });
-    await pool.connect(bob).invest({ value: 3n * ONE_ETH });
+    await pool.connect(alice).invest(await pool.openRoundId(), { value: 1n * ONE_ETH });
+    await pool.connect(bob).invest(await pool.openRoundId(), { value: 3n * ONE_ETH });
     await nextRound(pool, robot);
     await expect(pool.connect(robot).repay({ value: 2n * ONE_ETH }))
       .to.emit(pool, 'Repaid').withArgs(robot.address, 2n * ONE_ETH);
     expect(await pool.claimable(alice.address)).to.equal(ONE_ETH / 2n);
     expect(await pool.claimable(bob.address)).to.equal(3n * ONE_ETH / 2n);
-    await pool.connect(carol).invest({ value: 4n * ONE_ETH });
+    await pool.connect(carol).invest(await pool.openRoundId(), { value: 4n * ONE_ETH });
     await pool.connect(robot).repay({ value: ONE_ETH });
     expect(await pool.claimable(carol.address)).to.equal(0n);
     await pool.connect(robot).closeRound();
@@ -96,10 +96,10 @@ describe('InvestorPool', function () {
 
   it('keeps the ledger exact with indivisible amounts (balance x SCALE = shares + carry)', async function () {
     const { pool, robot, alice, bob, carol } = await loadFixture(withRound);
-    await pool.connect(alice).invest({ value: 1n });
-    await pool.connect(bob).invest({ value: 2n });
+    await pool.connect(alice).invest(await pool.openRoundId(), { value: 1n });
+    await pool.connect(bob).invest(await pool.openRoundId(), { value: 2n });
     await nextRound(pool, robot);
-    await pool.connect(carol).invest({ value: 4n });
+    await pool.connect(carol).invest(await pool.openRoundId(), { value: 4n });
     await pool.connect(robot).repay({ value: 1n });
     await pool.connect(robot).closeRound();
     for (const amount of [10n, 333n]) await pool.connect(robot).repay({ value: amount });
@@ -114,14 +114,14 @@ describe('InvestorPool', function () {
   it('refuses repayments with no closed round and zero repayments', async function () {
     const { pool, robot, alice } = await loadFixture(withRound);
     await expect(pool.connect(robot).repay({ value: 1 })).to.be.revertedWithCustomError(pool, 'NoInvestors');
-    await pool.connect(alice).invest({ value: 1 });
+    await pool.connect(alice).invest(await pool.openRoundId(), { value: 1 });
     await pool.connect(robot).closeRound();
     await expect(pool.connect(robot).repay()).to.be.revertedWithCustomError(pool, 'ZeroAmount');
   });
 
   it('withdraws to another address; refuses zero and reverting recipients', async function () {
     const { pool, robot, alice, carol } = await loadFixture(withRound);
-    await pool.connect(alice).invest({ value: ONE_ETH });
+    await pool.connect(alice).invest(await pool.openRoundId(), { value: ONE_ETH });
     await pool.connect(robot).closeRound();
     await pool.connect(robot).repay({ value: ONE_ETH });
     await expect(pool.connect(alice).withdrawTo(ethers.ZeroAddress)).to.be.revertedWithCustomError(pool, 'ZeroAddress');
@@ -136,7 +136,7 @@ describe('InvestorPool', function () {
     const { pool, robot } = await loadFixture(withRound);
     const attacker = await ethers.deployContract('ReentrantBidder');
     const poolAddr = await pool.getAddress();
-    await attacker.execute(poolAddr, pool.interface.encodeFunctionData('invest'), { value: ONE_ETH });
+    await attacker.execute(poolAddr, pool.interface.encodeFunctionData('invest', [1]), { value: ONE_ETH });
     await pool.connect(robot).closeRound();
     await pool.connect(robot).repay({ value: ONE_ETH });
     await attacker.setReentry(poolAddr, pool.interface.encodeFunctionData('withdraw'), 0);
@@ -149,21 +149,23 @@ describe('InvestorPool', function () {
   it('reverts a loan the robot wallet refuses; the owner can change the robot', async function () {
     const { pool, deployer, alice } = await loadFixture(withRound);
     const refusing = await ethers.deployContract('RevertingBidder');
+    await time.increase(DAY);
+    await expect(pool.connect(deployer).setRobot(ethers.ZeroAddress)).to.be.revertedWithCustomError(pool, 'ZeroAddress');
     await expect(pool.connect(deployer).setRobot(await refusing.getAddress()))
       .to.emit(pool, 'RobotUpdated').withArgs(await refusing.getAddress());
-    await expect(pool.connect(alice).invest({ value: 1 }))
+    await refusing.execute(await pool.getAddress(), pool.interface.encodeFunctionData('openRound', [CAP, DAY]));
+    await expect(pool.connect(alice).invest(2, { value: 1 }))
       .to.be.revertedWithCustomError(pool, 'LoanTransferFailed').withArgs(await refusing.getAddress());
-    await expect(pool.connect(deployer).setRobot(ethers.ZeroAddress)).to.be.revertedWithCustomError(pool, 'ZeroAddress');
     await expect(pool.connect(alice).setRobot(alice.address))
       .to.be.revertedWithCustomError(pool, 'OwnableUnauthorizedAccount');
   });
 
   it('front-running investor: money lent just before a repayment gets none of it', async function () {
     const { pool, robot, alice, bob } = await loadFixture(withRound);
-    await pool.connect(alice).invest({ value: ONE_ETH });
+    await pool.connect(alice).invest(await pool.openRoundId(), { value: ONE_ETH });
     await nextRound(pool, robot);
     // An auction settled; the robot's repayment of 1 ETH is in the mempool. Bob front-runs it.
-    await pool.connect(bob).invest({ value: 9n * ONE_ETH });
+    await pool.connect(bob).invest(await pool.openRoundId(), { value: 9n * ONE_ETH });
     await pool.connect(robot).repay({ value: ONE_ETH });
     expect(await pool.claimable(bob.address)).to.equal(0n);
     expect(await pool.claimable(alice.address)).to.equal(ONE_ETH);

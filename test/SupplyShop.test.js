@@ -18,7 +18,7 @@ async function withShop() {
 
 async function withOrder() {
   const f = await withShop();
-  await f.supplies.connect(f.robot).order(2, 3, { value: 3n * PRICE });
+  await f.supplies.connect(f.robot).order(2, 3, await f.supplies.termsOf(2), { value: 3n * PRICE });
   return { ...f, orderId: 1n };
 }
 
@@ -59,7 +59,7 @@ describe('SupplyShop', function () {
 
   it('escrows an order paid exactly price x quantity', async function () {
     const { supplies, robot, shop } = await loadFixture(withShop);
-    const tx = supplies.connect(robot).order(2, 3, { value: 3n * PRICE });
+    const tx = supplies.connect(robot).order(2, 3, await supplies.termsOf(2), { value: 3n * PRICE });
     const deadline = BigInt(await time.latest()) + 1n + WINDOW;
     await expect(tx).to.emit(supplies, 'OrderPlaced').withArgs(1, robot.address, 2, 3, 3n * PRICE, deadline);
     await expect(tx).to.changeEtherBalances([robot, supplies], [-3n * PRICE, 3n * PRICE]);
@@ -71,13 +71,13 @@ describe('SupplyShop', function () {
 
   it('rejects orders of unknown items, bad quantities and wrong payments', async function () {
     const { supplies, robot } = await loadFixture(withShop);
-    await expect(supplies.connect(robot).order(99, 1, { value: PRICE }))
+    await expect(supplies.connect(robot).order(99, 1, await supplies.termsOf(99), { value: PRICE }))
       .to.be.revertedWithCustomError(supplies, 'UnknownItem').withArgs(99);
-    await expect(supplies.connect(robot).order(2, 0))
+    await expect(supplies.connect(robot).order(2, 0, await supplies.termsOf(2)))
       .to.be.revertedWithCustomError(supplies, 'InvalidQuantity').withArgs(0);
-    await expect(supplies.connect(robot).order(2, 1001, { value: 1001n * PRICE }))
+    await expect(supplies.connect(robot).order(2, 1001, await supplies.termsOf(2), { value: 1001n * PRICE }))
       .to.be.revertedWithCustomError(supplies, 'InvalidQuantity').withArgs(1001);
-    await expect(supplies.connect(robot).order(2, 2, { value: PRICE }))
+    await expect(supplies.connect(robot).order(2, 2, await supplies.termsOf(2), { value: PRICE }))
       .to.be.revertedWithCustomError(supplies, 'WrongPayment').withArgs(PRICE, 2n * PRICE);
   });
 
@@ -142,7 +142,7 @@ describe('SupplyShop', function () {
     const hostileShop = await ethers.deployContract('RevertingBidder');
     const shopAddr = await hostileShop.getAddress();
     await supplies.connect(deployer).setItem(3, shopAddr, PRICE, 0);
-    await supplies.connect(robot).order(3, 1, { value: PRICE });
+    await supplies.connect(robot).order(3, 1, await supplies.termsOf(3), { value: PRICE });
     await expect(supplies.connect(robot).confirmDelivery(1))
       .to.emit(supplies, 'PaymentDeferred').withArgs(shopAddr, PRICE);
     expect(await supplies.pendingWithdrawals(shopAddr)).to.equal(PRICE);
@@ -153,8 +153,8 @@ describe('SupplyShop', function () {
     const reentrant = await ethers.deployContract('ReentrantBidder');
     const rAddr = await reentrant.getAddress();
     await supplies.connect(deployer).setItem(4, rAddr, PRICE, 0);
-    await supplies.connect(robot).order(4, 1, { value: PRICE });
-    await supplies.connect(robot).order(4, 1, { value: PRICE });
+    await supplies.connect(robot).order(4, 1, await supplies.termsOf(4), { value: PRICE });
+    await supplies.connect(robot).order(4, 1, await supplies.termsOf(4), { value: PRICE });
     const suppliesAddr = await supplies.getAddress();
     await reentrant.setReentry(suppliesAddr, supplies.interface.encodeFunctionData('confirmDelivery', [3]), 0);
     const guard = supplies.interface.getError('ReentrancyGuardReentrantCall').selector;
@@ -201,7 +201,7 @@ describe('SupplyShop', function () {
   it('bonded shop: bond posted at fulfilment, returned on payment, terms kept from placement', async function () {
     const { supplies, deployer, robot, shop } = await loadFixture(deployAll);
     await supplies.connect(deployer).setItem(7, shop.address, PRICE, ONE_BOND);
-    await supplies.connect(robot).order(7, 1, { value: PRICE });
+    await supplies.connect(robot).order(7, 1, await supplies.termsOf(7), { value: PRICE });
     await supplies.connect(deployer).setItem(7, shop.address, PRICE, 2n * ONE_BOND);
     await expect(supplies.connect(shop).markFulfilled(1, PARCEL, { value: 2n * ONE_BOND }))
       .to.be.revertedWithCustomError(supplies, 'WrongBond').withArgs(2n * ONE_BOND, ONE_BOND);
@@ -214,7 +214,7 @@ describe('SupplyShop', function () {
   it('split ruling: the arbiter refunds part, the bond goes to the buyer; no ruling out of time', async function () {
     const { supplies, deployer, robot, shop } = await loadFixture(deployAll);
     await supplies.connect(deployer).setItem(7, shop.address, PRICE, ONE_BOND);
-    await supplies.connect(robot).order(7, 2, { value: 2n * PRICE });
+    await supplies.connect(robot).order(7, 2, await supplies.termsOf(7), { value: 2n * PRICE });
     await supplies.connect(shop).markFulfilled(1, PARCEL, { value: ONE_BOND });
     await expect(supplies.connect(deployer).resolveDispute(1, 0))
       .to.be.revertedWithCustomError(supplies, 'InvalidStatus').withArgs(1, 2);
@@ -225,7 +225,7 @@ describe('SupplyShop', function () {
     await expect(tx).to.emit(supplies, 'DisputeResolved').withArgs(1, PRICE + ONE_BOND, PRICE);
     await expect(tx).to.changeEtherBalances([robot, shop, supplies], [PRICE + ONE_BOND, PRICE, -2n * PRICE - ONE_BOND]);
     expect((await supplies.orders(1)).status).to.equal(6n);
-    await supplies.connect(robot).order(7, 1, { value: PRICE });
+    await supplies.connect(robot).order(7, 1, await supplies.termsOf(7), { value: PRICE });
     await supplies.connect(shop).markFulfilled(2, PARCEL, { value: ONE_BOND });
     await supplies.connect(robot).dispute(2, ethers.id('late'));
     const deadline = (await supplies.orders(2)).deadline;
