@@ -127,6 +127,8 @@ def measure(chain: Chain, suite: Suite) -> dict[str, Any]:
     gas: dict[str, list[int]] = {"deploy_" + n: [g] for n, g in suite.deploy_gas.items()}
     # Funding rounds: loans share repayments once their round has closed.
     rounds = any(item.get("name") == "openRound" for item in pool.abi)
+    has_terms = any(item.get("name") == "termsOf" for item in shop.abi)
+    has_round_id = any(item.get("name") == "invest" and item["inputs"] for item in pool.abi)
     uris_match = True
 
     def run(op: str, fn: Any, sender: str, value: int = 0) -> None:
@@ -147,13 +149,16 @@ def measure(chain: Chain, suite: Suite) -> dict[str, Any]:
         run("outbid", house.functions.bid(token), bob, 2 * 10**16)
         chain.increase_time(3601)
         run("settle", house.functions.settle(token), carol)
-        receipt = chain.transact(shop.functions.order(1, 1), sender=robot, value=price)
+        # Before the terms hash, order took (item, quantity) and invest() no round id.
+        terms = [chain.call(shop.functions.termsOf(1))] if has_terms else []
+        receipt = chain.transact(shop.functions.order(1, 1, *terms), sender=robot, value=price)
         gas.setdefault("order", []).append(execution_gas(receipt))
         (placed,) = receipt_events(shop.abi, receipt, ("OrderPlaced",))
         run("confirm", shop.functions.confirmDelivery(placed.args["orderId"]), robot)
         if rounds:
             run("open_round", pool.functions.openRound(10**18, 86400), robot)
-        run("invest", pool.functions.invest(), alice, 10**18)
+        named = [chain.call(pool.functions.openRoundId())] if has_round_id else []
+        run("invest", pool.functions.invest(*named), alice, 10**18)
         if rounds:
             run("close_round", pool.functions.closeRound(), robot)
         run("repay", pool.functions.repay(), robot, 10**17)

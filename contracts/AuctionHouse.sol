@@ -220,11 +220,8 @@ contract AuctionHouse is PayoutVault, Ownable {
         Bid memory top = highestBid[tokenId];
         delete lots[tokenId];
         delete highestBid[tokenId];
-        address feeRecipient;
-        if (lot.feeBps != 0) {
-            feeRecipient = lotFeeRecipient[tokenId];
-            delete lotFeeRecipient[tokenId];
-        }
+        address feeRecipient = lot.feeBps == 0 ? address(0) : lotFeeRecipient[tokenId];
+        if (lot.feeBps != 0) delete lotFeeRecipient[tokenId];
         if (top.bidder == address(0)) {
             emit AuctionUnsold(tokenId, lot.seller);
             nft.transferFrom(address(this), lot.seller, tokenId);
@@ -269,6 +266,8 @@ contract AuctionHouse is PayoutVault, Ownable {
     /// had left when the pause began.
     function unpause() external onlyOwner {
         PauseClock memory c = _foldExpiredPause();
+        // pausedAt is 0 exactly when no pause runs (a sentinel, not a time comparison).
+        // slither-disable-next-line incorrect-equality
         if (c.pausedAt == 0) revert ExpectedPause();
         pauseClock = PauseClock(
             0, SafeCast.toUint40(c.pausedFor + block.timestamp - c.pausedAt),

@@ -91,8 +91,12 @@ def listings(eco: Economy, sync: bool = True) -> dict[int, list[Listing]]:
 
 
 def _open_lot(eco: Economy, token_id: int) -> tuple[str, int]:
-    seller, end_time, *_ = eco.call(eco.contracts.auction.functions.lots(token_id))
-    return seller, int(end_time)
+    """Seller and wall-clock end of the open auction (a pause moves the end later)."""
+    house = eco.contracts.auction.functions
+    seller, *_ = eco.call(house.lots(token_id))
+    if seller == ZERO:
+        return seller, 0
+    return seller, int(eco.call(house.endTimeOf(token_id)))
 
 
 def open_auction(eco: Economy, token_id: int, reserve_wei: int | None = None) -> Listing:

@@ -225,7 +225,10 @@ def reorder_if_needed(eco: Economy) -> list[Reorder]:
                      if a.detail.get("supply") == supply and a.status == "done")
         key = f"order:{supply}:{serial + 1}"
 
-        fn = shop.functions.order(item, quantity)
+        # The terms in force now (shop, price, bond, windows): if the owner changes them before
+        # the order is mined, it reverts instead of binding the robot to other terms.
+        terms = eco.call(shop.functions.termsOf(item))
+        fn = shop.functions.order(item, quantity, terms)
         action = eco.once(key, "order",
                           lambda j, fn=fn, cost=cost: eco.transact(fn, value=cost, journal=j),
                           lambda start, claimed, item=item: _find_order(eco, item, start, claimed),

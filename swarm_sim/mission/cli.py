@@ -53,17 +53,23 @@ def build_cmd(
     out: Path = typer.Option(Path("mission"), help="output folder"),
     robots: int = typer.Option(1, help="number of robot secret bundles"),
     share: int | None = typer.Option(None, help="robots holding each step (default: all)"),
+    wallet: list[str] = typer.Option(
+        [], "--wallet", help="robot i's wallet, once per robot in order: step k's on-chain "
+        "reward is bound to robot (k-1) mod robots; none: no step can be claimed on-chain"),
 ) -> None:
     """Salt and build the tree; write blueprint.json (public), operator.json and
     robot-<i>.json (secret, mode 600). Prints the blueprint."""
-    from swarm_sim.mission.blueprint import build, load_spec
+    from swarm_sim.mission.blueprint import address_bytes, build, load_spec
 
-    built = build(load_spec(spec))
+    if wallet and len(wallet) != robots:
+        raise MissionError(f"give one --wallet per robot: {robots} robots, {len(wallet)} wallets")
+    built = build(load_spec(spec), wallets=[address_bytes(w) for w in wallet])
     out.mkdir(parents=True, exist_ok=True)
     blueprint = built.blueprint.to_dict()
     (out / "blueprint.json").write_text(json.dumps(blueprint, indent=2) + "\n")
-    _write_private(out / "operator.json", {"spec": built.spec.to_dict(),
-                                           "salts": [s.hex() for s in built.salts]})
+    _write_private(out / "operator.json", {
+        "spec": built.spec.to_dict(), "salts": [s.hex() for s in built.salts],
+        "beneficiaries": ["0x" + b.hex() for b in built.beneficiaries]})
     for bundle in built.robot_secrets(robots, share):
         _write_private(out / f"robot-{bundle.robot}.json", bundle.to_dict())
     typer.echo(json.dumps(blueprint, indent=2))
@@ -102,15 +108,16 @@ def verify_cmd(
     last: int | None = typer.Option(None, help="last completed step (ordered missions)"),
 ) -> None:
     """Check a proof with pymerkle and the fast verifier (and the order rule with --last);
-    exit code 1 when rejected."""
+    print the wallet the step's reward is bound to; exit code 1 when rejected."""
     from swarm_sim.mission.blueprint import Blueprint
     from swarm_sim.mission.proofs import Proof, verify, verify_reference
 
     bp = Blueprint.from_dict(_read_json(blueprint_file, "blueprint"))
     proof = Proof.from_dict(_read_json(proof_file, "proof"))
     in_order = last is None or not bp.ordered or proof.index == last + 1
-    result = {"index": proof.index, "pymerkle": verify_reference(proof, bp),
-              "fast": verify(proof, bp), "in_order": in_order}
+    result = {"index": proof.index, "beneficiary": "0x" + proof.leaf[:20].hex(),
+              "pymerkle": verify_reference(proof, bp), "fast": verify(proof, bp),
+              "in_order": in_order}
     result["accepted"] = result["pymerkle"] and result["fast"] and in_order
     typer.echo(json.dumps(result, indent=2))
     if not result["accepted"]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_abi import decode
+from eth_utils import to_checksum_address
 
 from services.chain.abi import abi_item, abi_types, calldata, checksummed
 from services.chain.errors import ChainError, ContractReverted
@@ -126,9 +127,24 @@ def refused(exc: ContractReverted) -> str:
     return exc.reason.split("(")[0]
 
 
+def robot_account(chain: Chain, robot: int) -> str:
+    """The dev account a simulated robot sends from (reused past the chain's accounts)."""
+    accounts = chain.accounts
+    return accounts[1 + robot % (len(accounts) - 1)]
+
+
+def robot_wallet(chain: Chain | None, robot: int) -> bytes:
+    """The wallet a simulated robot's rewards are bound to: its dev account on a chain,
+    else a placeholder address (robot + 1) that nobody can claim from."""
+    if chain is None:
+        return (robot + 1).to_bytes(20, "big")
+    return bytes.fromhex(robot_account(chain, robot)[2:])
+
+
 class ChainRecorder:
-    """A simulated run's completions and Byzantine claims, sent to a MissionRegistry: each
-    robot proves its steps from its own account (dev accounts are reused past ten robots)."""
+    """A simulated run's completions and Byzantine claims, sent to a MissionRegistry. A step is
+    claimed by the robot its reward is bound to (the leaf's beneficiary, which learns every
+    completion by the proof exchange); a Byzantine robot sends its claims from its own account."""
 
     def __init__(self, chain: Chain, blueprint: Blueprint, reward_wei: int = 10**15,
                  deadline_s: int = 86_400) -> None:
@@ -138,14 +154,10 @@ class ChainRecorder:
                                             self.owner)
         self.forged_accepted = 0
 
-    def account(self, robot: int) -> str:
-        accounts = self.registry.chain.accounts
-        return accounts[1 + robot % (len(accounts) - 1)]
-
-    def submit(self, robot: int, proof: Proof) -> int:
+    def submit(self, proof: Proof) -> int:
         """1 if the chain recorded the step, 0 if it refused it (e.g. already done)."""
         try:
-            self.registry.complete(self.mission, proof, self.account(robot))
+            self.registry.complete(self.mission, proof, to_checksum_address(proof.leaf[:20]))
         except ContractReverted:
             return 0
         return 1
@@ -156,7 +168,7 @@ class ChainRecorder:
 
         _, proof = decode_proof(message)
         try:
-            self.registry.complete(self.mission, proof, self.account(robot))
+            self.registry.complete(self.mission, proof, robot_account(self.registry.chain, robot))
         except ContractReverted:
             return 1
         self.forged_accepted += 1

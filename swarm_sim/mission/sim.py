@@ -33,7 +33,7 @@ from swarm_sim.mission.blueprint import (
 )
 from swarm_sim.mission.exchange import Knowledge, Verdict
 from swarm_sim.mission.proofs import Proof, decode_proof, prove, rule_for, verify
-from swarm_sim.mission.registry import ChainRecorder
+from swarm_sim.mission.registry import ChainRecorder, robot_wallet
 
 COLOURS = ("red", "orange", "yellow", "green", "cyan", "blue", "violet", "black")
 ATTACKS = ("forged", "replayed", "out-of-order", "wrong-root", "false-claim")
@@ -107,18 +107,19 @@ class MissionResult:
     chain_forged_accepted: int = 0
 
 
-def _salted_mission(scenario: MissionScenario, seed: int) -> tuple[BuiltMission, Any]:
+def _salted_mission(scenario: MissionScenario, seed: int,
+                    wallets: list[bytes]) -> tuple[BuiltMission, Any]:
     g = rng.generator(seed, _SETUP)
     if scenario.task == "foraging":
         order = [COLOURS[i] for i in g.permutation(len(COLOURS))]
-        return build(foraging_spec(order), g.bytes(32)), order
+        return build(foraging_spec(order), g.bytes(32), wallets), order
     cells = scenario.maze_cells**2
     walls = max(1, round(scenario.wall_share * cells))
     flat = np.zeros(cells, dtype=bool)
     flat[g.permutation(cells)[:walls]] = True
     pattern = flat.reshape(scenario.maze_cells, scenario.maze_cells).tolist()
     spec = maze_spec(pattern, [int(c) for c in g.permutation(cells)])
-    return build(spec, g.bytes(32)), pattern
+    return build(spec, g.bytes(32), wallets), pattern
 
 
 class _Attacker:
@@ -185,10 +186,6 @@ class _World:
     def __init__(self, scenario: MissionScenario, seed: int, chain: Any = None) -> None:
         self.s, self.seed = scenario, seed
         self.g = rng.generator(seed, _MOTION)
-        self.mission, self.layout = _salted_mission(scenario, seed)
-        self.blueprint: Blueprint = self.mission.blueprint
-        # Same operations, other salts: every proof of it is valid, against another root.
-        self.foreign = build(self.mission.spec, rng.generator(seed, _FOREIGN).bytes(32))
         n, side = scenario.robots, scenario.arena_m
         self.x = self.g.uniform(0.05, side - 0.05, n)
         self.y = self.g.uniform(0.05, side - 0.05, n)
@@ -196,6 +193,13 @@ class _World:
         self.byz = np.zeros(n, dtype=bool)
         self.byz[self.g.permutation(n)[:scenario.byzantine]] = True
         honest_ids = np.flatnonzero(~self.byz)
+        # Honest robot k holds bundle k; each step's reward is bound to its first holder.
+        wallets = [robot_wallet(chain, int(r)) for r in honest_ids]
+        self.mission, self.layout = _salted_mission(scenario, seed, wallets)
+        self.blueprint: Blueprint = self.mission.blueprint
+        # Same operations and wallets, other salts: every proof of it is valid, against
+        # another root.
+        self.foreign = build(self.mission.spec, rng.generator(seed, _FOREIGN).bytes(32), wallets)
         bundles = self.mission.robot_secrets(scenario.honest, scenario.share)
         self.robots: dict[int, _Robot] = {
             int(r): _Robot({s.index: s for s in b.steps}, Knowledge(self.blueprint))
@@ -307,7 +311,7 @@ class _World:
         self.truth.add(index)
         robot.knowledge.judge(proof)
         if self.chain is not None:
-            self.chain_done += self.chain.submit(r, proof)
+            self.chain_done += self.chain.submit(proof)
 
     def _deliver(self, r: int, robot: _Robot) -> None:
         assert robot.pending is not None

@@ -3,8 +3,10 @@ with every invariant checked after every step.
 
 Hostile actors: bidders that refuse ETH, burn gas, refuse ERC-721 tokens, re-enter, or accept
 their win only when they like (ConditionalBidder); an owner that changes fees, auction terms,
-the catalogue and the windows while auctions and orders run, and pauses the house; buyers that
-dispute; investors that lend just before a repayment; ETH forced into every contract with
+the catalogue and the windows while auctions and orders run (also right before an order is
+mined), and pauses the house (auctions resume with the time they had left); buyers that dispute;
+investors that lend just before a repayment or name a round that is not the open one; ETH forced
+into every contract with
 SELFDESTRUCT. Invariants: ETH is conserved across all accounts and contracts; each contract
 holds exactly what it owes plus forced ETH (nothing stuck); every token has exactly one owner,
 the one the rules say; each investor's share is its exact pro-rata share within 1 wei; every
@@ -22,6 +24,8 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
+from eth_abi import encode
+from eth_utils import keccak
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -44,6 +48,7 @@ MIN_STEPS = 2_000
 MAX_OPEN_LOTS, MAX_TOKENS, MAX_ORDERS = 3, 8, 10
 SCALE = 10**36
 DAY = 86_400
+MAX_PAUSE = 3 * DAY  # AuctionHouse.MAX_PAUSE
 # SupplyShop.Status
 PLACED, FULFILLED, COMPLETED, REFUNDED, DISPUTED, RESOLVED = 1, 2, 3, 4, 5, 6
 
@@ -70,10 +75,11 @@ class Hostiles:
 @dataclass
 class Lot:
     seller: str
-    end: int
+    end: int  # on the auction clock
     min_raise_bps: int
     time_buffer: int
     fee_bps: int
+    fee_to: str
     bidder: str | None = None
     amount: int = 0  # reserve until the first bid
 
@@ -92,9 +98,33 @@ class Order:
 
 @dataclass
 class Round:
+    id: int
     cap: int
     deadline: int
     raised: int = 0
+
+
+@dataclass
+class PauseModel:
+    """The auction house's pause: start of the current one (0: none), seconds paused before it,
+    end of the last one."""
+
+    at: int = 0
+    paused_for: int = 0
+    resumed: int = 0
+
+    def fold(self, t: int) -> None:
+        """A pause past MAX_PAUSE ended by itself at its expiry."""
+        if self.at and t >= self.at + MAX_PAUSE:
+            self.paused_for += MAX_PAUSE
+            self.at, self.resumed = 0, self.at + MAX_PAUSE
+
+    def paused(self, t: int) -> bool:
+        return bool(self.at) and t < self.at + MAX_PAUSE
+
+    def clock(self, t: int) -> int:
+        """The auction clock at wall time t: time not spent paused."""
+        return t - self.paused_for - (min(t - self.at, MAX_PAUSE) if self.at else 0)
 
 
 @dataclass
@@ -111,6 +141,7 @@ class Ledger:
     pending: dict[str, int] = field(default_factory=dict)  # in the round not closed yet
     owed: dict[str, Fraction] = field(default_factory=dict)  # exact share not withdrawn
     round: Round | None = None
+    rounds: int = 0  # rounds opened so far
     forced: dict[str, int] = field(default_factory=dict)  # ETH forced into each contract
 
 
@@ -160,6 +191,7 @@ def make_machine(artifacts: dict[str, Artifact],
             self.fee_recipients = [eoas[3], h.griefer]
             self.fee_to = eoas[3]
             self.m = Ledger()
+            self.pause = PauseModel()
             self.minted = 0
             self.house_terms = (500, 900, 0)  # raise bps, buffer s, fee bps: deploy.json
             self.windows = (14 * DAY, 14 * DAY, 30 * DAY)
@@ -243,6 +275,15 @@ def make_machine(artifacts: dict[str, Artifact],
         def ended(self, deadline: int) -> bool:
             return self.next_time() >= deadline
 
+        def lot_ended(self, lot: Lot) -> bool:
+            return self.pause.clock(self.next_time()) >= lot.end
+
+        @property
+        def paused(self) -> bool:
+            """Whether the next transaction meets a pause (the model's view; the contract's
+            `paused()` is checked against it)."""
+            return self.pause.paused(self.next_time())
+
         def set_item(self, item: int, shop: str, price: int, bond: int) -> None:
             self.tx(self.s.shop.functions.setItem(item, shop, price, bond), self.owner)
             self.items[item] = (shop, price, bond)
@@ -281,8 +322,8 @@ def make_machine(artifacts: dict[str, Artifact],
                 return
             self.tx(fn, self.robot)
             raise_bps, buffer, fee_bps = self.house_terms
-            lot = Lot(self.robot, self.c.now() + duration, raise_bps, buffer, fee_bps,
-                      amount=reserve)
+            lot = Lot(self.robot, self.pause.clock(self.c.now()) + duration, raise_bps, buffer,
+                      fee_bps, self.fee_to, amount=reserve)
             on_chain = self.c.call(self.s.house.functions.lots(token))
             assert tuple(on_chain) == (self.robot, lot.end, raise_bps, buffer, fee_bps)
             self.m.lots[token] = lot
@@ -298,7 +339,7 @@ def make_machine(artifacts: dict[str, Artifact],
             amount = max(minimum + extra, 1)
             fn = self.s.house.functions.bid(token)
             expected = ("EnforcedPause" if self.paused else
-                        "AuctionEnded" if self.ended(lot.end) else
+                        "AuctionEnded" if self.lot_ended(lot) else
                         "AlreadyHighestBidder" if bidder == lot.bidder else
                         "BidTooLow" if amount < minimum else None)
             if expected is not None:
@@ -306,7 +347,7 @@ def make_machine(artifacts: dict[str, Artifact],
                 return
             self.as_actor(bidder, fn, amount)
             # A bid inside the time buffer pushes the end to now + buffer.
-            lot.end = max(lot.end, self.c.now() + lot.time_buffer)
+            lot.end = max(lot.end, self.pause.clock(self.c.now()) + lot.time_buffer)
             assert self.c.call(self.s.house.functions.lots(token))[1] == lot.end
             if lot.bidder is not None:
                 self.pay(self.m.house_pending, lot.bidder, lot.amount)
@@ -321,14 +362,14 @@ def make_machine(artifacts: dict[str, Artifact],
             # The sale stands whatever the winner's code does.
             self.m.owners[token] = lot.bidder
             fee = lot.amount * lot.fee_bps // 10_000
-            if fee:
-                self.credit(self.m.house_pending, self.fee_to, fee)
+            if fee:  # to the recipient of the listing, whatever the owner set since
+                self.credit(self.m.house_pending, lot.fee_to, fee)
 
         @precondition(lambda self: self.m.lots)
         @rule(data=st.data())
         def settle(self, data: st.DataObject) -> None:
             token = data.draw(st.sampled_from(sorted(self.m.lots)))
-            if not self.ended(self.m.lots[token].end):
+            if not self.lot_ended(self.m.lots[token]):
                 self.expect_revert(self.s.house.functions.settle(token), self.eoas[0],
                                    "AuctionNotEnded")
                 return
@@ -405,14 +446,28 @@ def make_machine(artifacts: dict[str, Artifact],
         @rule(pause=st.booleans())
         def owner_pauses(self, pause: bool) -> None:
             fn = self.s.house.functions.pause() if pause else self.s.house.functions.unpause()
-            if pause == self.paused:
-                self.expect_revert(fn, self.owner, "EnforcedPause" if pause else "ExpectedPause")
-                return
-            self.tx(fn, self.owner)
+            t = self.next_time()
+            self.pause.fold(t)
+            p = self.pause
+            if pause and p.at:
+                self.expect_revert(fn, self.owner, "EnforcedPause")
+            elif pause and p.resumed and t < p.resumed + MAX_PAUSE:
+                self.expect_revert(fn, self.owner, "PauseTooSoon")
+            elif not pause and not p.at:
+                self.expect_revert(fn, self.owner, "ExpectedPause")
+            elif pause:
+                self.tx(fn, self.owner)
+                p.at = self.c.now()
+            else:
+                self.tx(fn, self.owner)
+                p.paused_for += self.c.now() - p.at
+                p.at, p.resumed = 0, self.c.now()
 
-        @property
-        def paused(self) -> bool:
-            return self.c.call(self.s.house.functions.paused())
+        @invariant()
+        def pause_as_modelled(self) -> None:
+            now = self.c.now()
+            assert self.c.call(self.s.house.functions.paused()) == self.pause.paused(now)
+            assert self.c.call(self.s.house.functions.auctionClock()) == self.pause.clock(now)
 
         @rule(item=st.sampled_from([1, 2, 3]), price=st.integers(1, 10**16),
               bond=st.integers(0, 10**16), shop=st.integers(0, 3))
@@ -443,7 +498,8 @@ def make_machine(artifacts: dict[str, Artifact],
                 return
             shop, price, bond = self.items[item]
             buyer = self.buyers[who]
-            self.tx(self.s.shop.functions.order(item, quantity), buyer, price * quantity)
+            self.tx(self.s.shop.functions.order(item, quantity, self.terms(item)), buyer,
+                    price * quantity)
             order_id = len(self.m.orders) + 1
             fulfil, confirm, arbitration = self.windows
             o = Order(buyer, shop, price * quantity, bond, self.c.now() + fulfil, confirm,
@@ -452,6 +508,25 @@ def make_machine(artifacts: dict[str, Artifact],
             assert tuple(on_chain) == (buyer, o.amount, shop, o.deadline, PLACED, confirm, bond,
                                        arbitration)
             self.m.orders[order_id] = o
+
+        def terms(self, item: int) -> bytes:
+            """SupplyShop.termsOf computed from the model (an independent encoding)."""
+            shop, price, bond = self.items[item]
+            return keccak(encode(["address", "uint96", "uint96", "uint32", "uint32", "uint32"],
+                                 [shop, price, bond, *self.windows]))
+
+        @rule(item=st.sampled_from([1, 2, 3]), fulfil=st.integers(60, 30 * DAY))
+        def owner_front_runs_order(self, item: int, fulfil: int) -> None:
+            """The robot read the terms; the owner changes the windows before its order is
+            mined: the order reverts instead of binding the robot to other terms."""
+            read = self.terms(item)
+            assert self.c.call(self.s.shop.functions.termsOf(item)) == read
+            self.owner_sets_windows(fulfil, self.windows[1], self.windows[2])
+            if self.terms(item) == read:
+                return
+            _shop, price, _bond = self.items[item]
+            self.expect_revert(self.s.shop.functions.order(item, 1, read), self.robot,
+                               "TermsChanged", price)
 
         def pick_order(self, data: st.DataObject, *statuses: int) -> tuple[int, Order] | None:
             ids = sorted(i for i, o in self.m.orders.items() if o.status in statuses)
@@ -568,7 +643,8 @@ def make_machine(artifacts: dict[str, Artifact],
                 self.expect_revert(fn, self.robot, "RoundStillOpen")
                 return
             self.tx(fn, self.robot)
-            self.m.round = Round(cap, self.c.now() + duration)
+            self.m.rounds += 1
+            self.m.round = Round(self.m.rounds, cap, self.c.now() + duration)
 
         @precondition(lambda self: self.m.round is not None)
         @rule()
@@ -580,13 +656,16 @@ def make_machine(artifacts: dict[str, Artifact],
             self.tx(self.s.pool.functions.closeRound(), self.robot)
             self.close_round()
 
-        def invest_as(self, investor: str, amount: int) -> bool:
+        def invest_as(self, investor: str, amount: int, stale: bool = False) -> bool:
+            """Lends in the open round (`stale`: names the round before it, as a loan signed
+            before the robot switched rounds would)."""
             self.fold()
-            fn = self.s.pool.functions.invest()
             r = self.m.round
-            if r is None or amount > r.cap - r.raised:
+            named = self.m.rounds - 1 if stale else self.m.rounds
+            fn = self.s.pool.functions.invest(named)
+            if r is None or stale or amount > r.cap - r.raised:
                 self.expect_revert(fn, investor, "NoOpenRound" if r is None
-                                   else "RoundCapExceeded", amount)
+                                   else "WrongRound" if stale else "RoundCapExceeded", amount)
                 return False
             self.tx(fn, investor, amount)
             r.raised += amount
@@ -606,9 +685,9 @@ def make_machine(artifacts: dict[str, Artifact],
                 share = Fraction(amount * lent, total)
                 self.m.owed[investor] = self.m.owed.get(investor, Fraction(0)) + share
 
-        @rule(who=st.integers(0, 2), amount=st.integers(1, 10**18))
-        def invest(self, who: int, amount: int) -> None:
-            self.invest_as(self.investors[who], amount)
+        @rule(who=st.integers(0, 2), amount=st.integers(1, 10**18), stale=st.booleans())
+        def invest(self, who: int, amount: int, stale: bool) -> None:
+            self.invest_as(self.investors[who], amount, stale)
 
         @rule(amount=st.integers(1, 10**18))
         def repay(self, amount: int) -> None:

@@ -31,7 +31,8 @@ def gaka(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProc
 def test_build_prove_verify(gaka_env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "spec.toml").write_text(SPEC)
     built = gaka(gaka_env, tmp_path, "build", "spec.toml", "--out", "m", "--robots", "2",
-                 "--share", "1")
+                 "--share", "1", "--wallet", "0x" + "00" * 19 + "01", "--wallet",
+                 "0x" + "00" * 19 + "02")
     assert built.returncode == 0, built.stderr
     public = (tmp_path / "m" / "blueprint.json").read_text()
     assert json.loads(public)["size"] == 3 and "colour" not in public
@@ -51,8 +52,9 @@ def test_build_prove_verify(gaka_env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "forged.json").write_text(json.dumps(proof))
     forged = gaka(gaka_env, tmp_path, "verify", "m/blueprint.json", "forged.json")
     assert forged.returncode == 1
-    assert json.loads(forged.stdout) == {"index": 3, "pymerkle": False, "fast": False,
-                                         "in_order": True, "accepted": False}
+    assert json.loads(forged.stdout) == {"index": 3, "beneficiary": "0x" + "00" * 19 + "02",
+                                         "pymerkle": False, "fast": False, "in_order": True,
+                                         "accepted": False}
 
     wrong = gaka(gaka_env, tmp_path, "prove", "m/robot-1.json", "--step", "2", "--sensor",
                  "colour:red", "--action", "deliver")
@@ -65,6 +67,11 @@ def test_bad_input_is_one_error_line(gaka_env: dict[str, str], tmp_path: Path) -
     out = gaka(gaka_env, tmp_path, "build", "bad.json")
     assert out.returncode == 1 and out.stderr.startswith("error: ")
     assert len(out.stderr.strip().splitlines()) == 1
+    (tmp_path / "spec.toml").write_text(SPEC)
+    short = gaka(gaka_env, tmp_path, "build", "spec.toml", "--robots", "2", "--wallet",
+                 "0x" + "11" * 20)
+    assert short.returncode == 1
+    assert short.stderr.strip() == "error: give one --wallet per robot: 2 robots, 1 wallets"
 
 
 def test_run_prints_one_mission(gaka_env: dict[str, str], tmp_path: Path) -> None:

@@ -93,9 +93,14 @@ def test_contract_accepts_genuine_and_rejects_every_flipped_bit(
     assert not _pymerkle(leaf, root, tampered)
 
 
+def _wallets(*accounts: str) -> list[bytes]:
+    return [bytes.fromhex(a[2:]) for a in accounts]
+
+
 def _ordered(chain: Chain, registry: MissionRegistry, deadline_s: int = 1000
              ) -> tuple[int, BuiltMission]:
-    built = build(foraging_spec(COLOURS), b"ordered")
+    """Foraging with odd steps bound to account 3, even steps to account 4."""
+    built = build(foraging_spec(COLOURS), b"ordered", _wallets(*chain.accounts[3:5]))
     mission = registry.create(built.blueprint, REWARD, chain.now() + deadline_s)
     return mission, built
 
@@ -114,27 +119,28 @@ def test_ordered_mission_accepts_steps_in_order_and_pays_by_pull(
     _fails(lambda: registry.complete(mission, proofs[1], robot), "OutOfOrder")
     registry.complete(mission, proofs[0], robot)
     _fails(lambda: registry.complete(mission, proofs[0], other), "OutOfOrder")  # replay
-    forged = Proof(2, 8, proofs[1].rule, proofs[1].siblings, b"\x00" * 32 + b"guess")
+    forged = Proof(2, 8, proofs[1].rule, proofs[1].siblings,
+                   _wallets(other)[0] + b"\x00" * 32 + b"guess")
     _fails(lambda: registry.complete(mission, forged, other), "InvalidProof")
-    foreign = _proof(build(foraging_spec(COLOURS), b"another mission"), 2)
+    foreign = _proof(build(foraging_spec(COLOURS), b"another mission", _wallets(robot, other)), 2)
     _fails(lambda: registry.complete(mission, foreign, other), "InvalidProof")
     for p in proofs[1:]:
-        registry.complete(mission, p, other if p.index % 2 else robot)
+        registry.complete(mission, p, robot if p.index % 2 else other)
     state = registry.mission(mission)
     assert (state.completed, state.escrow) == (8, 0)
     assert registry.is_completed(mission, 8) and not registry.is_completed(mission, 9)
-    assert registry.owed(robot) == 5 * REWARD and registry.owed(other) == 3 * REWARD
+    assert registry.owed(robot) == 4 * REWARD and registry.owed(other) == 4 * REWARD
 
     before = chain.balance(robot)
     registry.withdraw(robot)  # revm charges no gas, so the balance moves by the reward exactly
-    assert chain.balance(robot) - before == 5 * REWARD and registry.owed(robot) == 0
+    assert chain.balance(robot) - before == 4 * REWARD and registry.owed(robot) == 0
     _fails(lambda: registry.withdraw(robot), "NothingToWithdraw")
 
 
 def test_unordered_mission_takes_any_order_once(chain: Chain,
                                                 registry: MissionRegistry) -> None:
     spec = MissionSpec("maze", False, tuple(Operation(f"cell:{i}", "build") for i in range(5)))
-    built = build(spec, b"maze")
+    built = build(spec, b"maze", _wallets(chain.accounts[5]))
     mission = registry.create(built.blueprint, REWARD, chain.now() + 1000)
     for index in (4, 1, 5):
         registry.complete(mission, _proof(built, index), chain.accounts[5])
@@ -149,7 +155,7 @@ def test_owner_reclaims_the_rest_only_after_the_deadline(
         chain: Chain, registry: MissionRegistry) -> None:
     owner = chain.accounts[0]
     mission, built = _ordered(chain, registry, deadline_s=100)
-    registry.complete(mission, _proof(built, 1), chain.accounts[7])
+    registry.complete(mission, _proof(built, 1), chain.accounts[3])
     _fails(lambda: registry.reclaim(mission, owner), "DeadlineNotReached")
     chain.increase_time(200)
     _fails(lambda: registry.complete(mission, _proof(built, 2), chain.accounts[7]),
@@ -180,9 +186,10 @@ def test_the_embedded_chain_runs_the_same_rules(tmp_path) -> None:
         p1, p2 = _proof(built, 1), _proof(built, 2)
         assert registry.verify_step(mission, p1)
         assert not registry.verify_step(mission, Proof(2, 8, p1.rule, p1.siblings, p1.leaf))
-        _fails(lambda: registry.complete(mission, p2, chain.accounts[1]), "OutOfOrder")
-        receipt = registry.complete(mission, p1, chain.accounts[1])
-        assert receipt["status"] == 1 and registry.owed(chain.accounts[1]) == REWARD
+        _fails(lambda: registry.complete(mission, p2, chain.accounts[4]), "OutOfOrder")
+        _fails(lambda: registry.complete(mission, p1, chain.accounts[4]), "NotBeneficiary")
+        receipt = registry.complete(mission, p1, chain.accounts[3])
+        assert receipt["status"] == 1 and registry.owed(chain.accounts[3]) == REWARD
     finally:
         chain.close()
 
