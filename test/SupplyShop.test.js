@@ -59,8 +59,9 @@ describe('SupplyShop', function () {
 
   it('escrows an order paid exactly price x quantity', async function () {
     const { supplies, robot, shop } = await loadFixture(withShop);
-    const tx = supplies.connect(robot).order(2, 3, await supplies.termsOf(2), { value: 3n * PRICE });
-    const deadline = BigInt(await time.latest()) + 1n + WINDOW;
+    const tx = await supplies.connect(robot).order(2, 3, await supplies.termsOf(2), { value: 3n * PRICE });
+    const mined = await ethers.provider.getBlock((await tx.wait()).blockNumber);
+    const deadline = BigInt(mined.timestamp) + WINDOW;
     await expect(tx).to.emit(supplies, 'OrderPlaced').withArgs(1, robot.address, 2, 3, 3n * PRICE, deadline);
     await expect(tx).to.changeEtherBalances([robot, supplies], [-3n * PRICE, 3n * PRICE]);
     const o = await supplies.orders(1);
