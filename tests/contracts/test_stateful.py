@@ -661,7 +661,7 @@ def make_machine(artifacts: dict[str, Artifact],
             before the robot switched rounds would)."""
             self.fold()
             r = self.m.round
-            named = self.m.rounds - 1 if stale else self.m.rounds
+            named = max(self.m.rounds - 1, 0) if stale else self.m.rounds
             fn = self.s.pool.functions.invest(named)
             if r is None or stale or amount > r.cap - r.raised:
                 self.expect_revert(fn, investor, "NoOpenRound" if r is None
