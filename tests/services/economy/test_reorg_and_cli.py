@@ -235,7 +235,7 @@ def test_logs_are_read_in_chunks_and_a_restart_rescans_nothing(hardhat_world: Wo
         relay.refused, relay.log_ranges[:] = 0, []
         where = ("--rpc-url", relay.url, "--deployment",
                  str(world.settings.deployments_dir / "localhost.json"))
-        chunk = {"GAKA_RPC_LOG_CHUNK_BLOCKS": "10"}
+        chunk = {"GAKA_LOG_CHUNK_BLOCKS": "10"}
         first = _gaka(world, "auction", "status", str(token), env=chunk, where=where)
         assert first["auctions"][0]["latest"]["highest_bidder"] == stranger
         assert relay.refused == 0 and max(b - a + 1 for a, b in relay.log_ranges) <= 10
