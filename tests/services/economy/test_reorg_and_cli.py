@@ -215,10 +215,12 @@ def test_logs_are_read_in_chunks_and_a_restart_rescans_nothing(hardhat_world: Wo
     chain.mine(40)
     relay = RpcRelay(hardhat_node, max_log_blocks=25)
     try:
-        # In process, the default chunk: refused by the relay, then split until accepted.
+        # In process, steps of 40 blocks: each request refused by the relay, then halved.
         capped = open_chain(ChainSpec("localhost", rpc_url=relay.url))
-        view = open_economy(capped, world.record, world.settings, Store(tmp_path / "v.sqlite"))
+        settings = world.settings.model_copy(update={"log_chunk_blocks": 40})
+        view = open_economy(capped, world.record, settings, Store(tmp_path / "v.sqlite"))
         report = view.sync()
+        assert report.to_block - report.from_block > 120  # in four steps or more
         assert relay.refused >= 1 and max(b - a + 1 for a, b in relay.log_ranges) <= 25
         assert min(a for a, _ in relay.log_ranges) == eco.contracts.start_block
         assert auctions.listings(view, sync=False)[token][-1].highest_bidder == stranger
@@ -226,7 +228,7 @@ def test_logs_are_read_in_chunks_and_a_restart_rescans_nothing(hardhat_world: Wo
         view.store.close()
         relay.log_ranges[:] = []
         chain.mine(3)
-        view = open_economy(capped, world.record, world.settings, Store(tmp_path / "v.sqlite"))
+        view = open_economy(capped, world.record, settings, Store(tmp_path / "v.sqlite"))
         assert view.sync().from_block == report.to_block + 1
         assert relay.log_ranges and min(a for a, _ in relay.log_ranges) > report.to_block
         view.store.close()
