@@ -247,3 +247,32 @@ def test_a_repayment_still_in_the_pool_counts_against_the_next_one(
     assert investors.repay_due(eco) == 0
     assert sum(_repaid_on_chain(world)) == OWED_WEI
     assert_reconciled(eco)
+
+
+def test_a_repayment_intent_never_claims_another_repayments_transaction(
+        embedded_world: World) -> None:
+    world = embedded_world
+    chain, c = world.chain, world.eco.contracts
+    investors.open_round(world.eco, 10**18, 86_400)
+    market.invest(chain, c, chain.accounts[2], 10**17)  # enough for both shares
+    investors.close_round(world.eco)
+    nets = [_sell(world, 30 + i, price) for i, price in enumerate(PRICES_WEI)]
+    first, second = [lots[-1].closed_tx
+                     for lots in auctions.listings(world.eco).values() if lots[-1].state == "sold"]
+
+    def crash_at(point: str, settle_tx: str):
+        def hook(at: str, key: str) -> None:
+            if at == point and key == f"repay:{settle_tx}":
+                raise Crash(key)
+        return hook
+
+    with pytest.raises(Crash):  # the first: an intent, nothing signed
+        investors.repay_from_sale(world.reopen(hook=crash_at("intent", first)), first, nets[0])
+    with pytest.raises(Crash):  # the second: mined, its outcome not yet written
+        investors.repay_from_sale(world.reopen(hook=crash_at("sent", second)), second, nets[1])
+    eco = world.reopen()
+    investors.repay_due(eco)
+    assert sorted(_repaid_on_chain(world)) == sorted(net // 2 for net in nets)
+    done = [a.tx_hash for a in eco.store.actions("repay") if a.status == "done"]
+    assert len(done) == len(set(done)) == 2
+    assert_reconciled(eco)
