@@ -223,7 +223,8 @@ def investors(
     with _economy(network, rpc_url, address, deployment) as eco:
         doc = investor_status(eco)
     lines = [f"robot {doc['robot']}: lent {_eth(doc['lent_wei'])}, owed "
-             f"{_eth(doc['owed_wei'])}, repaid {_eth(doc['repaid_wei'])}, outstanding "
+             f"{_eth(doc['owed_wei'])}, repaid {_eth(doc['repaid_wei'])} "
+             f"({_eth(doc['unconfirmed_wei'])} unconfirmed), outstanding "
              f"{_eth(doc['outstanding_wei'])}"]
     lines += [f"  {i['address']}: lent {_eth(i['lent_wei'])}, claimable "
               f"{_eth(i['claimable_wei'])}, withdrawn {_eth(i['withdrawn_wei'])}"

@@ -141,8 +141,13 @@ class Store:
                         action.tx_hash, json.dumps(action.detail, sort_keys=True)))
 
     def claimed_tx_hashes(self) -> set[str]:
-        rows = self.db.execute("SELECT tx_hash FROM actions WHERE tx_hash IS NOT NULL")
-        return {r["tx_hash"] for r in rows}
+        """Transactions an action did, or journaled and so may have done: an intent left by a
+        crash before signing never takes another action's transaction for its own."""
+        claimed = set()
+        for action in self.actions():
+            signed = action.detail.get("signed")
+            claimed |= {h for h in (action.tx_hash, signed and signed["tx_hash"]) if h}
+        return claimed
 
     # -- consumption ------------------------------------------------------------------------
     def consumption(self) -> dict[str, dict[str, float]]:

@@ -7,6 +7,11 @@ Invested event precedes its AuctionSettled event on chain (block, then log index
 round shares repayments now (closed, or past its deadline), less everything repaid so far. A
 sale made while nothing was owed therefore never pays a later round, however late it is
 repaid from; a sale after a loan whose round is still open pays once the round closes.
+
+"Repaid so far" counts every repayment the robot has sent, not only those its store has
+confirmed: with `confirmations` above 0 a repayment of a moment ago is on chain (or still in
+the node's pool) but not yet in the store, and the pool takes any amount, so two repayments in
+quick succession would otherwise both pay what only one was owed.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.auctions.auctions import listings
+from services.chain.protocol import SignedTx
 from services.economy.core import Economy
 from services.economy.errors import EconomyError
 
@@ -26,7 +32,8 @@ class Debt:
     lent_wei: int  # loans of closed rounds (they share repayments)
     pending_wei: int  # loans of the round still open
     owed_wei: int  # lent plus interest
-    repaid_wei: int  # by the robot, all time
+    repaid_wei: int  # sent by the robot, all time, confirmed or not
+    unconfirmed_wei: int  # part of it not yet `confirmations` deep, or still in the pool
     outstanding_wei: int
 
 
@@ -41,8 +48,39 @@ def _open_round(eco: Economy) -> tuple[int, int, bool]:
     return open_id, int(raised), eco.chain.now() >= int(deadline)
 
 
+def _in_flight(eco: Economy) -> dict[str, int]:
+    """Repayments journaled by the robot's unsettled actions that may still be mined: signed,
+    their nonce not yet used. Wei by transaction hash."""
+    out = {}
+    for action in eco.store.actions("repay"):
+        signed = action.detail.get("signed")
+        if action.status != "intent" or signed is None:
+            continue
+        tx = SignedTx(**signed)
+        # A used nonce: mined (then its event counts) or replaced (then it never will be).
+        if eco.chain.nonce(tx.sender) <= tx.nonce:
+            out[tx.tx_hash] = int(action.detail["amount_wei"])
+    return out
+
+
+def _repayments(eco: Economy) -> tuple[int, int]:
+    """The robot's repayments: (all sent, the unconfirmed part). Confirmed ones are the store's
+    Repaid events; unconfirmed ones the node's above the store's depth, plus those in flight."""
+    in_flight = _in_flight(eco)  # before reading events: one mined in between shows
+    pool = eco.contracts.pool
+    confirmed = [e for e in eco.store.events("Repaid", pool.address)
+                 if e["args"]["payer"] == eco.wallet]
+    shallow = [e for e in eco.chain_events(pool, ("Repaid",), eco.synced_block + 1)
+               if e["args"]["payer"] == eco.wallet]
+    seen = {e["tx_hash"] for e in confirmed + shallow}
+    unconfirmed = (sum(e["args"]["amount"] for e in shallow)
+                   + sum(wei for tx, wei in in_flight.items() if tx not in seen))
+    return sum(e["args"]["amount"] for e in confirmed) + unconfirmed, unconfirmed
+
+
 def debt(eco: Economy) -> Debt:
-    """The robot's debt, read from the pool (closed rounds) and its own repayments."""
+    """The robot's debt, read from the pool (closed rounds) and its own repayments, counting
+    those sent but not yet confirmed."""
     lent = int(eco.call(eco.contracts.pool.functions.totalLent()))
     open_id, raised, sharing = _open_round(eco)
     pending = 0
@@ -50,10 +88,9 @@ def debt(eco: Economy) -> Debt:
         lent += raised
     elif open_id:
         pending = raised
-    repaid = sum(e["args"]["amount"] for e in eco.store.events("Repaid", eco.contracts.pool.address)
-                 if e["args"]["payer"] == eco.wallet)
+    repaid, unconfirmed = _repayments(eco)
     owed = lent * (10_000 + eco.settings.repay_interest_bps) // 10_000
-    return Debt(lent, pending, owed, repaid, max(owed - repaid, 0))
+    return Debt(lent, pending, owed, repaid, unconfirmed, max(owed - repaid, 0))
 
 
 def open_round(eco: Economy, cap_wei: int, duration_s: int) -> int:
@@ -124,8 +161,23 @@ def _sale_position(eco: Economy, settle_tx: str) -> tuple[int, int]:
 def repay_from_sale(eco: Economy, settle_tx: str, net_proceeds: int) -> int:
     """Repay from one sale (its settlement transaction) by the policy; returns wei repaid."""
     key = f"repay:{settle_tx}"
+    pool = eco.contracts.pool
+
+    def find(from_block: int, claimed: set[str]) -> str | None:
+        for e in eco.chain_events(pool, ("Repaid",), from_block):
+            if e["args"]["payer"] == eco.wallet and e["tx_hash"] not in claimed:
+                return e["tx_hash"]
+        return None
+
     existing = eco.store.action(key)
-    if existing is not None and existing.status == "done":
+    # An intent left by a crash or a timeout is settled before the debt is read: its own
+    # repayment, once on chain, would otherwise leave nothing due and the intent unsettled.
+    if existing is not None and existing.status == "intent":
+        resumed = eco.resume(existing, find)
+        if resumed is not None:
+            eco.sync()
+            return int(resumed.detail["amount_wei"])
+    elif existing is not None and existing.status == "done":
         return int(existing.detail["amount_wei"])
     d = debt(eco)
     due = max(owed_before(eco, _sale_position(eco, settle_tx)) - d.repaid_wei, 0)
@@ -136,14 +188,6 @@ def repay_from_sale(eco: Economy, settle_tx: str, net_proceeds: int) -> int:
     balance = eco.chain.balance(eco.wallet)
     if balance < amount:
         raise EconomyError(f"repaying {amount} wei needs more than the wallet's {balance} wei")
-    pool = eco.contracts.pool
-
-    def find(from_block: int, claimed: set[str]) -> str | None:
-        for e in eco.chain_events(pool, ("Repaid",), from_block):
-            if e["args"]["payer"] == eco.wallet and e["tx_hash"] not in claimed:
-                return e["tx_hash"]
-        return None
-
     action = eco.once(key, "repay",
                       lambda j: eco.transact(pool.functions.repay(), value=amount, journal=j),
                       find, {"amount_wei": str(amount), "sale_tx": settle_tx})
@@ -180,6 +224,7 @@ def investor_status(eco: Economy, sync: bool = True) -> dict[str, Any]:
         "pool": pool.address, "robot": eco.wallet,
         "lent_wei": str(d.lent_wei), "pending_wei": str(d.pending_wei),
         "owed_wei": str(d.owed_wei), "repaid_wei": str(d.repaid_wei),
+        "unconfirmed_wei": str(d.unconfirmed_wei),
         "outstanding_wei": str(d.outstanding_wei),
         "repaid_in_full": d.owed_wei > 0 and d.outstanding_wei == 0,
         "policy": {"share_bps": eco.settings.repay_share_bps,

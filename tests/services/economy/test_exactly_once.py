@@ -1,6 +1,6 @@
 """Exactly once where the robot cannot see its own action yet: a transaction still in the
 node's pool after a receipt timeout, a crash between following a reorg and reopening what it
-dropped, a store that follows the chain some blocks behind."""
+dropped, a store that follows the chain some blocks behind, repayments sent back to back."""
 
 from __future__ import annotations
 
@@ -11,9 +11,15 @@ from services.chain.compiler import Artifact
 from services.chain.errors import TransactionTimeout
 from services.investors import investors
 from services.ledger.ledger import ledger_report
+from services.market import market
 from services.supplies import supplies
 from tests.services.economy.conftest import PRICES, World, assert_reconciled
-from tests.services.economy.test_policies import _mint
+from tests.services.economy.test_policies import _mint, _sell
+
+# One loan of 0.03 ETH at 10 % interest: 0.033 ETH owed. Sales of 0.04 and 0.06 ETH net
+# 0.038 and 0.057 ETH after the 5 % fee; half of each is offered to the investors.
+LOAN_WEI, INTEREST_BPS, OWED_WEI = 3 * 10**16, 1000, 33 * 10**15
+PRICES_WEI = (4 * 10**16, 6 * 10**16)
 
 
 class Crash(Exception):
@@ -174,3 +180,99 @@ def test_a_price_above_the_cap_is_refused(embedded_world: World) -> None:
 
 def _canvas_statuses(done: list[supplies.Reorder]) -> list[str]:
     return [r.status for r in done if r.supply == "canvas"]
+
+
+def _repaid_on_chain(world: World) -> list[int]:
+    """The robot's repayments as the node's Repaid events show them."""
+    c = world.eco.contracts
+    return [e.args["amount"] for e in world.chain.events(c.pool, from_block=c.start_block,
+                                                          names=("Repaid",))
+            if e.args["payer"] == world.eco.wallet]
+
+
+def _lend_then_sell_twice(world: World) -> list[int]:
+    """A closed round holding one loan, then two sales; the sales' net proceeds."""
+    eco, chain, c = world.eco, world.chain, world.eco.contracts
+    investors.open_round(eco, 10**18, 86_400)
+    market.invest(chain, c, chain.accounts[2], LOAN_WEI)
+    investors.close_round(eco)
+    nets = [_sell(world, 20 + i, price) for i, price in enumerate(PRICES_WEI)]
+    lent = world.chain.events(c.pool, from_block=c.start_block, names=("Invested",))
+    assert [e.args["amount"] for e in lent] == [LOAN_WEI]
+    # The first sale's share repays part of the debt; the second's would pay it more than once.
+    assert nets[0] // 2 < OWED_WEI < nets[0] // 2 + nets[1] // 2
+    return nets
+
+
+@pytest.mark.parametrize("name", ["embedded_world",
+                                  pytest.param("hardhat_world", marks=pytest.mark.hardhat)])
+def test_back_to_back_repayments_below_the_confirmation_depth_repay_exactly_what_is_owed(
+        name: str, request: pytest.FixtureRequest) -> None:
+    world: World = request.getfixturevalue(name)
+    world.settings = world.settings.model_copy(
+        update={"confirmations": 2, "repay_interest_bps": INTEREST_BPS})
+    eco = world.reopen()
+    nets = _lend_then_sell_twice(world)
+    world.chain.mine(2)  # both sales confirmed into the store
+    # One call repays from both sales: the second is computed while the first is unconfirmed.
+    assert investors.repay_due(eco) == OWED_WEI
+    world.chain.mine(3)
+    assert investors.repay_due(eco) == 0
+    assert _repaid_on_chain(world) == [nets[0] // 2, OWED_WEI - nets[0] // 2]
+    assert world.chain.call(eco.contracts.pool.functions.totalRepaid()) == OWED_WEI
+    assert investors.debt(eco).outstanding_wei == 0
+    assert_reconciled(eco)
+
+
+@pytest.mark.hardhat
+def test_a_repayment_still_in_the_pool_counts_against_the_next_one(
+        hardhat_world: World) -> None:
+    world = hardhat_world
+    world.settings = world.settings.model_copy(update={"repay_interest_bps": INTEREST_BPS})
+    eco = world.reopen()
+    chain = world.chain
+    nets = _lend_then_sell_twice(world)
+    sales = [lots[-1] for lots in auctions.listings(eco).values() if lots[-1].state == "sold"]
+    chain.spec.receipt_timeout_s = 1.0
+    chain._local("evm_setAutomine", [False])
+    try:
+        for lot, net in zip(sales, nets, strict=True):  # as the daemon repays token by token
+            with pytest.raises(TransactionTimeout):
+                investors.repay_from_sale(eco, lot.closed_tx, net)
+    finally:
+        chain._local("evm_setAutomine", [True])
+    chain._local("evm_mine", [])
+    assert _repaid_on_chain(world) == [nets[0] // 2, OWED_WEI - nets[0] // 2]
+    assert investors.repay_due(eco) == OWED_WEI  # both settled from their journals
+    assert investors.repay_due(eco) == 0
+    assert sum(_repaid_on_chain(world)) == OWED_WEI
+    assert_reconciled(eco)
+
+
+def test_a_repayment_intent_never_claims_another_repayments_transaction(
+        embedded_world: World) -> None:
+    world = embedded_world
+    chain, c = world.chain, world.eco.contracts
+    investors.open_round(world.eco, 10**18, 86_400)
+    market.invest(chain, c, chain.accounts[2], 10**17)  # enough for both shares
+    investors.close_round(world.eco)
+    nets = [_sell(world, 30 + i, price) for i, price in enumerate(PRICES_WEI)]
+    first, second = [lots[-1].closed_tx
+                     for lots in auctions.listings(world.eco).values() if lots[-1].state == "sold"]
+
+    def crash_at(point: str, settle_tx: str):
+        def hook(at: str, key: str) -> None:
+            if at == point and key == f"repay:{settle_tx}":
+                raise Crash(key)
+        return hook
+
+    with pytest.raises(Crash):  # the first: an intent, nothing signed
+        investors.repay_from_sale(world.reopen(hook=crash_at("intent", first)), first, nets[0])
+    with pytest.raises(Crash):  # the second: mined, its outcome not yet written
+        investors.repay_from_sale(world.reopen(hook=crash_at("sent", second)), second, nets[1])
+    eco = world.reopen()
+    investors.repay_due(eco)
+    assert sorted(_repaid_on_chain(world)) == sorted(net // 2 for net in nets)
+    done = [a.tx_hash for a in eco.store.actions("repay") if a.status == "done"]
+    assert len(done) == len(set(done)) == 2
+    assert_reconciled(eco)
