@@ -13,7 +13,6 @@ import fcntl
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gaka.config import Settings
+from gaka.files import atomic_write
 from services.chain.backends import ChainSpec, SignedTx, open_chain
 from services.chain.compiler import Artifact, compile_project, contracts_file
 from services.chain.errors import (
@@ -181,18 +181,7 @@ def load_record(path: Path) -> Deployment | None:
 
 def write_record(path: Path, record: Deployment) -> None:
     """Replace the record atomically: readers see the old or the new file, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w") as fh:
-        fh.write(record.model_dump_json(indent=2) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    atomic_write(path, (record.model_dump_json(indent=2) + "\n").encode())
 
 
 def _resolver(roles: dict[str, str], addresses: dict[str, str]) -> Callable[[Any], Any]:
