@@ -84,7 +84,7 @@ def main() -> None:
         data = Path(tmp) / "data"
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("GAKA_")}
-        env.update({"GAKA_DATA_DIR": str(data), "GAKA_CONFIG": str(data / "none.toml"),
+        env.update({"GAKA_DATA_DIR": str(data), "GAKA_CONFIG": os.devnull,
                     "GAKA_AUCTION_DURATION_S": "3600", "GAKA_PLAN_STROKES": "12",
                     "GAKA_PLAN_SIZE": "24"})
         log = (Path(tmp) / "daemon.log").open("w")

@@ -43,6 +43,6 @@ def gaka_env(tmp_path: Path) -> dict[str, str]:
     env.update({
         "GAKA_DATA_DIR": str(tmp_path / "data"),
         "GAKA_DEPLOYMENTS_DIR": str(tmp_path / "deployments"),
-        "GAKA_CONFIG": str(tmp_path / "missing.toml"),
+        "GAKA_CONFIG": os.devnull,
     })
     return env

@@ -1,6 +1,6 @@
 """Deploy the contracts of deploy.json, journaling every transaction in deployments/.
 
-The record `deployments/<network>.json` is rewritten atomically before every transaction
+The record `<deployments_dir>/<network>.json` is rewritten atomically before every transaction
 (the signed transaction as `pending`) and after it (the contract or setup call done), so a
 deploy killed at any point resumes without paying twice: a pending transaction is looked up
 on chain, and resent byte for byte if the chain never saw it. `scripts/deploy.js` writes and
@@ -116,9 +116,16 @@ class Target:
 
 def deploy_command(target_name: str) -> str:
     """The command that deploys to a target, for error messages."""
-    if target_name == "rpc":
+    if target_name.startswith("rpc"):
         return "`gaka chain deploy --rpc-url URL`"
     return f"`gaka chain deploy --network {target_name}`"
+
+
+def record_name(target_name: str, chain_id: int) -> str:
+    """The name of a target's record, deployments/<name>.json. An `--rpc-url` chain is named
+    by its chain id (`rpc-<id>`): one flag reaches any chain, and two chains must never share
+    (and overwrite) one record."""
+    return f"rpc-{chain_id}" if target_name == "rpc" else target_name
 
 
 def resolve_target(settings: Settings, network: str | None = None,
@@ -419,6 +426,7 @@ def deploy_project(settings: Settings, network: str | None = None,
     chain = open_chain(target.spec)
     try:
         out_dir = None if target.ephemeral else settings.deployments_dir
-        return deploy(chain, target.name, out_dir, settings.robot_address)
+        return deploy(chain, record_name(target.name, chain.chain_id), out_dir,
+                      settings.robot_address)
     finally:
         chain.close()

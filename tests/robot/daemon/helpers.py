@@ -26,7 +26,7 @@ FAST = {
 def daemon_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAKA_")}
     env.update(FAST)
-    env.update({"GAKA_DATA_DIR": str(data_dir), "GAKA_CONFIG": str(data_dir / "none.toml"),
+    env.update({"GAKA_DATA_DIR": str(data_dir), "GAKA_CONFIG": os.devnull,
                 "GAKA_DEPLOYMENTS_DIR": str(data_dir / "deployments"),
                 "PYTHONUNBUFFERED": "1"})
     env.update(extra)
