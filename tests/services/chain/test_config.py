@@ -86,9 +86,9 @@ def test_a_named_config_file_that_does_not_exist_is_an_error(gaka_env: dict[str,
 
 def test_one_file_serves_every_command(gaka_env: dict[str, str], tmp_path: Path) -> None:
     """The daemon's keys beside the chain's: no command refuses a key another one reads."""
-    env = with_config(gaka_env, tmp_path, 'camera = "sim"\napi_port = 8700\narm = "gcode"\n'
-                                          'arm_config = "desktop_scara4"\n'
-                                          'deployments_dir = "records"\n')
+    env = {k: v for k, v in gaka_env.items() if k != "GAKA_DEPLOYMENTS_DIR"}
+    env = with_config(env, tmp_path, 'camera = "sim"\napi_port = 8700\narm = "gcode"\n'
+                                     'arm_config = "desktop_scara4"\ndeployments_dir = "records"\n')
     shown = json.loads(gaka(env, "config", "show").stdout)
     assert (shown["api_port"], shown["arm"], shown["arm_config"]) == (8700, "gcode",
                                                                       "desktop_scara4")

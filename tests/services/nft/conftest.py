@@ -3,16 +3,13 @@ project's contracts deployed, and a cuttable HTTP relay in front of a JSON-RPC n
 
 from __future__ import annotations
 
-import http.server
 import json
 import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-import requests
 from web3.contract import Contract
 
 from robot.film import FilmSpec
@@ -21,8 +18,8 @@ from services.chain.backends import ChainSpec, open_chain
 from services.chain.compiler import compile_project
 from services.chain.deploy import deploy
 from services.chain.protocol import Chain
-from tests.conftest import free_port
 from tests.robot.conftest import random_plan
+from tests.rpc_relay import RpcRelay
 from vision.plan import save_plan
 
 
@@ -68,52 +65,6 @@ def embedded(tmp_path: Path) -> Iterator[Deployed]:
         yield deploy_nft(chain, tmp_path / "deployments")
     finally:
         chain.close()
-
-
-class RpcRelay:
-    """An HTTP relay to a JSON-RPC node that a test can cut: `up`, `down` (connections are
-    dropped), or `drop_after_send` (the first eth_sendRawTransaction reaches the node, then
-    the answer is lost and the relay goes down) — a network failure as a client meets it."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
-        self.mode = "up"
-        self.sent = 0
-        relay = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if relay.mode == "down":
-                    self.close_connection = True
-                    self.connection.close()
-                    return
-                answer = requests.post(relay.upstream, data=body, timeout=30,
-                                       headers={"Content-Type": "application/json"})
-                if b"eth_sendRawTransaction" in body:
-                    relay.sent += 1
-                    if relay.mode == "drop_after_send":
-                        relay.mode = "down"
-                        self.close_connection = True
-                        self.connection.close()
-                        return
-                self.send_response(answer.status_code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer.content)))
-                self.end_headers()
-                self.wfile.write(answer.content)
-
-            def log_message(self, *_args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
