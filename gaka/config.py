@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     keystore_password_file: Path | None = Field(None, description="file holding the password")
     rpc_timeout_s: float = Field(10.0, description="per-request RPC timeout")
     receipt_timeout_s: float = Field(120.0, description="how long to wait for a receipt")
+    log_chunk_blocks: int = Field(
+        2000, gt=0, description="blocks per eth_getLogs request (halved while a node refuses "
+                                "it) and per committed step of the economy's chain reader")
     robot_address: str | None = Field(
         None, description="robot wallet; default: dev account 1 on local chains, else the signer"
     )

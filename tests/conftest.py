@@ -1,4 +1,5 @@
-"""Shared fixtures: project paths, a Hardhat node on loopback, embedded chains."""
+"""Shared fixtures: project paths, a Hardhat node on loopback, a JSON-RPC relay in front of it,
+embedded chains."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from gaka.net import free_port  # noqa: F401  (the tests import it from here)
 from services.chain.hardhat import HARDHAT_CLI, start_hardhat_node  # noqa: F401
 from services.chain.hardhat import hardhat_node as running_hardhat_node
 from services.ipfs.jsnode import JsIpfsNode
+from tests.rpc_relay import RpcRelay  # noqa: F401  (the tests import it from here)
 
 ROOT = Path(__file__).resolve().parents[1]
 GAKA = Path(sys.executable).with_name("gaka")

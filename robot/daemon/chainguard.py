@@ -27,9 +27,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 READS = frozenset({"call", "raw_call", "balance", "get_code", "nonce", "pending_nonce",
-                   "block_number", "block_hash", "now", "get_logs", "events", "receipt"})
-ETH_READS = frozenset({"get_block", "get_balance", "get_transaction_count", "get_transaction",
-                       "get_transaction_receipt", "get_logs", "call", "get_code"})
+                   "block_number", "block_hash", "block", "now", "get_logs", "events",
+                   "receipt"})
 ATTEMPTS = 8
 
 
@@ -61,36 +60,12 @@ def retried(fn: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-class _Eth:
-    def __init__(self, eth: Any) -> None:
-        self._eth = eth
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._eth, name)
-        if name not in ETH_READS:
-            return attr
-        return lambda *a, **k: retried(lambda: attr(*a, **k))
-
-
-class _Web3:
-    """web3 with its read methods retried (the economy reads blocks and balances here)."""
-
-    def __init__(self, w3: Any) -> None:
-        self._w3 = w3
-        self.eth = _Eth(w3.eth)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._w3, name)
-
-
 class GuardedChain:
     """A Chain behind one re-entrant lock, its reads retried on flaky errors."""
 
     def __init__(self, chain: Chain, lock: threading.RLock) -> None:
         self._chain = chain
         self._lock = lock
-        w3 = getattr(chain, "w3", None)
-        self.w3 = _Web3(w3) if w3 is not None else None
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._chain, name)

@@ -95,15 +95,23 @@ def _open_lot(eco: Economy, token_id: int) -> tuple[str, int]:
     return seller, int(end_time)
 
 
+def _history(eco: Economy, token_id: int) -> list[Listing]:
+    """A token's listings up to the head: the store's, plus what the node has that is not yet
+    `confirmations` deep (the robot's own action of a moment ago, say)."""
+    house = eco.contracts.auction
+    events = (eco.store.events(AUCTION_EVENTS, house.address)
+              + eco.chain_events(house, AUCTION_EVENTS, eco.synced_block + 1))
+    return fold_listings(events, eco.chain.now()).get(token_id, [])
+
+
 def open_auction(eco: Economy, token_id: int, reserve_wei: int | None = None) -> Listing:
     """Open an auction of a token the robot holds (reserve and duration from the settings);
     an auction already open for it, or the sale that ended its last one, is returned as is."""
-    lots = listings(eco)
-    current = lots.get(token_id, [])
+    eco.sync()
+    current = _history(eco, token_id)
     seller, _ = _open_lot(eco, token_id)
     if seller != ZERO:
-        eco.sync()
-        return listings(eco, sync=False)[token_id][-1]
+        return current[-1]
     if current and current[-1].state == "sold":
         return current[-1]  # sold already (a rerun after a crash): nothing left to open
     owner = eco.call(eco.contracts.nft.functions.ownerOf(token_id))
@@ -123,12 +131,14 @@ def open_auction(eco: Economy, token_id: int, reserve_wei: int | None = None) ->
     eco.once(f"auction:{token_id}:{number}", "open_auction",
              lambda j: eco.transact(fn, journal=j), find,
              {"token_id": str(token_id), "reserve_wei": str(reserve)})
-    return listings(eco)[token_id][-1]
+    eco.sync()
+    return _history(eco, token_id)[-1]
 
 
 def settle(eco: Economy, token_id: int) -> Listing | None:
     """Settle a token's auction once it has ended; None when none is open."""
-    lots = listings(eco).get(token_id)
+    eco.sync()
+    lots = _history(eco, token_id)
     seller, end_time = _open_lot(eco, token_id)
     if seller == ZERO or not lots:
         return lots[-1] if lots else None
@@ -151,7 +161,8 @@ def settle(eco: Economy, token_id: int) -> Listing | None:
         # Anyone may settle: if someone else did it first, the auction is settled all the same.
         if _open_lot(eco, token_id)[0] != ZERO:
             raise
-    return listings(eco)[token_id][-1]
+    eco.sync()
+    return _history(eco, token_id)[-1]
 
 
 def settle_due(eco: Economy) -> list[Listing]:

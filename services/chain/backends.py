@@ -43,7 +43,16 @@ from services.chain.errors import (
 )
 from services.chain.events import EventDecoder
 from services.chain.keystore import embedded_dev_accounts, hardhat_dev_accounts
-from services.chain.protocol import Chain, Event, Journal, Log, Receipt, SignedTx
+from services.chain.protocol import (
+    Block,
+    BlockTx,
+    Chain,
+    Event,
+    Journal,
+    Log,
+    Receipt,
+    SignedTx,
+)
 from services.chain.revert import bind_contract, decode_revert
 from services.chain.revm import DEFAULT_CHAIN_ID, DEFAULT_GENESIS_TIME, RevmChain
 
@@ -87,6 +96,9 @@ class ChainSpec:
     block_time_s: int = 1
     keep_logs: bool = True
     exact_gas: bool = True
+    # JSON-RPC only: blocks per eth_getLogs request (hosted nodes cap the range or the result
+    # count; a refused request is split in halves, and the size that worked is kept).
+    log_chunk_blocks: int = 2000
 
 
 def _revert_data(exc: Exception) -> str | None:
@@ -146,6 +158,7 @@ class Web3Chain:
     backend: PersistentPyEVMBackend | None = None
     _nonces: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _log_chunk: int = 0  # blocks per eth_getLogs the node accepted; 0: spec.log_chunk_blocks
 
     @property
     def accounts(self) -> list[str]:
@@ -362,8 +375,9 @@ class Web3Chain:
         except _REVERTS as exc:
             raise _as_revert(exc, fn.contract_abi) from None
 
-    def balance(self, address: str) -> int:
-        return self._rpc(lambda: self.w3.eth.get_balance(to_checksum_address(address)))
+    def balance(self, address: str, block: int | None = None) -> int:
+        at = "latest" if block is None else block
+        return self._rpc(lambda: self.w3.eth.get_balance(to_checksum_address(address), at))
 
     def get_code(self, address: str) -> bytes:
         return bytes(self._rpc(lambda: self.w3.eth.get_code(to_checksum_address(address))))
@@ -386,18 +400,49 @@ class Web3Chain:
         except BlockNotFound:
             raise ChainError(f"block {number} does not exist on {self.network}") from None
 
+    def block(self, number: int | None = None) -> Block:
+        at = "latest" if number is None else number
+        try:
+            raw = self._rpc(lambda: self.w3.eth.get_block(at, full_transactions=True))
+        except BlockNotFound:
+            raise ChainError(f"block {number} does not exist on {self.network}") from None
+        txs = tuple(BlockTx(bytes(tx["hash"]), to_checksum_address(tx["from"]),
+                            to_checksum_address(tx["to"]) if tx.get("to") else None,
+                            int(tx["value"])) for tx in raw["transactions"])
+        return Block(int(raw["number"]), bytes(raw["hash"]), int(raw["timestamp"]),
+                     int(raw.get("baseFeePerGas") or 0), txs)
+
     def now(self) -> int:
         """Timestamp of the latest block."""
         return int(self._rpc(lambda: self.w3.eth.get_block("latest"))["timestamp"])
 
     def get_logs(self, from_block: int, to_block: int, address: str | None = None,
                  topics: list[bytes | None] | None = None) -> list[Log]:
-        query: dict[str, Any] = {"fromBlock": from_block, "toBlock": to_block}
+        """Logs of the range, asked for in chunks; a chunk the node refuses as too large is
+        split in halves, down to one block, and the size that worked is kept."""
+        query: dict[str, Any] = {}
         if address:
             query["address"] = to_checksum_address(address)
         if topics:
             query["topics"] = [None if t is None else "0x" + t.hex() for t in topics]
-        return [_log(entry) for entry in self._rpc(lambda: self.w3.eth.get_logs(query))]
+        out: list[Log] = []
+        start = from_block
+        while start <= to_block:
+            end = min(to_block, start + (self._log_chunk or self.spec.log_chunk_blocks) - 1)
+            chunk = {**query, "fromBlock": start, "toBlock": end}
+            try:
+                found = self._rpc(lambda chunk=chunk: self.w3.eth.get_logs(chunk))
+            except Web3RPCError as exc:
+                if end == start or not _too_large(exc):
+                    raise ChainError(f"eth_getLogs of blocks {start}-{end} refused by "
+                                     f"{self.network}: {exc}") from None
+                self._log_chunk = (end - start + 1) // 2
+                log.info("eth_getLogs: %s refuses %d blocks at once; asking for %d",
+                         self.network, end - start + 1, self._log_chunk)
+                continue
+            out += [_log(entry) for entry in found]
+            start = end + 1
+        return out
 
     def events(self, contract: Contract, from_block: int = 0, to_block: int | None = None,
                names: tuple[str, ...] = ()) -> list[Event]:
@@ -447,6 +492,18 @@ class Web3Chain:
         if self.backend is not None:
             self.backend.close()
             self.backend = None
+
+
+_LIMIT_WORDS = ("range", "limit", "too many", "too large", "exceed", "more than", "size")
+
+
+def _too_large(exc: Web3RPCError) -> bool:
+    """A node's refusal of an eth_getLogs as too wide or too many results (EIP-1474's "limit
+    exceeded", or the wording of hosted providers)."""
+    error = (exc.rpc_response or {}).get("error")
+    code = error.get("code") if isinstance(error, dict) else None
+    text = str(error.get("message") if isinstance(error, dict) else exc).lower()
+    return code == -32005 or any(word in text for word in _LIMIT_WORDS)
 
 
 def _log(entry: Any) -> Log:

@@ -132,14 +132,15 @@ def resolve_target(settings: Settings, network: str | None = None,
                    rpc_url: str | None = None) -> Target:
     """Turn --network / --rpc-url and the config into a chain spec with a signer."""
     network = network or settings.network
-    timeouts = {"rpc_timeout_s": settings.rpc_timeout_s,
-                "receipt_timeout_s": settings.receipt_timeout_s}
+    common = {"rpc_timeout_s": settings.rpc_timeout_s,
+              "receipt_timeout_s": settings.receipt_timeout_s,
+              "log_chunk_blocks": settings.log_chunk_blocks}
     rpc_url = rpc_url or settings.rpc_url
     if rpc_url is None and network in ("embedded", "revm"):
-        return Target(network, ChainSpec(network, data_dir=settings.data_dir, **timeouts))
+        return Target(network, ChainSpec(network, data_dir=settings.data_dir, **common))
     if rpc_url is None and network == "localhost":
         return Target("localhost", ChainSpec("localhost", rpc_url=settings.localhost_rpc_url,
-                                             **timeouts))
+                                             **common))
     if rpc_url is None and network == "sepolia":
         if not settings.sepolia_rpc_url:
             raise ChainError("network sepolia needs GAKA_SEPOLIA_RPC_URL (or --rpc-url)")
@@ -150,7 +151,7 @@ def resolve_target(settings: Settings, network: str | None = None,
             "set GAKA_KEYSTORE")
     signer = load_signer(settings.keystore, read_password(settings.keystore_password_file))
     name = network if network == "sepolia" else "rpc"
-    return Target(name, ChainSpec(name, rpc_url=rpc_url, signer=signer, **timeouts))
+    return Target(name, ChainSpec(name, rpc_url=rpc_url, signer=signer, **common))
 
 
 def bytecode_hash(artifact: Artifact) -> str:

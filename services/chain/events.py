@@ -67,11 +67,13 @@ class Reorg:
 
 @dataclass
 class Batch:
-    """What one poll found: a reorg to roll back first (if any), then new events in order."""
+    """What one poll found: a reorg to roll back first (if any), then new events in order;
+    `more` when confirmed blocks beyond `to_block` are left for the next poll."""
 
     reorg: Reorg | None
     events: list[Event]
     to_block: int
+    more: bool = False
 
 
 @dataclass
@@ -81,6 +83,8 @@ class EventWatcher:
     It remembers the hash of every block it has processed (a bounded window); when one of them
     changes, the range from the first changed block is reported as a reorg and fetched again,
     so a consumer rolls back what it derived from that range and re-applies the new events.
+    One poll reads at most `max_blocks` blocks (None: all), so a consumer that persists
+    `next_block` after each poll keeps its progress through a long history.
     """
 
     chain: Chain
@@ -89,6 +93,7 @@ class EventWatcher:
     start_block: int = 0
     confirmations: int = 0
     window: int = 64
+    max_blocks: int | None = None
     _hashes: dict[int, bytes] = field(default_factory=dict)
     _next: int | None = None
 
@@ -123,10 +128,12 @@ class EventWatcher:
             for number in [n for n in self._hashes if n >= changed]:
                 del self._hashes[number]
             self._next = changed
-        head = self.chain.block_number() - self.confirmations
+        confirmed = self.chain.block_number() - self.confirmations
         start = self.next_block
-        if head < start:
+        if confirmed < start:
             return Batch(reorg, [], start - 1)
+        head = confirmed if self.max_blocks is None else min(confirmed,
+                                                             start + self.max_blocks - 1)
         hashes = {n: self.chain.block_hash(n)
                   for n in range(max(start, head - self.window + 1), head + 1)}
         logs = self.chain.get_logs(start, head, address=self.address)
@@ -140,7 +147,7 @@ class EventWatcher:
         for number in [n for n in self._hashes if n <= head - self.window]:
             del self._hashes[number]
         self._next = head + 1
-        return Batch(reorg, events, head)
+        return Batch(reorg, events, head, head < confirmed)
 
 
 def receipt_events(abi: list[dict[str, Any]], receipt: dict[str, Any],

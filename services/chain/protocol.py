@@ -46,6 +46,27 @@ class Log:
 
 
 @dataclass(frozen=True)
+class BlockTx:
+    """One transaction of a block: who sent what to whom (`to` is None for a deployment)."""
+
+    tx_hash: bytes
+    sender: str
+    to: str | None
+    value: int
+
+
+@dataclass(frozen=True)
+class Block:
+    """A mined block: the facts a wallet's books need."""
+
+    number: int
+    hash: bytes
+    timestamp: int
+    base_fee: int
+    transactions: tuple[BlockTx, ...]
+
+
+@dataclass(frozen=True)
 class Event:
     """A log decoded against a contract ABI."""
 
@@ -90,7 +111,9 @@ class Chain(Protocol):
 
     def receipt(self, tx_hash: bytes) -> Receipt | None: ...
 
-    def balance(self, address: str) -> int: ...
+    def balance(self, address: str, block: int | None = None) -> int:
+        """Balance now, or at the end of `block`."""
+        ...
 
     def get_code(self, address: str) -> bytes: ...
 
@@ -102,10 +125,17 @@ class Chain(Protocol):
 
     def block_hash(self, number: int) -> bytes: ...
 
+    def block(self, number: int | None = None) -> Block:
+        """Block `number` (default: the latest) with its transactions; ChainError when it
+        does not exist."""
+        ...
+
     def now(self) -> int: ...
 
     def get_logs(self, from_block: int, to_block: int, address: str | None = None,
-                 topics: list[bytes | None] | None = None) -> list[Log]: ...
+                 topics: list[bytes | None] | None = None) -> list[Log]:
+        """Logs of a block range, in chain order (a node is asked in ranges it accepts)."""
+        ...
 
     def events(self, contract: Contract, from_block: int = 0, to_block: int | None = None,
                names: tuple[str, ...] = ()) -> list[Event]: ...

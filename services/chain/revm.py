@@ -34,7 +34,7 @@ from services.chain.abi import checksummed
 from services.chain.compiler import Artifact, compiler_config
 from services.chain.errors import ChainError, ContractReverted
 from services.chain.events import EventDecoder
-from services.chain.protocol import Event, Journal, Log, Receipt
+from services.chain.protocol import Block, BlockTx, Event, Journal, Log, Receipt
 from services.chain.revert import bind_contract, decode_revert
 
 DEFAULT_GENESIS_TIME = 1_700_000_000
@@ -112,6 +112,10 @@ class RevmChain:
         self._snapshot_ids: list[int] = []
         self._next_snapshot_id = 1
         self._hashes: list[bytes] = []
+        self._times: list[int] = []
+        self._block_txs: dict[int, BlockTx] = {}  # one transaction a block at most
+        # Balance after each block that changed it, per account (kept in exact mode only).
+        self._balances: dict[str, list[tuple[int, int]]] = {}
         self._content = b""
         self._undo: list[tuple[Any, ...]] = []
         self._set_block(0, genesis_time)
@@ -132,12 +136,14 @@ class RevmChain:
         """Make `number` the head (a new block, or an old one after a rollback)."""
         self._number, self._time = number, timestamp
         del self._hashes[number + 1:]
+        del self._times[number + 1:]
         if len(self._hashes) <= number:
             # Chained like a real block hash: replaced history (a reverted snapshot followed
             # by other transactions) gets new hashes, so a watcher sees the reorg.
             parent = self._hashes[number - 1] if number else bytes(32)
             self._hashes.append(keccak(parent + number.to_bytes(32, "big")
                                        + timestamp.to_bytes(32, "big") + self._content))
+            self._times.append(timestamp)
         self.evm.set_block_env(BlockEnv(number=number, timestamp=timestamp,
                                         gas_limit=BLOCK_GAS_LIMIT))
 
@@ -155,6 +161,12 @@ class RevmChain:
         if not 0 <= number <= self._number:
             raise ChainError(f"block {number} does not exist (head is {self._number})")
         return self._hashes[number]
+
+    def block(self, number: int | None = None) -> Block:
+        number = self._number if number is None else number
+        tx = self._block_txs.get(number)
+        return Block(number, self.block_hash(number), self._times[number], 0,
+                     (tx,) if tx is not None else ())
 
     def now(self) -> int:
         return self._time
@@ -204,14 +216,32 @@ class RevmChain:
                 self._undo.append(("slot", address, slot, before))
             self._put_slot(address, slot, after)
         self.evm.reset_transient_storage()
+        for address, info in infos.items():
+            self._record_balance(_checksum(address), int(info.balance))
         return out
+
+    def _record_balance(self, address: str, balance: int) -> None:
+        history = self._balances.setdefault(address, [])
+        if history and history[-1][1] == balance:
+            return
+        if history and history[-1][0] == self._number:
+            history[-1] = (self._number, balance)
+        else:
+            history.append((self._number, balance))
 
     def _put_slot(self, address: str, slot: int, value: int) -> None:
         # Inserting into a cold account writes the database, then loads the account: unload it.
         self._peek(lambda: self.evm.insert_account_storage(address, slot, value))
 
-    def balance(self, address: str) -> int:
-        return int(self._peek(lambda: self.evm.get_balance(_checksum(address))))
+    def balance(self, address: str, block: int | None = None) -> int:
+        if block is None or block == self._number:
+            return int(self._peek(lambda: self.evm.get_balance(_checksum(address))))
+        self.block_hash(block)  # ChainError past the head
+        if not self._exact:
+            raise ChainError("past balances need a revm chain opened with exact_gas=True")
+        history = self._balances.get(_checksum(address), [])
+        at = bisect.bisect_right(history, (block, float("inf"))) - 1
+        return history[at][1] if at >= 0 else 0
 
     def get_code(self, address: str) -> bytes:
         # revm hands out its analysed copy, padded with zeros; EXTCODESIZE knows the true length.
@@ -294,7 +324,7 @@ class RevmChain:
                 raise failure from None
             used = self._gas(int(self.evm.result.gas_used) if self.evm.result else 0, data)
             self._atomic(lambda: self._bump_nonce(sender))
-            self._store(self._receipt(tx_hash, sender, to, None, 0, used, []))
+            self._store(self._receipt(tx_hash, sender, to, None, 0, used, []), value)
             raise ContractReverted(failure.reason, failure.data, "0x" + tx_hash.hex()) from None
         result = self.evm.result
         logs = [Log(_checksum(entry.address),
@@ -303,7 +333,7 @@ class RevmChain:
                 for i, entry in enumerate(result.logs)]
         receipt = self._receipt(tx_hash, sender, to, created, 1,
                                 self._gas(int(result.gas_used), data), logs)
-        self._store(receipt)
+        self._store(receipt, value)
         return receipt
 
     def _receipt(self, tx_hash: bytes, sender: str, to: str | None, created: str | None,
@@ -316,9 +346,11 @@ class RevmChain:
                 "transactionHash": tx_hash, "from": sender, "to": to,
                 "contractAddress": created, "logs": logs}
 
-    def _store(self, receipt: Receipt) -> None:
+    def _store(self, receipt: Receipt, value: int) -> None:
         self._receipts[receipt["transactionHash"]] = receipt
         self._order.append(receipt["transactionHash"])
+        self._block_txs[receipt["blockNumber"]] = BlockTx(
+            receipt["transactionHash"], receipt["from"], receipt["to"], value)
         if self._keep_logs:
             for log in receipt["logs"]:
                 self._logs.append(log)
@@ -421,8 +453,11 @@ class RevmChain:
                 self._put_slot(entry[1], entry[2], entry[3])
         del self._undo[saved.undo:]
         for tx_hash in self._order[saved.receipts:]:
-            del self._receipts[tx_hash]
+            del self._block_txs[self._receipts.pop(tx_hash)["blockNumber"]]
         del self._order[saved.receipts:]
+        for history in self._balances.values():
+            while history and history[-1][0] > saved.number:
+                history.pop()
         del self._logs[saved.logs:]
         del self._log_blocks[saved.logs:]
         self._set_block(saved.number, saved.time)

@@ -1,9 +1,10 @@
 """`gaka wallet`, `gaka auction status|settle`, `gaka supplies`, `gaka investors`.
 
-Each reads the chain directly (no daemon): it replays the economy's events from the deployment
-block into a private in-memory store, so it works from any terminal while the robot acts, for
-the robot of the deployment record or, with --address, any other wallet. `--json` prints a
-document valid against the schema shipped in services/economy/schemas/.
+Each reads the chain directly (no daemon) into its own store under the data dir (a view kept
+apart from the robot's), going on from where its last run stopped, so it works from any
+terminal while the robot acts, for the robot of the deployment record or, with --address, any
+other wallet. `gaka supplies` shows the inventory the robot recorded in its own store. `--json`
+prints a document valid against the schema shipped in services/economy/schemas/.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ def _economy(network: str | None, rpc_url: str | None, address: str | None,
     from services.chain.deploy import Target, record_name, resolve_target
     from services.chain.errors import ChainError
     from services.economy.core import open_economy, read_record
-    from services.economy.store import Store
 
     settings = Settings() if network is None else Settings(network=network)
     try:
@@ -55,7 +55,8 @@ def _economy(network: str | None, rpc_url: str | None, address: str | None,
         name = "sepolia" if (network or settings.network) == "sepolia" and not rpc_url else "rpc"
         target = Target(
             name, ChainSpec(name, rpc_url=url, rpc_timeout_s=settings.rpc_timeout_s,
-                            receipt_timeout_s=settings.receipt_timeout_s))
+                            receipt_timeout_s=settings.receipt_timeout_s,
+                            log_chunk_blocks=settings.log_chunk_blocks))
     if deployment is not None:  # read before the chain is opened: a typo fails fast
         try:
             record = json.loads(deployment.read_text())
@@ -67,8 +68,11 @@ def _economy(network: str | None, rpc_url: str | None, address: str | None,
     try:
         if deployment is None:
             record = read_record(settings, record_name(target.name, chain.chain_id))
-        eco = open_economy(chain, record, settings, Store(":memory:"), wallet=address)
-        yield eco
+        eco = open_economy(chain, record, settings, wallet=address, view=True)
+        try:
+            yield eco
+        finally:
+            eco.store.close()
     finally:
         chain.close()
 
@@ -179,22 +183,27 @@ def supplies(
     address: str | None = AddressOpt, deployment: Path | None = DeploymentOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Inventory (kept by the robot on this machine), thresholds and supply orders."""
-    from services.economy.core import store_path
-    from services.economy.store import read_consumption
+    """Inventory (as the robot on this machine last recorded it), thresholds, orders."""
+    from services.economy.core import Economy, store_path
+    from services.economy.store import Store
     from services.supplies.supplies import supplies_status
 
     with _economy(network, rpc_url, address, deployment) as eco:
-        local = store_path(eco.settings, eco.chain, eco.wallet, eco.contracts.auction.address)
-        recorded = read_consumption(local)
-        for painting, used in recorded.items():
-            eco.store.add_consumption(painting, used)
-        doc = supplies_status(eco, with_inventory=local.is_file())
-        doc["order_supplies_known"] = local.is_file()
+        kept = store_path(eco.settings, eco.chain, eco.wallet, eco.contracts.auction.address)
+        if kept.is_file():
+            robot = Economy(eco.chain, eco.contracts, Store(kept, readonly=True), eco.settings,
+                            eco.wallet)
+            try:
+                doc = supplies_status(robot, sync=False, source="kept")
+            finally:
+                robot.store.close()
+        else:
+            doc = supplies_status(eco, source="none")
     lines = [f"wallet {doc['wallet']}, shop {doc['shop']}"]
     if doc["inventory"] is None:
         lines.append("inventory: not kept on this machine (orders only)")
     else:
+        lines.append(f"inventory as of block {doc['as_of_block']}:")
         lines += [f"  {k:20s} {v:10.2f}" for k, v in doc["inventory"].items()]
     lines += [f"order {o['order_id']}: {o['quantity']} × item {o['item_id']} "
               f"({o['supply'] or '?'}) {o['status']}" for o in doc["orders"]]

@@ -135,16 +135,6 @@ class Economy:
         self._decoder = EventDecoder(self._abi)
 
     # -- reading the chain -------------------------------------------------------------------
-    @property
-    def w3(self) -> Web3:
-        """Blocks, historical balances: the ledger needs a chain that serves them."""
-        w3 = getattr(self.chain, "w3", None)
-        if w3 is None:
-            raise EconomyError(f"the ledger reads blocks and past balances, which the "
-                               f"{self.chain.network} chain does not keep; use embedded, "
-                               "localhost or an RPC node")
-        return w3
-
     def call(self, fn: Any) -> Any:
         return self.chain.call(fn, sender=self.wallet)
 
@@ -156,46 +146,70 @@ class Economy:
         if from_block > head:
             return []
         logs = self.chain.get_logs(from_block, head, address=contract.address)
-        return [{"block": e.log.block_number, "tx_hash": _hex(e.log.tx_hash), "name": e.name,
-                 "args": e.args, "address": e.log.address}
-                for e in self._decoder.decode_all(logs, names)]
+        times: dict[int, int] = {}
+        out = []
+        for e in self._decoder.decode_all(logs, names):
+            number = e.log.block_number
+            if number not in times:
+                times[number] = self.chain.block(number).timestamp
+            out.append({"block": number, "log_index": e.log.log_index,
+                        "tx_hash": _hex(e.log.tx_hash), "name": e.name, "args": e.args,
+                        "address": e.log.address, "time": times[number]})
+        return out
 
     # -- following the chain ------------------------------------------------------------------
     def _watcher(self) -> EventWatcher:
         cursor = self.store.get_meta("cursor")
-        if cursor is None:
-            return EventWatcher(self.chain, None, self._abi,
-                                start_block=self.contracts.start_block,
-                                confirmations=self.settings.confirmations)
-        hashes = {int(k): bytes.fromhex(v) for k, v in cursor["hashes"].items()}
         # No address: every contract's logs; only the economy's are kept below.
-        return EventWatcher(self.chain, None, self._abi, start_block=self.contracts.start_block,
-                            confirmations=self.settings.confirmations, _hashes=hashes,
-                            _next=int(cursor["next"]))
+        watcher = EventWatcher(self.chain, None, self._abi,
+                               start_block=self.contracts.start_block,
+                               confirmations=self.settings.confirmations,
+                               max_blocks=self.settings.log_chunk_blocks)
+        if cursor is not None:
+            watcher._hashes = {int(k): bytes.fromhex(v) for k, v in cursor["hashes"].items()}
+            watcher._next = int(cursor["next"])
+        return watcher
+
+    @property
+    def synced_block(self) -> int:
+        """The last block the store has read (the one before the first when none)."""
+        cursor = self.store.get_meta("cursor")
+        return (int(cursor["next"]) if cursor else self.contracts.start_block) - 1
 
     def _wallet_txs(self, number: int) -> tuple[int, list[WalletTx]]:
-        block = self.w3.eth.get_block(number, full_transactions=True)
+        block = self.chain.block(number)
         out = []
-        for tx in block["transactions"]:
-            sender = Web3.to_checksum_address(tx["from"])
-            to = Web3.to_checksum_address(tx["to"]) if tx.get("to") else None
-            if self.wallet not in (sender, to):
+        for tx in block.transactions:
+            if self.wallet not in (tx.sender, tx.to):
                 continue
-            receipt = self.chain.receipt(bytes(tx["hash"]))
+            receipt = self.chain.receipt(tx.tx_hash)
             if receipt is None:
-                raise ChainError(f"no receipt for mined transaction {_hex(tx['hash'])}")
+                raise ChainError(f"no receipt for mined transaction {_hex(tx.tx_hash)}")
             names = tuple(e.name for e in self._decoder.decode_all(receipt["logs"]))
-            out.append(WalletTx(_hex(tx["hash"]), number, int(block["timestamp"]), sender, to,
-                                int(tx["value"]),
+            out.append(WalletTx(_hex(tx.tx_hash), number, block.timestamp, tx.sender, tx.to,
+                                tx.value,
                                 int(receipt["gasUsed"]) * int(receipt["effectiveGasPrice"]),
                                 receipt["status"] == 1, names))
-        return int(block["timestamp"]), out
+        return block.timestamp, out
 
     def balance_at(self, block: int) -> int:
-        return int(self.w3.eth.get_balance(self.wallet, block))
+        return self.chain.balance(self.wallet, block)
 
     def sync(self) -> SyncReport:
-        """Read every confirmed block not read yet (after rolling back a reorganised range)."""
+        """Read every confirmed block not read yet (after rolling back a reorganised range),
+        `log_chunk_blocks` at a time, each step committed with the cursor: a restart goes on
+        from the last step, never from the deployment block."""
+        steps = [self._sync_step()]
+        while steps[-1][1]:
+            steps.append(self._sync_step())
+        reports = [report for report, _ in steps]
+        return SyncReport(reports[0].from_block, reports[-1].to_block,
+                          sum(r.events for r in reports), sum(r.entries for r in reports),
+                          next((r.reorg for r in reports if r.reorg), None),
+                          sum(r.unattributed_wei for r in reports))
+
+    def _sync_step(self) -> tuple[SyncReport, bool]:
+        """One poll of the watcher, stored in one transaction; True when more blocks wait."""
         watcher = self._watcher()
         first = watcher.next_block
         batch = watcher.poll()
@@ -255,7 +269,7 @@ class Economy:
                 "hashes": {str(k): v.hex() for k, v in watcher._hashes.items()}})
         return SyncReport(start, batch.to_block, len(rows), len(new),
                           (batch.reorg.from_block, batch.reorg.to_block) if batch.reorg else None,
-                          unattributed)
+                          unattributed), batch.more
 
     def _reopen_reorged_actions(self, from_block: int) -> None:
         """An action whose transaction the reorg dropped is an intent again (looked for, then
@@ -374,16 +388,29 @@ def store_path(settings: Settings, chain: Chain, wallet: str, auction: str) -> P
     return settings.data_dir / "economy" / name
 
 
+def view_path(settings: Settings, chain: Chain, wallet: str, contracts: Contracts) -> Path:
+    """Where a reader other than the robot (the CLI) keeps what it has read of the chain, so
+    its next run reads on from there. Named also by the deployment block's hash: a fresh dev
+    chain with the same addresses gets a fresh view."""
+    start = chain.block_hash(contracts.start_block).hex()[:8]
+    name = (f"{chain.network}-{chain.chain_id}-{wallet}-{contracts.auction.address[:10]}-"
+            f"{start}.sqlite")
+    return settings.data_dir / "economy" / "views" / name
+
+
 def open_economy(chain: Chain, record: dict[str, Any], settings: Settings,
                  store: Store | None = None, wallet: str | None = None,
-                 hook: Hook | None = None) -> Economy:
-    """The economy of `wallet` (default: the deployment's robot) on `chain`."""
+                 hook: Hook | None = None, view: bool = False) -> Economy:
+    """The economy of `wallet` (default: the deployment's robot) on `chain`, over `store`
+    (default: the robot's store of that wallet, or with `view` a reader's own)."""
     contracts = load_contracts(chain, record)
     wallet = wallet or contracts.robot
     if not Web3.is_address(wallet):
         raise EconomyError(f"{wallet!r} is not an Ethereum address (0x and 40 hex digits)")
     wallet = Web3.to_checksum_address(wallet)
-    if store is None:
+    if store is None and view:
+        store = Store(view_path(settings, chain, wallet, contracts))
+    elif store is None:
         store = Store(store_path(settings, chain, wallet, contracts.auction.address))
     meta = {"chain_id": chain.chain_id, "wallet": wallet, "auction": contracts.auction.address}
     known = store.get_meta("identity")

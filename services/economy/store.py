@@ -2,7 +2,9 @@
 
 Chain facts (events, wallet transactions, ledger entries, balances) carry their block number,
 so a reorganised range is deleted and read again; what the robot did off chain (paintings'
-consumption) and what it set out to do (actions with idempotency keys) carry none. Wei are
+consumption) and what it set out to do (actions with idempotency keys) carry none. The meta
+table holds the read cursor, the store's identity and the inventory the robot last computed
+(for `gaka supplies` in another process). Wei are
 stored as decimal text: they do not fit SQLite's 64-bit integers.
 """
 
@@ -51,9 +53,15 @@ class Store:
     """The SQLite file (WAL; every change in one transaction, so a crash loses none half-done).
 
     One connection, usable from any thread but by one at a time: callers serialise (the
-    daemon holds its lock); other processes open their own."""
+    daemon holds its lock); other processes open their own, or look in `readonly`."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, readonly: bool = False) -> None:
+        self.readonly = readonly
+        if readonly:
+            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+                                      timeout=30, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            return
         if str(path) != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30,
@@ -177,16 +185,3 @@ def _loads_args(text: str) -> dict[str, Any]:
 
     return {k: dec(v) for k, v in json.loads(text).items()}
 
-
-def read_consumption(path: Path) -> dict[str, dict[str, float]]:
-    """Consumption recorded in another process's store, read-only (empty when absent)."""
-    if not path.is_file():
-        return {}
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        rows = db.execute("SELECT painting, detail FROM consumption ORDER BY rowid").fetchall()
-    except sqlite3.OperationalError:
-        return {}
-    finally:
-        db.close()
-    return {painting: json.loads(detail) for painting, detail in rows}

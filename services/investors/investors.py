@@ -1,7 +1,12 @@
 """Loans come in through InvestorPool rounds; the robot repays a share of each sale's net
 proceeds until what it owes (the loans of closed rounds, plus interest) is repaid.
 
-A sale is identified by its settlement transaction, so each is repaid from at most once.
+A sale is identified by its settlement transaction, so each is repaid from at most once. A
+sale repays only loans made before it: it may pay at most what is owed for the loans whose
+Invested event precedes its AuctionSettled event on chain (block, then log index) and whose
+round shares repayments now (closed, or past its deadline), less everything repaid so far. A
+sale made while nothing was owed therefore never pays a later round, however late it is
+repaid from; a sale after a loan whose round is still open pays once the round closes.
 """
 
 from __future__ import annotations
@@ -25,19 +30,26 @@ class Debt:
     outstanding_wei: int
 
 
+def _open_round(eco: Economy) -> tuple[int, int, bool]:
+    """The pool's open round (0 when none), what it raised, and whether it shares repayments
+    already: a round past its deadline is folded in by the next pool transaction."""
+    pool = eco.contracts.pool.functions
+    open_id = int(eco.call(pool.openRoundId()))
+    if not open_id:
+        return 0, 0, True
+    _cap, raised, deadline, _ = eco.call(pool.rounds(open_id))
+    return open_id, int(raised), eco.chain.now() >= int(deadline)
+
+
 def debt(eco: Economy) -> Debt:
     """The robot's debt, read from the pool (closed rounds) and its own repayments."""
-    pool = eco.contracts.pool.functions
-    lent = int(eco.call(pool.totalLent()))
+    lent = int(eco.call(eco.contracts.pool.functions.totalLent()))
+    open_id, raised, sharing = _open_round(eco)
     pending = 0
-    open_id = int(eco.call(pool.openRoundId()))
-    if open_id:
-        _cap, raised, deadline, _ = eco.call(pool.rounds(open_id))
-        # A round past its deadline is folded in by the next pool transaction.
-        if eco.chain.now() >= int(deadline):
-            lent += int(raised)
-        else:
-            pending = int(raised)
+    if open_id and sharing:
+        lent += raised
+    elif open_id:
+        pending = raised
     repaid = sum(e["args"]["amount"] for e in eco.store.events("Repaid", eco.contracts.pool.address)
                  if e["args"]["payer"] == eco.wallet)
     owed = lent * (10_000 + eco.settings.repay_interest_bps) // 10_000
@@ -91,13 +103,34 @@ def repayment_for(net_proceeds: int, share_bps: int, outstanding: int) -> int:
     return min(net_proceeds * share_bps // 10_000, outstanding)
 
 
+def owed_before(eco: Economy, position: tuple[int, int]) -> int:
+    """Owed for the loans made before a chain position (block, log index) whose rounds share
+    repayments now, interest included (see the module docstring)."""
+    open_id, _raised, sharing = _open_round(eco)
+    waiting = open_id if open_id and not sharing else None
+    lent = sum(e["args"]["amount"] for e in eco.store.events("Invested", eco.contracts.pool.address)
+               if (e["block"], e["log_index"]) < position and e["args"]["roundId"] != waiting)
+    return lent * (10_000 + eco.settings.repay_interest_bps) // 10_000
+
+
+def _sale_position(eco: Economy, settle_tx: str) -> tuple[int, int]:
+    for e in eco.store.events("AuctionSettled", eco.contracts.auction.address):
+        if e["tx_hash"] == settle_tx:
+            return e["block"], e["log_index"]
+    raise EconomyError(f"no settlement in transaction {settle_tx} among the events read so far "
+                       f"(up to block {eco.synced_block})")
+
+
 def repay_from_sale(eco: Economy, settle_tx: str, net_proceeds: int) -> int:
     """Repay from one sale (its settlement transaction) by the policy; returns wei repaid."""
     key = f"repay:{settle_tx}"
     existing = eco.store.action(key)
     if existing is not None and existing.status == "done":
         return int(existing.detail["amount_wei"])
-    amount = repayment_for(net_proceeds, eco.settings.repay_share_bps, debt(eco).outstanding_wei)
+    d = debt(eco)
+    due = max(owed_before(eco, _sale_position(eco, settle_tx)) - d.repaid_wei, 0)
+    amount = repayment_for(net_proceeds, eco.settings.repay_share_bps,
+                           min(due, d.outstanding_wei))
     if amount <= 0:
         return 0
     balance = eco.chain.balance(eco.wallet)

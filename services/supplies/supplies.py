@@ -51,6 +51,7 @@ def consume_painting(eco: Economy, painting_id: str, plan: Plan) -> dict[str, fl
     s = eco.settings
     used = consumption_of(plan, s.supplies_paint_ml_per_mm2, s.supplies_brush_life_m)
     eco.store.add_consumption(painting_id, used)
+    inventory(eco, sync=False)  # kept for readers in other processes
     return eco.store.consumption()[painting_id]
 
 
@@ -99,9 +100,27 @@ def _unit(eco: Economy, supply: str) -> float:
 
 
 def inventory(eco: Economy, sync: bool = True) -> dict[str, float]:
-    """Stock per supply now: start + deliveries − consumption (negative means a stockout)."""
+    """Stock per supply now: start + deliveries − consumption (negative means a stockout).
+    The robot's store keeps the last one computed, with its block (see `kept_inventory`)."""
     if sync:
         eco.sync()
+    stock = _stock(eco)
+    kept = {"block": eco.synced_block, "stock": stock}
+    if not eco.store.readonly and eco.store.get_meta("inventory") != kept:
+        with eco.store.tx() as db:
+            eco.store.set_meta(db, "inventory", kept)
+    return stock
+
+
+def kept_inventory(eco: Economy) -> tuple[dict[str, float], int] | None:
+    """The inventory the robot last computed over this store, and the block it had read by
+    then; None before its first. Another process shows the robot's stock with it, computed
+    with the robot's configuration rather than its own."""
+    kept = eco.store.get_meta("inventory")
+    return None if kept is None else (kept["stock"], int(kept["block"]))
+
+
+def _stock(eco: Economy) -> dict[str, float]:
     s = eco.settings
     stock: dict[str, float] = {k: float(v) for k, v in s.supplies_start.items()}
     for used in eco.store.consumption().values():
@@ -139,8 +158,8 @@ class Reorder:
 def _gas_price_ceiling(eco: Economy) -> int:
     """What a transaction may pay per gas now: twice the base fee plus the tip the chain
     layer adds (1 gwei on a node, none on the embedded chain)."""
-    base = int(eco.w3.eth.get_block("latest").get("baseFeePerGas") or 0)
-    return 2 * base + (0 if eco.chain.network == "embedded" else 10**9)
+    base = eco.chain.block().base_fee
+    return 2 * base + (0 if eco.chain.network in ("embedded", "revm") else 10**9)
 
 
 def _shortages(eco: Economy, stock: dict[str, float]) -> list[tuple[str, float]]:
@@ -289,14 +308,23 @@ def confirm_deliveries(eco: Economy) -> list[int]:
     return confirmed
 
 
-def supplies_status(eco: Economy, with_inventory: bool = True) -> dict[str, Any]:
-    """Inventory (when this machine keeps it), thresholds and the wallet's orders."""
-    eco.sync()
+def supplies_status(eco: Economy, sync: bool = True, source: str = "robot") -> dict[str, Any]:
+    """Inventory, thresholds and the wallet's orders. `source`: `robot` computes the
+    inventory (the robot's own economy), `kept` shows what the robot recorded in this store
+    (another process), `none` leaves it out (a machine without the robot's store)."""
+    if sync:
+        eco.sync()
     s = eco.settings
+    stock, block = None, eco.synced_block
+    if source == "robot":
+        stock = inventory(eco, sync=False)
+    elif source == "kept":
+        stock, block = kept_inventory(eco) or (None, block)
     return {
         "wallet": eco.wallet, "shop": eco.contracts.shop.address,
-        "inventory": inventory(eco, sync=False) if with_inventory else None,
+        "inventory": stock, "as_of_block": block,
         "paintings_recorded": len(eco.store.consumption()),
         "thresholds": dict(s.supplies_thresholds), "targets": dict(s.supplies_targets),
         "orders": [o.to_dict() for o in orders(eco)],
+        "order_supplies_known": source != "none",
     }

@@ -16,10 +16,10 @@ from eth_account import Account
 
 from services.chain.backends import Chain, ChainSpec, open_chain
 from services.chain.compiler import compile_project
-from services.chain.errors import ContractReverted, RPCUnavailable
+from services.chain.errors import ChainError, ContractReverted, RPCUnavailable
 from services.chain.events import EventDecoder, receipt_events
 from services.chain.keystore import create_keystore, load_signer
-from tests.conftest import ROOT
+from tests.conftest import ROOT, RpcRelay
 
 
 @pytest.fixture(scope="module")
@@ -138,6 +138,31 @@ def test_balances_move_by_exactly_the_value_sent(chain: Chain) -> None:
     assert chain.balance(fresh) == 12345
     assert receipt["gasUsed"] == 21_000
     assert chain.get_code(fresh) == b""
+
+
+def test_blocks_list_their_transactions_and_past_balances_stay_readable(
+        chain: Chain, counter_artifact) -> None:
+    fresh = Account.create().address
+    before = chain.block_number()
+    paid = chain.send_eth(fresh, 1000)
+    counter = chain.deploy(counter_artifact)
+    called = chain.transact(counter.functions.add(5))
+    topped = chain.send_eth(fresh, 234)
+    block = chain.block(paid["blockNumber"])
+    assert (block.number, block.hash) == (paid["blockNumber"], paid["blockHash"])
+    assert [(t.sender, t.to, t.value) for t in block.transactions
+            if t.tx_hash == paid["transactionHash"]] == [(chain.accounts[0], fresh, 1000)]
+    assert [(t.to, t.value) for t in chain.block(called["blockNumber"]).transactions
+            if t.tx_hash == called["transactionHash"]] == [(counter.address, 0)]
+    assert chain.block(topped["blockNumber"]).timestamp >= block.timestamp > 0
+    latest = chain.block()
+    assert latest.number == chain.block_number() and latest.base_fee >= 0
+    assert chain.balance(fresh, before) == 0
+    assert chain.balance(fresh, paid["blockNumber"]) == 1000
+    assert chain.balance(fresh, topped["blockNumber"] - 1) == 1000
+    assert chain.balance(fresh, topped["blockNumber"]) == 1234 == chain.balance(fresh)
+    with pytest.raises(ChainError, match="does not exist"):
+        chain.block(chain.block_number() + 1000)
 
 
 def test_snapshot_and_revert(local: Chain, counter_artifact) -> None:
@@ -282,3 +307,39 @@ def test_deploy_with_a_record_on_every_local_backend(local: Chain, tmp_path: Pat
     assert record["contracts"] and record["redeployed"] == sorted(record["contracts"])
     for entry in record["contracts"].values():
         assert local.get_code(entry["address"])
+
+
+def test_logs_come_in_chunks_that_a_capped_node_accepts(hardhat_node: str,
+                                                         counter_artifact) -> None:
+    direct = open_chain(ChainSpec("localhost", rpc_url=hardhat_node))
+    counter = direct.deploy(counter_artifact)
+    first = direct.transact(counter.functions.add(1))["blockNumber"]
+    direct.mine(60)
+    direct.transact(counter.functions.add(2))
+    direct.mine(30)
+    last = direct.transact(counter.functions.add(3))["blockNumber"]
+    expected = direct.get_logs(first, last, counter.address)
+    assert len(expected) == 3
+    relay = RpcRelay(hardhat_node, max_log_blocks=25)
+    try:
+        # The default chunk is above the cap: refused, then split until the node accepts.
+        capped = open_chain(ChainSpec("localhost", rpc_url=relay.url))
+        assert capped.get_logs(first, last, counter.address) == expected
+        assert relay.refused >= 1
+        assert max(b - a + 1 for a, b in relay.log_ranges) <= 25
+        served = sorted(relay.log_ranges)
+        assert served[0][0] == first and served[-1][1] == last
+        assert all(b + 1 == c for (_, b), (c, _) in zip(served, served[1:], strict=False))
+        # The accepted size is remembered: no refusal the second time.
+        relay.refused, relay.log_ranges[:] = 0, []
+        assert capped.get_logs(first, last, counter.address) == expected
+        assert relay.refused == 0
+        sized = open_chain(ChainSpec("localhost", rpc_url=relay.url, log_chunk_blocks=10))
+        relay.log_ranges[:] = []
+        assert sized.get_logs(first, last, counter.address) == expected
+        assert relay.refused == 0 and max(b - a + 1 for a, b in relay.log_ranges) <= 10
+        relay.max_log_blocks = 0  # not even one block: the node's refusal is the error
+        with pytest.raises(ChainError, match="exceeds max block range"):
+            sized.get_logs(first, first, counter.address)
+    finally:
+        relay.close()

@@ -17,13 +17,15 @@ import jsonschema
 import pytest
 
 from services.auctions import auctions
+from services.chain.backends import ChainSpec, open_chain
 from services.economy.core import open_economy
 from services.economy.schemas import SCHEMAS, load_schema
+from services.economy.store import Store
 from services.investors import investors
 from services.ledger.ledger import ledger_report
 from services.market import market
 from services.supplies import supplies
-from tests.conftest import GAKA
+from tests.conftest import GAKA, RpcRelay
 from tests.services.economy.conftest import World, assert_reconciled
 
 pytestmark = pytest.mark.hardhat
@@ -71,12 +73,13 @@ def test_a_reorg_rolls_ledger_and_auction_back_and_re_applies_them(hardhat_world
     assert_reconciled(eco)
 
 
-def _gaka(world: World, *args: str) -> dict[str, Any]:
+def _gaka(world: World, *args: str, env: dict[str, str] | None = None,
+          where: tuple[str, ...] = ("--network", "localhost")) -> dict[str, Any]:
     env = {"GAKA_DATA_DIR": str(world.settings.data_dir),
            "GAKA_DEPLOYMENTS_DIR": str(world.settings.deployments_dir),
            "GAKA_LOCALHOST_RPC_URL": world.settings.localhost_rpc_url,
-           "GAKA_CONFIG": os.devnull, "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([str(GAKA), *args, "--network", "localhost", "--json"], env=env,
+           "GAKA_CONFIG": os.devnull, "PATH": "/usr/bin:/bin", **(env or {})}
+    out = subprocess.run([str(GAKA), *args, *where, "--json"], env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
@@ -177,3 +180,72 @@ def test_every_command_from_a_second_process_while_the_robot_acts(hardhat_world:
     assert other["reconciled"] and other["wallet"] == world.chain.accounts[4]
     final = ledger_report(world.eco)
     assert final.reconciled and final.totals["sale_proceeds"] > 0
+
+
+def test_gaka_supplies_shows_the_stock_the_robot_keeps(hardhat_world: World) -> None:
+    world = hardhat_world
+    # Black runs low after one painting (60.1 − 0.16 ml ≤ 60): paint is ordered and delivered.
+    world.settings = world.settings.model_copy(update={"supplies_paint_ml_start": 60.1})
+    eco = world.reopen()
+    token = _mint(world, 3)
+    supplies.consume_painting(eco, str(token), _plan_stub())
+    supplies.reorder_if_needed(eco)
+    market.fulfil_orders(world.chain, eco.contracts)
+    supplies.confirm_deliveries(eco)
+    kept = supplies.inventory(eco)
+    assert kept["paint:black"] > 200  # 59.94 ml + 4 items of 50 ml
+    # The command runs with the default config, not the robot's: the stock is the robot's.
+    doc = _valid("supplies", _gaka(world, "supplies"))
+    assert doc["inventory"] == kept
+    assert doc["paintings_recorded"] == 1 and doc["order_supplies_known"]
+    assert {o["supply"] for o in doc["orders"]} == {"canvas", "paint:black"}
+    assert doc["as_of_block"] == eco.store.get_meta("cursor")["next"] - 1
+
+
+def test_logs_are_read_in_chunks_and_a_restart_rescans_nothing(hardhat_world: World,
+                                                               hardhat_node: str,
+                                                               tmp_path: Path) -> None:
+    world = hardhat_world
+    eco, chain = world.eco, world.chain
+    token = _mint(world, 4)
+    auctions.open_auction(eco, token)
+    chain.mine(80)
+    stranger = chain.accounts[7]
+    chain.transact(eco.contracts.auction.functions.bid(token), sender=stranger, value=3 * 10**16)
+    chain.mine(40)
+    relay = RpcRelay(hardhat_node, max_log_blocks=25)
+    try:
+        # In process, steps of 40 blocks: each request refused by the relay, then halved.
+        capped = open_chain(ChainSpec("localhost", rpc_url=relay.url))
+        settings = world.settings.model_copy(update={"log_chunk_blocks": 40})
+        view = open_economy(capped, world.record, settings, Store(tmp_path / "v.sqlite"))
+        report = view.sync()
+        assert report.to_block - report.from_block > 120  # in four steps or more
+        assert relay.refused >= 1 and max(b - a + 1 for a, b in relay.log_ranges) <= 25
+        assert min(a for a, _ in relay.log_ranges) == eco.contracts.start_block
+        assert auctions.listings(view, sync=False)[token][-1].highest_bidder == stranger
+        assert_reconciled(view)
+        view.store.close()
+        relay.log_ranges[:] = []
+        chain.mine(3)
+        view = open_economy(capped, world.record, settings, Store(tmp_path / "v.sqlite"))
+        assert view.sync().from_block == report.to_block + 1
+        assert relay.log_ranges and min(a for a, _ in relay.log_ranges) > report.to_block
+        view.store.close()
+
+        # The CLI keeps its view on disk: a second run reads only the blocks since the first.
+        relay.refused, relay.log_ranges[:] = 0, []
+        where = ("--rpc-url", relay.url, "--deployment",
+                 str(world.settings.deployments_dir / "localhost.json"))
+        chunk = {"GAKA_LOG_CHUNK_BLOCKS": "10"}
+        first = _gaka(world, "auction", "status", str(token), env=chunk, where=where)
+        assert first["auctions"][0]["latest"]["highest_bidder"] == stranger
+        assert relay.refused == 0 and max(b - a + 1 for a, b in relay.log_ranges) <= 10
+        assert min(a for a, _ in relay.log_ranges) == eco.contracts.start_block
+        relay.log_ranges[:] = []
+        chain.mine(2)
+        again = _gaka(world, "auction", "status", str(token), env=chunk, where=where)
+        assert again["auctions"] == first["auctions"]
+        assert relay.log_ranges and min(a for a, _ in relay.log_ranges) == first["block"] + 1
+    finally:
+        relay.close()
