@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,15 +27,10 @@ from typing import Any
 import requests
 
 from gaka.machine import machine_info
+from gaka.net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 GAKA = Path(sys.executable).with_name("gaka")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _client(port: int, path: str, until: float, latencies: list[float]) -> int:
@@ -88,9 +82,9 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        port = _free_port()
+        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("GAKA_")}
-        env.update({"GAKA_DATA_DIR": str(data), "GAKA_CONFIG": str(data / "none.toml"),
+        env.update({"GAKA_DATA_DIR": str(data), "GAKA_CONFIG": os.devnull,
                     "GAKA_AUCTION_DURATION_S": "3600", "GAKA_PLAN_STROKES": "12",
                     "GAKA_PLAN_SIZE": "24"})
         log = (Path(tmp) / "daemon.log").open("w")

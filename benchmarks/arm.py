@@ -37,9 +37,8 @@ from gaka.machine import machine_info, median_time
 from robot.arm import SimulatedArm
 from robot.arm_model import load_arm
 from robot.brush import BrushModel
-from robot.calibration import detect_canvas_corners, nominal_calibration
-from robot.camera import CameraModel
-from robot.closed_loop import corrective_pass
+from robot.calibration import nominal_calibration
+from robot.closed_loop import perturbed_rehearsal
 from robot.film import FilmRecorder, FilmSpec, read_film_info
 from robot.kinematics import fk, ik_analytic_candidates, ik_dls
 from robot.trajectory import plan_trajectory
@@ -148,15 +147,7 @@ def closed_loop(strokes: int, k: int) -> dict[str, Any]:
     for name in ("astronaut", "coffee", "chelsea"):
         image = getattr(data, name)()
         plan = _painter_plan(image, strokes, 64, 15)
-        brush = BrushModel.from_spec(arm.brush).perturbed(jitter_mm=1.5, width_noise=0.15,
-                                                          capacity_scale=0.5)
-        camera = CameraModel(width=640, height=480, focal_px=660.0)
-        sim = SimulatedArm(arm, brush, px_per_mm=1.0, seed=1)
-        blank = sim.capture(camera)
-        cal = nominal_calibration(arm.workcell.canvas_pose(), arm.workcell.canvas_size_mm)
-        cal = cal.with_camera(detect_canvas_corners(blank))
-        sim.execute(plan_trajectory(plan, arm, cal, brush, arm.home))
-        report, _ = corrective_pass(sim, plan, image, arm, cal, camera, blank, k)
+        report, _ = perturbed_rehearsal(plan, image, arm, k)
         gain_db = report.true_after.psnr_db - report.true_before.psnr_db
         gain_ssim = report.true_after.ssim - report.true_before.ssim
         out[name] = {**report.to_dict(), "true_gain": {

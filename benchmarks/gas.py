@@ -15,17 +15,13 @@ import argparse
 import base64
 import hashlib
 import json
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -35,6 +31,7 @@ from services.chain.backends import Chain, ChainSpec, open_chain  # noqa: E402
 from services.chain.compiler import Artifact, compile_project  # noqa: E402
 from services.chain.deploy import deploy  # noqa: E402
 from services.chain.events import receipt_events  # noqa: E402
+from services.chain.hardhat import hardhat_node  # noqa: E402
 
 ROUNDS = 5
 BASE = 21_000
@@ -194,32 +191,6 @@ def before_after(before: dict[str, list[int]], after: dict[str, list[int]]) -> d
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_hardhat(log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cli = ROOT / "node_modules" / "hardhat" / "internal" / "cli" / "cli.js"
-    proc = subprocess.Popen(["node", str(cli), "node", "--hostname", "127.0.0.1", "--port",
-                             str(port)], cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"hardhat node exited with {proc.returncode}; see {log}")
-        try:
-            requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId",
-                                     "params": []}, timeout=1).raise_for_status()
-            return proc, url
-        except requests.RequestException:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"hardhat node did not answer on {url}")
-
-
 def machine() -> dict[str, Any]:
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
     hardhat = json.loads((ROOT / "node_modules/hardhat/package.json").read_text())["version"]
@@ -247,13 +218,9 @@ def main() -> None:
             embedded = measure_current(chain, tmp_path / "deploy-embedded")
         finally:
             chain.close()
-        proc, url = start_hardhat(tmp_path / "hardhat.log")
-        try:
+        with hardhat_node(tmp_path / "hardhat.log") as url:
             hardhat = measure_current(open_chain(ChainSpec("localhost", rpc_url=url)),
                                       tmp_path / "deploy-hardhat")
-        finally:
-            proc.terminate()
-            proc.wait(10)
     disagree = {op: {"revm": revm["gas"][op], "embedded": v, "hardhat": hardhat["gas"][op]}
                 for op, v in embedded["gas"].items()
                 if not hardhat["gas"][op] == revm["gas"][op] == v}

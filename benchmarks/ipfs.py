@@ -17,7 +17,6 @@ import hashlib
 import io
 import json
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -28,18 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from gaka.machine import machine_info, median_time  # noqa: E402
+from gaka.net import free_port  # noqa: E402
 from services.ipfs.embedded import EmbeddedStore  # noqa: E402
 from services.ipfs.jsnode import JsIpfsNode  # noqa: E402
 from services.ipfs.node import NodeStore  # noqa: E402
 from services.ipfs.store import local_cid  # noqa: E402
 
 GOAL_CID_MB_S = 200.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _data(size: int, seed: str) -> bytes:
@@ -68,7 +62,7 @@ def main() -> None:
     mb = size / 1e6
     files = [_data(size, f"bench {i}") for i in range(args.repeats)]
     work = Path(tempfile.mkdtemp(prefix="gaka-ipfs-bench-"))
-    node_proc = JsIpfsNode(work / "jsipfs", _free_port())
+    node_proc = JsIpfsNode(work / "jsipfs", free_port())
     node_proc.start()
     try:
         node = NodeStore(node_proc.api, timeout_s=300)

@@ -27,6 +27,8 @@ app = typer.Typer(
     # Rich tracebacks print local variables, which may hold keys or passwords.
     pretty_exceptions_enable=False,
 )
+
+
 app.add_typer(robot_app, name="robot")
 # The API and dashboard are served by the daemon itself: `gaka serve` is `gaka robot run`.
 app.command("serve", help="Run the robot daemon with its REST API and dashboard "
@@ -54,8 +56,13 @@ def config_show() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the app; every failure is one `error:` line on stderr and a non-zero exit."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        code = app(args=argv, prog_name="gaka", standalone_mode=False)
+        if args and "--help" not in args:
+            # Every command refuses a broken configuration, whether it reads the settings or
+            # not: a mistake in the file must not wait for the one command that reads it.
+            Settings()
+        code = app(args=args, prog_name="gaka", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors: bad option, bad value, missing arg
         # `gaka` or `gaka chain` alone: the help, which was printed as the error was made.
         if type(exc).__name__ != "NoArgsIsHelpError":

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gaka.errors import GakaError
@@ -31,17 +32,23 @@ def default_config_file() -> Path:
     return Path(base) / "gaka" / "config.toml"
 
 
-def config_path() -> Path:
-    """The TOML file named by GAKA_CONFIG, or the per-user default."""
-    return Path(os.environ.get("GAKA_CONFIG") or default_config_file())
+def config_path() -> tuple[Path, bool]:
+    """The TOML file named by GAKA_CONFIG (which must exist), or the per-user default (which
+    may not); the flag says whether the file must exist."""
+    named = os.environ.get("GAKA_CONFIG")
+    return (Path(named), True) if named else (default_config_file(), False)
 
 
-def read_config_file(path: Path, settings_cls: type[BaseSettings]) -> dict[str, Any]:
+def read_config_file(path: Path, required: bool,
+                     settings_cls: type[BaseSettings]) -> dict[str, Any]:
     """The TOML file's keys; unknown keys and env-only secrets are refused."""
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
+        if required:
+            raise ConfigError(f"config file {path} (GAKA_CONFIG) does not exist; create it, "
+                              "or unset GAKA_CONFIG to use the defaults") from None
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
@@ -50,15 +57,28 @@ def read_config_file(path: Path, settings_cls: type[BaseSettings]) -> dict[str, 
     fields = settings_cls.model_fields
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)} "
-                          f"(known: {', '.join(fields)})")
+        hints = [f"{key} (did you mean {close[0]}?)" if (close := get_close_matches(key, fields))
+                 else key for key in unknown]
+        raise ConfigError(f"config file {path}: unknown key(s) {', '.join(hints)}; "
+                          "`gaka config show` lists every key")
     for name in data:
         if (fields[name].json_schema_extra or {}).get("env_only"):
             raise ConfigError(
                 f"config file {path}: {name} is a secret and is read only from the "
                 f"environment (GAKA_{name.upper()}); remove it from the file"
                 + (" or use keystore_password_file" if name == "keystore_password" else ""))
-    return data
+    return _relative_to(path.parent, data, settings_cls)
+
+
+def _relative_to(folder: Path, data: dict[str, Any],
+                 settings_cls: type[BaseSettings]) -> dict[str, Any]:
+    """Relative paths in the file name places beside the file, wherever gaka is started."""
+    out = dict(data)
+    for name, value in data.items():
+        if (isinstance(value, str) and "Path" in str(settings_cls.model_fields[name].annotation)
+                and not Path(value).expanduser().is_absolute()):
+            out[name] = str(folder.absolute() / value)
+    return out
 
 
 class _TomlSource(PydanticBaseSettingsSource):
@@ -66,7 +86,7 @@ class _TomlSource(PydanticBaseSettingsSource):
 
     def __init__(self, settings_cls: type[BaseSettings]) -> None:
         super().__init__(settings_cls)
-        self._data = read_config_file(config_path(), settings_cls)
+        self._data = read_config_file(*config_path(), settings_cls=settings_cls)
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return self._data.get(field_name), field_name, False
@@ -97,7 +117,8 @@ class Settings(BaseSettings):
     robot_address: str | None = Field(
         None, description="robot wallet; default: dev account 1 on local chains, else the signer"
     )
-    deployments_dir: Path = Field(Path("deployments"), description="deployments/<network>.json")
+    deployments_dir: Path | None = Field(
+        None, description="where <network>.json records go; default: <data_dir>/deployments")
     ipfs_api: str | None = Field(
         None, description="IPFS node RPC API (e.g. http://127.0.0.1:5001); unset: embedded store"
     )
@@ -140,12 +161,26 @@ class Settings(BaseSettings):
                                  "paint": 4 * 10**15},
         description="most the robot pays per item of a kind (twice the expected price); "
                     "a kind not listed is not capped")
-    arm: str = Field(
+    arm_config: str = Field(
         "kuka_kr6_r900", description="arm config of the workcell: a shipped name or a TOML file"
     )
     paints: str | None = Field(
         None, description="the workcell's paints, #rrggbb,... (default: k-means, one per pot)"
     )
+    # The robot daemon (see the README's Robot daemon section).
+    api_host: str = Field("127.0.0.1", description="address the API binds to")
+    api_port: int = Field(8600, ge=1, le=65535, description="port of the API and dashboard")
+    camera: str = Field("sim", description="'sim' or a capture source: camera:0, a folder, a file")
+    arm: str = Field("sim", description="the daemon's arm driver: 'sim' or 'gcode'")
+    arm_port: str | None = Field(None, description="serial port of the G-code arm")
+    plan_strokes: int = Field(40, gt=0, description="strokes per painting")
+    plan_size: int = Field(48, gt=0, description="planning resolution, px on the longer side")
+    plan_iterations: int = Field(12, gt=0, description="optimiser iterations per stage")
+    film_width: int = Field(320, gt=0, description="film width, px")
+    film_height: int = Field(240, gt=0, description="film height, px")
+    film_speedup: float = Field(60.0, gt=0, description="arm seconds per film second")
+    sim_market: bool | None = Field(
+        None, description="simulated collectors, shop and investors; default: on dev chains")
 
     @field_validator("network")
     @classmethod
@@ -153,6 +188,28 @@ class Settings(BaseSettings):
         if value not in NETWORKS:
             raise ValueError(f"network must be one of {', '.join(NETWORKS)}, not {value!r}")
         return value
+
+    @field_validator("arm")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if value not in ("sim", "gcode"):
+            raise ValueError(f"the arm driver is 'sim' or 'gcode', not {value!r} (the arm's "
+                             "configuration is arm_config)")
+        return value
+
+    @field_validator("robot_address")
+    @classmethod
+    def _checksummed(cls, value: str | None) -> str | None:
+        return None if value is None else checksum_address(value)
+
+    @model_validator(mode="after")
+    def _absolute_paths(self) -> Settings:
+        # A relative path from the environment means the current directory, now: a daemon
+        # or a later chdir must not find another place.
+        self.data_dir = self.data_dir.expanduser().absolute()
+        self.deployments_dir = (self.deployments_dir.expanduser().absolute()
+                                if self.deployments_dir else self.data_dir / "deployments")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -176,6 +233,22 @@ class Settings(BaseSettings):
             else:
                 out[name] = value
         return out
+
+
+def checksum_address(value: str) -> str:
+    """An account address in its EIP-55 form. All-lowercase or all-uppercase hex is taken as
+    is; mixed case must carry a valid checksum (a typo in it would send funds elsewhere)."""
+    from eth_utils import to_checksum_address
+
+    text = value.strip()
+    body = text[2:] if text[:2] in ("0x", "0X") else ""
+    if len(body) != 40 or not all(c in "0123456789abcdefABCDEF" for c in body):
+        raise ValueError(f"{value!r} is not an address (0x and 40 hex digits)")
+    checksummed = to_checksum_address("0x" + body.lower())
+    if body not in (body.lower(), body.upper()) and "0x" + body != checksummed:
+        raise ValueError(f"{value} fails its EIP-55 checksum (mixed case): a digit or "
+                         f"letter is wrong; correct it (lowercase hex skips the check)")
+    return checksummed
 
 
 def describe_errors(exc: ValidationError) -> str:

@@ -22,7 +22,7 @@ class Workcell:
 
 
 def configured_workcell(settings: Settings | None = None) -> Workcell:
-    """The workcell named by the settings (`arm`, `paints`)."""
+    """The workcell named by the settings (`arm_config`, `paints`)."""
     settings = settings or Settings()
-    arm = load_arm(settings.arm)
+    arm = load_arm(settings.arm_config)
     return Workcell(arm.name, len(arm.workcell.pots_xy), settings.paints)

@@ -26,9 +26,9 @@ def run(
 ) -> None:
     """Run the robot daemon: paint, publish, auction, settle, repay, restock; serve the
     API and dashboard. Stops gracefully on Ctrl-C / SIGTERM."""
+    from gaka.config import Settings
     from robot.daemon.run import Overrides
     from robot.daemon.run import run as run_daemon
-    from robot.daemon.settings import DaemonSettings
 
     if port is not None and not port.isdigit():
         if arm != "gcode":
@@ -37,16 +37,16 @@ def run(
         arm_port, port = port, None
     ov = Overrides(port=api_port if api_port is not None else (int(port) if port else None),
                    host=host, once=once, arm=arm, arm_port=arm_port, camera=camera)
-    raise typer.Exit(run_daemon(DaemonSettings(), ov, typer.echo))
+    raise typer.Exit(run_daemon(Settings(), ov, typer.echo))
 
 
 def _daemon_call(method: str, path: str, url: str | None) -> dict:
     import httpx
 
+    from gaka.config import Settings
     from robot.daemon.run import TOKEN_FILE
-    from robot.daemon.settings import DaemonSettings
 
-    settings = DaemonSettings()
+    settings = Settings()
     base = url or f"http://{settings.api_host}:{settings.api_port}"
     headers = {}
     token_file = settings.data_dir / TOKEN_FILE
@@ -111,10 +111,10 @@ def _default_calibration(config: str) -> Path:
 
 
 def _arm_config(config: str | None) -> str:
-    """--config, or the `arm` setting (the workcell `gaka paint` plans for)."""
+    """--config, or the `arm_config` setting (the workcell `gaka paint` plans for)."""
     from gaka.config import Settings
 
-    return config if config is not None else Settings().arm
+    return config if config is not None else Settings().arm_config
 
 
 @app.command("paint")

@@ -118,3 +118,25 @@ def corrective_pass(sim: SimulatedArm, plan: Plan, target_image: np.ndarray, arm
         true_after=Score.of(sim.canvas_rgb(), target),
     )
     return report, fixes
+
+
+def perturbed_rehearsal(plan: Plan, target_image: np.ndarray, arm: ArmConfig, k: int,
+                        jitter_mm: float = 1.5, width_noise: float = 0.15,
+                        capacity_scale: float = 0.5, seed: int = 1
+                        ) -> tuple[CorrectionReport, Plan]:
+    """Paint `plan` in simulation with a brush that misbehaves (jitter, width noise, less
+    paint per dip), calibrated from a photo of the blank canvas, then make one corrective
+    pass of up to `k` strokes: what the closed loop can win back from a sloppy arm."""
+    from robot.brush import BrushModel
+    from robot.calibration import detect_canvas_corners, nominal_calibration
+
+    brush = BrushModel.from_spec(arm.brush).perturbed(jitter_mm=jitter_mm,
+                                                      width_noise=width_noise,
+                                                      capacity_scale=capacity_scale)
+    camera = CameraModel(width=640, height=480, focal_px=660.0)
+    sim = SimulatedArm(arm, brush, px_per_mm=1.0, seed=seed)
+    blank = sim.capture(camera)
+    cal = nominal_calibration(arm.workcell.canvas_pose(), arm.workcell.canvas_size_mm)
+    cal = cal.with_camera(detect_canvas_corners(blank))
+    sim.execute(plan_trajectory(plan, arm, cal, brush, arm.home))
+    return corrective_pass(sim, plan, target_image, arm, cal, camera, blank, k)

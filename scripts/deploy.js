@@ -3,8 +3,10 @@
 // is rewritten atomically before every transaction (pending, with its pinned nonce) and after
 // it, contracts that are live and unchanged are kept, and a pending transaction left by an
 // interrupted run (of either tool) is settled on chain before anything is sent again.
+const { spawn } = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 
 const MANIFEST = path.join(__dirname, '..', 'contracts', 'deploy.json');
@@ -26,15 +28,53 @@ function makeResolver(ethers, accounts, addresses) {
 const sha256 = (data) => crypto.createHash('sha256').update(data).digest('hex');
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
-/** Writes the record atomically: a reader sees the old file or the new one, never a mix. */
+/** Writes the record atomically and durably: a reader sees the old file or the new one, never
+ * a mix, and the rename survives a power cut (the folder is fsynced, as gaka.files does). */
 function writeRecord(file, record) {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp`);
+  const dir = path.dirname(file);
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.tmp`);
   const fd = fs.openSync(tmp, 'w');
   fs.writeSync(fd, JSON.stringify(record, null, 2) + '\n');
   fs.fsyncSync(fd);
   fs.closeSync(fd);
   fs.renameSync(tmp, file);
+  const dirFd = fs.openSync(dir, 'r');
+  fs.fsyncSync(dirFd);
+  fs.closeSync(dirFd);
+}
+
+/**
+ * Takes the record's lock, the very flock(2) lock `gaka chain deploy` takes on
+ * `.<record>.lock`, so one deploy per record runs at a time whichever tool starts it. Node has
+ * no flock, so util-linux `flock` holds it for us around `cat`, which reads our pipe: the lock
+ * ends when we close the pipe, or when this process dies in any way (the pipe closes with it).
+ * Resolves to the function that releases it.
+ */
+function lockRecord(file) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const lockPath = path.join(path.dirname(file), `.${path.basename(file)}.lock`);
+  const holder = spawn('flock', ['--nonblock', '--conflict-exit-code', '75', lockPath,
+    'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    holder.on('error', (err) => reject(new Error(`cannot lock ${lockPath}: ${err.message}`)));
+    holder.on('exit', (code) => reject(code === 75
+      ? new Error(`another deploy is writing ${file}; wait for it`)
+      : new Error(`cannot lock ${lockPath}: flock exited with ${code}`)));
+    holder.stdout.once('data', () => {
+      holder.removeAllListeners('exit');
+      holder.unref();
+      resolve(() => holder.stdin.end());
+    });
+  });
+}
+
+/** Where `gaka chain deploy` keeps its records, read from the same GAKA_* variables (the
+ * TOML file is Python's: set GAKA_DEPLOYMENTS_DIR or GAKA_DATA_DIR to follow it). */
+function deploymentsDir(env = process.env) {
+  if (env.GAKA_DEPLOYMENTS_DIR) return path.resolve(env.GAKA_DEPLOYMENTS_DIR);
+  const dataHome = env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
+  return path.join(path.resolve(env.GAKA_DATA_DIR || path.join(dataHome, 'gaka')), 'deployments');
 }
 
 /** The mined transaction of `sender` with `nonce`, searched from block `from` on. */
@@ -209,11 +249,16 @@ async function deployManifest(hre, manifest, { robotAddress, recordPath } = {}) 
 async function main() {
   const hre = require('hardhat');
   const manifest = JSON.parse(fs.readFileSync(MANIFEST, 'utf8'));
-  const outDir = process.env.GAKA_DEPLOYMENTS_DIR || path.join(__dirname, '..', 'deployments');
-  const out = path.join(outDir, `${hre.network.name}.json`);
-  const record = await deployManifest(hre, manifest, {
-    robotAddress: process.env.GAKA_ROBOT_ADDRESS, recordPath: out,
-  });
+  const out = path.join(deploymentsDir(), `${hre.network.name}.json`);
+  const unlock = await lockRecord(out);
+  let record;
+  try {
+    record = await deployManifest(hre, manifest, {
+      robotAddress: process.env.GAKA_ROBOT_ADDRESS, recordPath: out,
+    });
+  } finally {
+    unlock();
+  }
   for (const [name, c] of Object.entries(record.contracts)) console.log(`${name} ${c.address}`);
   console.log(`redeployed: ${record.redeployed.join(' ') || 'nothing'}`);
   console.log(`wrote ${out}`);
@@ -226,4 +271,4 @@ if (require.main === module) {
   });
 }
 
-module.exports = { deployManifest, makeResolver, MANIFEST };
+module.exports = { deployManifest, deploymentsDir, lockRecord, makeResolver, MANIFEST };

@@ -49,3 +49,34 @@ def test_no_test_skips_when_a_hard_dependency_is_missing():
                 if m.group(1).split(".")[0].lower() in names:
                     skips.append(f"{name}: {m.group(1)}")
     assert skips == []
+
+
+def _commands(group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = []
+    for name, command in group.commands.items():
+        if getattr(command, "commands", None):
+            out += _commands(command, (*path, name))
+        else:
+            out.append((*path, name))
+    return out
+
+
+def test_the_readme_documents_every_command_and_config_key():
+    """A newcomer finds every `gaka` command and every configuration key in the README."""
+    import typer
+
+    from gaka.cli import app
+    from gaka.config import Settings
+
+    readme = (ROOT / "README.md").read_text()
+    lines = readme.splitlines()
+    missing = []
+    for path in _commands(typer.main.get_command(app)):
+        # `gaka chain account new|import|show` documents all three: the group's path, then
+        # the command's name as a word after it on the same line.
+        prefix = " ".join(("gaka", *path[:-1]))
+        if not any(prefix in line and re.search(rf"\b{path[-1]}\b", line.split(prefix, 1)[1])
+                   for line in lines):
+            missing.append(" ".join(("gaka", *path)))
+    missing += [key for key in Settings.model_fields if f"`{key}`" not in readme]
+    assert missing == []

@@ -28,6 +28,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from gaka.config import Settings
 from gaka.errors import GakaError
 from robot.daemon import jobs
 from robot.daemon.chainguard import GuardedChain, flaky
@@ -36,10 +37,9 @@ from robot.daemon.effects import TxRunner
 from robot.daemon.journal import Journal
 from robot.daemon.lock import DataDirLock
 from robot.daemon.machine import Daemon
-from robot.daemon.settings import DaemonSettings
 from robot.daemon.studio import StudioConfig
 from robot.film import FilmSpec
-from services.chain.deploy import deploy, resolve_target
+from services.chain.deploy import deploy, deploy_command, record_name, resolve_target
 from services.chain.protocol import Chain
 from services.economy.core import open_economy
 from services.ipfs import open_store
@@ -85,18 +85,17 @@ class Overrides:
     camera: str | None = None
 
 
-def _deployment(settings: DaemonSettings, chain: Chain, name: str) -> dict[str, Any]:
-    out = settings.data_dir / "deployments"
+def _deployment(settings: Settings, chain: Chain, target_name: str) -> dict[str, Any]:
+    name = record_name(target_name, chain.chain_id)
     if chain.network in DEV_NETWORKS:
-        return deploy(chain, name, out, settings.robot_address)
-    for folder in (out, settings.deployments_dir):
-        path = folder / f"{name}.json"
-        if path.is_file():
-            return json.loads(path.read_text())
-    raise DaemonError(f"no deployment for {name}: run `gaka chain deploy --network {name}`")
+        return deploy(chain, name, settings.deployments_dir, settings.robot_address)
+    path = settings.deployments_dir / f"{name}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    raise DaemonError(f"no deployment record {path}: run {deploy_command(name)}")
 
 
-def build(settings: DaemonSettings, ov: Overrides) -> tuple[Daemon, Callable[[], None]]:
+def build(settings: Settings, ov: Overrides) -> tuple[Daemon, Callable[[], None]]:
     """Open everything the daemon needs; returns it and a function that closes it all."""
     from services.chain.backends import open_chain
 
@@ -149,7 +148,7 @@ def _scheduler(daemon: Daemon) -> BackgroundScheduler:
     return sched
 
 
-def _start(settings: DaemonSettings, ov: Overrides) -> tuple[Daemon, Callable[[], None]]:
+def _start(settings: Settings, ov: Overrides) -> tuple[Daemon, Callable[[], None]]:
     """Build and prepare the daemon, retrying while the node is unreachable or answers
     errors (a flaky RPC at boot should not need a person; systemd would only retry too)."""
     delay = 1.0
@@ -175,7 +174,7 @@ def _start(settings: DaemonSettings, ov: Overrides) -> tuple[Daemon, Callable[[]
         delay = min(30.0, delay * 2)
 
 
-def run(settings: DaemonSettings, ov: Overrides, echo: Callable[[str], None]) -> int:
+def run(settings: Settings, ov: Overrides, echo: Callable[[str], None]) -> int:
     """Run the daemon until SIGTERM/SIGINT (or, with --once, one full cycle)."""
     import uvicorn
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from gaka.files import atomic_write
 from robot.arm import SimulatedArm
 from robot.arm_model import load_arm
 from robot.brush import BrushModel
@@ -30,7 +30,7 @@ from robot.film import FilmRecorder, FilmSpec, read_film_info
 from robot.gcode import GCodeArm
 from robot.trajectory import fit_plan, plan_trajectory
 from vision.capture import open_source
-from vision.plan import Plan, Source, load_plan, save_plan
+from vision.plan import Plan, Source, load_plan
 from vision.preprocess import kmeans_palette
 
 # Pictures the simulated camera photographs, in turn (they ship with scikit-image).
@@ -58,15 +58,6 @@ class StudioConfig:
 
 class Stopped(RobotError):
     """Painting parked between strokes because the daemon is stopping."""
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
 
 
 def _png(image_rgb: np.ndarray) -> bytes:
@@ -100,7 +91,7 @@ def capture(folder: Path, cycle_id: int, cfg: StudioConfig) -> Path:
     else:
         with open_source(cfg.camera) as source:
             image = source.read().image
-    _atomic_write(out, _png(image))
+    atomic_write(out, _png(image))
     return out
 
 
@@ -132,9 +123,7 @@ def plan(folder: Path, cfg: StudioConfig, progress: Progress) -> Plan:
     pots = len(load_arm(cfg.arm_config).workcell.pots_xy)
     palette = kmeans_palette(image, min(cfg.paints, pots), seed=0)
     planned = plan_paint(image, source, config=config, palette=palette, progress=report)
-    tmp = folder / ".plan.json.tmp"
-    save_plan(planned.plan, tmp)
-    tmp.replace(out)
+    atomic_write(out, (planned.plan.to_json() + "\n").encode())
     return planned.plan
 
 
@@ -191,6 +180,6 @@ def paint(folder: Path, cfg: StudioConfig, stop: threading.Event,
                           "fps": info.fps, "duration_s": info.duration_s,
                           "size": [info.width, info.height]}
         image = sim.canvas_rgb((the_plan.canvas.width_mm, the_plan.canvas.height_mm))
-    _atomic_write(folder / "painting.png", _png(image))
-    _atomic_write(record_path, json.dumps(record, indent=2).encode())
+    atomic_write(folder / "painting.png", _png(image))
+    atomic_write(record_path, json.dumps(record, indent=2).encode())
     return record

@@ -1,6 +1,6 @@
 """Deploy the contracts of deploy.json, journaling every transaction in deployments/.
 
-The record `deployments/<network>.json` is rewritten atomically before every transaction
+The record `<deployments_dir>/<network>.json` is rewritten atomically before every transaction
 (the signed transaction as `pending`) and after it (the contract or setup call done), so a
 deploy killed at any point resumes without paying twice: a pending transaction is looked up
 on chain, and resent byte for byte if the chain never saw it. `scripts/deploy.js` writes and
@@ -13,7 +13,6 @@ import fcntl
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from eth_utils import keccak
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gaka.config import Settings
+from gaka.files import atomic_write
 from services.chain.backends import ChainSpec, SignedTx, open_chain
 from services.chain.compiler import Artifact, compile_project, contracts_file
 from services.chain.errors import (
@@ -116,9 +116,16 @@ class Target:
 
 def deploy_command(target_name: str) -> str:
     """The command that deploys to a target, for error messages."""
-    if target_name == "rpc":
+    if target_name.startswith("rpc"):
         return "`gaka chain deploy --rpc-url URL`"
     return f"`gaka chain deploy --network {target_name}`"
+
+
+def record_name(target_name: str, chain_id: int) -> str:
+    """The name of a target's record, deployments/<name>.json. An `--rpc-url` chain is named
+    by its chain id (`rpc-<id>`): one flag reaches any chain, and two chains must never share
+    (and overwrite) one record."""
+    return f"rpc-{chain_id}" if target_name == "rpc" else target_name
 
 
 def resolve_target(settings: Settings, network: str | None = None,
@@ -182,18 +189,7 @@ def load_record(path: Path) -> Deployment | None:
 
 def write_record(path: Path, record: Deployment) -> None:
     """Replace the record atomically: readers see the old or the new file, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w") as fh:
-        fh.write(record.model_dump_json(indent=2) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    atomic_write(path, (record.model_dump_json(indent=2) + "\n").encode())
 
 
 def _resolver(roles: dict[str, str], addresses: dict[str, str]) -> Callable[[Any], Any]:
@@ -431,6 +427,7 @@ def deploy_project(settings: Settings, network: str | None = None,
     chain = open_chain(target.spec)
     try:
         out_dir = None if target.ephemeral else settings.deployments_dir
-        return deploy(chain, target.name, out_dir, settings.robot_address)
+        return deploy(chain, record_name(target.name, chain.chain_id), out_dir,
+                      settings.robot_address)
     finally:
         chain.close()

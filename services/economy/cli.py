@@ -24,7 +24,7 @@ RpcOpt = typer.Option(None, "--rpc-url", help="any JSON-RPC URL (read-only witho
 AddressOpt = typer.Option(None, "--address", help="another robot's wallet (default: the "
                                                    "deployment's robot)")
 DeploymentOpt = typer.Option(None, "--deployment",
-                             help="deployment record (default: deployments/<network>.json)")
+                             help="deployment record (default: <deployments_dir>/<network>.json)")
 JsonOpt = typer.Option(False, "--json", help="print JSON (see the published schemas)")
 
 wallet_app = typer.Typer(help="The robot wallet: balance, ledger by category, chart.",
@@ -40,7 +40,7 @@ investors_app = typer.Typer(help="Investors: loans, repayments, what each may wi
 def _economy(network: str | None, rpc_url: str | None, address: str | None,
              deployment: Path | None) -> Iterator[Any]:
     from services.chain.backends import ChainSpec, open_chain
-    from services.chain.deploy import Target, resolve_target
+    from services.chain.deploy import Target, record_name, resolve_target
     from services.chain.errors import ChainError
     from services.economy.core import open_economy, read_record
 
@@ -57,17 +57,17 @@ def _economy(network: str | None, rpc_url: str | None, address: str | None,
             name, ChainSpec(name, rpc_url=url, rpc_timeout_s=settings.rpc_timeout_s,
                             receipt_timeout_s=settings.receipt_timeout_s,
                             log_chunk_blocks=settings.log_chunk_blocks))
-    if deployment is not None:
+    if deployment is not None:  # read before the chain is opened: a typo fails fast
         try:
             record = json.loads(deployment.read_text())
         except (OSError, ValueError) as exc:
             from services.economy.errors import EconomyError
 
             raise EconomyError(f"cannot read deployment record {deployment}: {exc}") from None
-    else:
-        record = read_record(settings, target.name)
     chain = open_chain(target.spec)
     try:
+        if deployment is None:
+            record = read_record(settings, record_name(target.name, chain.chain_id))
         eco = open_economy(chain, record, settings, wallet=address, view=True)
         try:
             yield eco

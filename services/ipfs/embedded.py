@@ -13,12 +13,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
-import os
 import sqlite3
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from gaka.files import atomic_write
 from services.ipfs import dag
 from services.ipfs.cid import CID, RAW, SHA2_256
 from services.ipfs.errors import BlockNotFound, IpfsError
@@ -91,14 +90,7 @@ class EmbeddedStore(ContentStore):
                     return
             except OSError:
                 pass  # unreadable: overwrite it below
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with tmp.open("wb") as fh:
-            fh.write(block)
-            fh.flush()
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-        _fsync_dir(path.parent)  # the rename itself must survive a power cut
+        atomic_write(path, block)
 
     def add(self, source: Source, cid_version: int = 0, pin: bool = True) -> CID:
         with self._lock(exclusive=False), open_source(source) as stream:
@@ -149,10 +141,3 @@ class EmbeddedStore(ContentStore):
                     removed.append(CID(1, RAW, digest))
             return removed
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -77,7 +77,8 @@ class NodeStore(ContentStore):
                 return fn()
             except (ipfs_exc.ConnectionError, ipfs_exc.TimeoutError) as exc:
                 last = exc
-                log.warning("%s: %s failed (%s), attempt %d/%d", self.address, what,
+                # info, not warning: a command that fails after its tries says so in one line
+                log.info("%s: %s failed (%s), attempt %d/%d", self.address, what,
                             exc.__class__.__name__, attempt + 1, self.retries)
             except ipfs_exc.ErrorResponse as exc:
                 raise NodeFailed(self.address, f"{what}: {exc}") from None

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from gaka.files import atomic_writer
 from services.ipfs import dag
 from services.ipfs.cid import CID
 from services.ipfs.errors import CorruptBlock, IpfsError
@@ -112,17 +113,11 @@ class ContentStore(ABC):
 
     def get(self, path: str, dest: Path) -> int:
         """Write a file to `dest` (atomically: nothing is left behind on error)."""
-        tmp = dest.with_name(dest.name + ".part")
         size = 0
-        try:
-            with tmp.open("wb") as fh:
-                for piece in self.read(path):
-                    fh.write(piece)
-                    size += len(piece)
-            tmp.replace(dest)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with atomic_writer(dest) as fh:
+            for piece in self.read(path):
+                fh.write(piece)
+                size += len(piece)
         return size
 
     def blocks(self, cid: CID) -> Iterator[dag.Block]:

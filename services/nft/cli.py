@@ -17,21 +17,21 @@ def publish_folder(settings: Settings, outdir: Path, network: str | None = None,
     """Open the configured store and chain, publish `outdir`, close; returns the record."""
     from services.chain.backends import open_chain
     from services.chain.compiler import compile_project
-    from services.chain.deploy import deploy_command, load_record, resolve_target
+    from services.chain.deploy import deploy_command, load_record, record_name, resolve_target
     from services.ipfs import open_store
     from services.nft.publish import load_folder, publish
 
     folder = load_folder(outdir)
     target = resolve_target(settings, network, rpc_url)
-    record_path = settings.deployments_dir / f"{target.name}.json"
-    record = load_record(record_path)
-    entry = record.contracts.get("PaintingNFT") if record is not None else None
-    if record is None or entry is None:
-        raise PublishError(f"no PaintingNFT deployment in {record_path}: run "
-                           f"{deploy_command(target.name)} first")
-    store = open_store(settings, api)
     chain = open_chain(target.spec)
     try:
+        record_path = settings.deployments_dir / f"{record_name(target.name, chain.chain_id)}.json"
+        record = load_record(record_path)
+        entry = record.contracts.get("PaintingNFT") if record is not None else None
+        if record is None or entry is None:
+            raise PublishError(f"no PaintingNFT deployment in {record_path}: run "
+                               f"{deploy_command(target.name)} first")
+        store = open_store(settings, api)
         if not chain.get_code(entry.address):
             raise PublishError(f"no contract at {entry.address} on {target.name} (chain "
                                f"reset?): run {deploy_command(target.name)}")

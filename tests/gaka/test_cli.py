@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import pty
+import select
 import subprocess
+import time
 
 import pytest
 
 from gaka.cli import main
-from tests.conftest import GAKA
+from tests.conftest import GAKA, free_port
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -41,7 +46,7 @@ def _one_error_line(err: str, *words: str) -> None:
 )
 def test_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, code, words):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GAKA_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("GAKA_CONFIG", os.devnull)
     if "plan.json" in argv:
         from tests.robot.conftest import random_plan
         from vision.plan import save_plan
@@ -57,3 +62,66 @@ def test_console_script_prints_one_error_line(tmp_path):
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 1 and proc.stdout == ""
     _one_error_line(proc.stderr, "no such image")
+
+
+def test_a_dead_node_is_one_line_without_retry_chatter(gaka_env):
+    """The IPFS client's retries are not printed: the user sees only the outcome."""
+    env = {**gaka_env, "GAKA_IPFS_TIMEOUT_S": "1"}
+    address = f"http://127.0.0.1:{free_port()}"
+    proc = subprocess.run([str(GAKA), "ipfs", "--api", address, "ls"], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 1 and proc.stdout == ""
+    _one_error_line(proc.stderr, f"IPFS node at {address} is unavailable", "3 tries")
+
+
+def _in_a_terminal(argv: list[str], env: dict[str, str], answers: list[tuple[str, bytes]]
+                   ) -> tuple[int, str]:
+    """Run argv with a pty as its controlling terminal (so getpass reads it as a user's
+    keyboard); each answer is typed once its prompt has appeared. Returns (exit code, output)."""
+    pid, master = pty.fork()
+    if pid == 0:  # the child: exec at once
+        os.execve(argv[0], argv, env)
+    out = b""
+    answered_at = 0  # output before this offset has been answered already
+    deadline = time.monotonic() + 180
+    pending = list(answers)
+    try:
+        while time.monotonic() < deadline:
+            if pending and pending[0][0].encode() in out[answered_at:]:
+                os.write(master, pending.pop(0)[1])
+                answered_at = len(out)
+            ready, _, _ = select.select([master], [], [], 1)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(master)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+def test_keystore_password_prompt_in_a_terminal(gaka_env, tmp_path):
+    keystore = tmp_path / "robot.json"
+    env = {**gaka_env, "GAKA_KEYSTORE": str(keystore)}
+    argv = [str(GAKA), "chain", "account", "new"]
+    # The space after the colon comes from getpass once it has turned echo off: typing
+    # before it would be flushed by getpass, as a real terminal does.
+    code, out = _in_a_terminal(argv, env, [("Keystore password: ", b"s3cret-pw\n"),
+                                           ("Repeat for confirmation: ", b"s3cret-pw\n")])
+    assert code == 0, out
+    assert "s3cret-pw" not in out  # typed, never echoed
+    address = json.loads(keystore.read_text())["address"]
+    assert address.lower() in out.lower()
+    # Ctrl-D at the prompt: one error line after it, no traceback, no keystore written.
+    other = tmp_path / "other.json"
+    code, out = _in_a_terminal(argv, {**env, "GAKA_KEYSTORE": str(other)},
+                               [("Keystore password: ", b"\x04")])
+    after = out.split("Keystore password:", 1)[1].strip().splitlines()
+    assert code == 1 and after == ["error: aborted"], out
+    assert not other.exists()

@@ -37,7 +37,7 @@ GAKA = Path(sys.executable).with_name("gaka")
 
 
 def _gaka(*args: str, tmp_path: Path, group: str = "robot") -> subprocess.CompletedProcess:
-    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), GAKA_CONFIG=str(tmp_path / "no"))
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), GAKA_CONFIG=os.devnull)
     cmd = [str(GAKA), *([group] if group else []), *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
 
@@ -168,7 +168,7 @@ def test_the_two_steps_chain_with_defaults_only(tmp_path):
     exactly as a newcomer types it: the default plan fits the default workcell's pots."""
     photo = tmp_path / "photo.jpg"
     cv2.imwrite(str(photo), cv2.resize(data.chelsea(), (120, 80))[..., ::-1])
-    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), GAKA_CONFIG=str(tmp_path / "no"))
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"), GAKA_CONFIG=os.devnull)
     step = subprocess.run([str(GAKA), "paint", "photo.jpg"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=1800)
     assert step.returncode == 0, step.stderr
@@ -186,7 +186,7 @@ def test_the_two_steps_chain_with_defaults_only(tmp_path):
 
 
 def test_palette_defaults_to_the_workcell_and_free_says_it_is_a_preview(tmp_path, monkeypatch):
-    monkeypatch.setenv("GAKA_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("GAKA_CONFIG", os.devnull)
     image = str(Path(__file__).resolve().parents[2] / "vision" / "assets" / "chelsea_96x72.png")
     small = ["--strokes", "8", "--size", "24", "--no-progress"]
     runner = CliRunner()
@@ -199,7 +199,7 @@ def test_palette_defaults_to_the_workcell_and_free_says_it_is_a_preview(tmp_path
     assert free.exit_code == 0, free.output
     assert "not paintable by the configured arm kuka_kr6_r900 (8 pots)" in free.stderr
     # Another arm, or named paints, in the settings: `auto` follows them.
-    monkeypatch.setenv("GAKA_ARM", "desktop_scara4")
+    monkeypatch.setenv("GAKA_ARM_CONFIG", "desktop_scara4")
     cell = configured_workcell()
     assert cell.pots == len(load_arm("desktop_scara4").workcell.pots_xy) == 5
     assert palette_for("auto", cell) == "5" and palette_for("free", cell) == "free"

@@ -7,12 +7,14 @@ import os
 import sqlite3
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from tests.conftest import GAKA, ROOT
+from tests.conftest import GAKA, ROOT, free_port
 
 # Tiny paintings and short auctions: a cycle takes seconds, not minutes.
 FAST = {
@@ -26,7 +28,7 @@ FAST = {
 def daemon_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAKA_")}
     env.update(FAST)
-    env.update({"GAKA_DATA_DIR": str(data_dir), "GAKA_CONFIG": str(data_dir / "none.toml"),
+    env.update({"GAKA_DATA_DIR": str(data_dir), "GAKA_CONFIG": os.devnull,
                 "GAKA_DEPLOYMENTS_DIR": str(data_dir / "deployments"),
                 "PYTHONUNBUFFERED": "1"})
     env.update(extra)
@@ -184,3 +186,19 @@ def chain_audit(chain: Any, record: dict[str, Any], cycles: list[Any],
             "sold": len(sales), "orders": len(placed), "repayments": len(repaid),
             "robot_transactions": sum(calls.values()), "gas_wei": gas_paid,
             "balance_wei": balance}
+
+
+@contextmanager
+def daemon_with_a_painting_on_auction(env: dict[str, str], tmp: Path
+                                      ) -> Iterator[tuple[int, subprocess.Popen, Path]]:
+    """A daemon on a free port, handed over (port, process, log) once its first painting is
+    on auction; stopped at the end, and its exit must be clean."""
+    port = free_port()
+    log = tmp / "daemon.log"
+    proc = start_daemon(env, port, log)
+    try:
+        assert wait_ready(port, proc), log.read_text()[-3000:]
+        wait_for(lambda: get(port, "/auctions"), 240, "a painting on auction")
+        yield port, proc, log
+    finally:
+        assert stop(proc) == 0, log.read_text()[-3000:]

@@ -16,15 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.chain.keystore import embedded_dev_accounts
 from tests.conftest import GAKA, ROOT, free_port
-from tests.robot.daemon.helpers import (
-    daemon_env,
-    get,
-    post,
-    start_daemon,
-    stop,
-    wait_for,
-    wait_ready,
-)
+from tests.robot.daemon.helpers import daemon_env, daemon_with_a_painting_on_auction, get, post
 
 SECRETS_HINT = "private key material of the dev accounts and the API token"
 
@@ -34,18 +26,11 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("api")
     data = tmp / "data"
     env = daemon_env(data, GAKA_AUCTION_DURATION_S="600")
-    port = free_port()
-    log = tmp / "daemon.log"
-    proc = start_daemon(env, port, log)
-    try:
-        assert wait_ready(port, proc), log.read_text()[-3000:]
-        wait_for(lambda: get(port, "/auctions"), 240, "a painting on auction")
+    with daemon_with_a_painting_on_auction(env, tmp) as (port, proc, log):
         token = (data / "api-token").read_text().strip()
         secrets = [token] + [a.key.hex().removeprefix("0x") for a in embedded_dev_accounts(10)]
         yield {"port": port, "token": token, "data": data, "env": env, "log": log,
                "secrets": secrets, "proc": proc}
-    finally:
-        assert stop(proc) == 0, log.read_text()[-3000:]
 
 
 def test_schemathesis_against_live_openapi(live: dict[str, Any], tmp_path: Path) -> None:

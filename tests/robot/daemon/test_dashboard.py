@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,8 @@ import pytest
 from web3 import HTTPProvider, Web3
 
 from services.chain.compiler import compile_project
-from tests.conftest import free_port, start_hardhat_node
-from tests.robot.daemon.helpers import daemon_env, get, start_daemon, stop, wait_for, wait_ready
+from services.chain.hardhat import hardhat_node
+from tests.robot.daemon.helpers import daemon_env, daemon_with_a_painting_on_auction
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [pytest.mark.hardhat,
@@ -26,26 +25,13 @@ pytestmark = [pytest.mark.hardhat,
 @pytest.fixture(scope="module")
 def daemon_on_hardhat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("dashboard")
-    node, url = start_hardhat_node(tmp / "hardhat.log")
-    data = tmp / "data"
-    env = daemon_env(data, GAKA_NETWORK="localhost", GAKA_LOCALHOST_RPC_URL=url,
-                     GAKA_AUCTION_DURATION_S="240", GAKA_AUCTION_TIME_BUFFER_S="5",
-                     GAKA_FILM_WIDTH="320", GAKA_FILM_HEIGHT="240",
-                     GAKA_FILM_SPEEDUP="4", GAKA_PLAN_STROKES="12")
-    port = free_port()
-    log = tmp / "daemon.log"
-    proc = start_daemon(env, port, log)
-    try:
-        assert wait_ready(port, proc), log.read_text()[-3000:]
-        wait_for(lambda: get(port, "/auctions"), 240, "a painting on auction")
-        yield {"port": port, "rpc": url, "data": data}
-    finally:
-        assert stop(proc) == 0, log.read_text()[-3000:]
-        node.terminate()
-        try:
-            node.wait(10)
-        except subprocess.TimeoutExpired:
-            node.kill()
+    with hardhat_node(tmp / "hardhat.log") as url:
+        env = daemon_env(tmp / "data", GAKA_NETWORK="localhost", GAKA_LOCALHOST_RPC_URL=url,
+                         GAKA_AUCTION_DURATION_S="240", GAKA_AUCTION_TIME_BUFFER_S="5",
+                         GAKA_FILM_WIDTH="320", GAKA_FILM_HEIGHT="240",
+                         GAKA_FILM_SPEEDUP="4", GAKA_PLAN_STROKES="12")
+        with daemon_with_a_painting_on_auction(env, tmp) as (port, _, _):
+            yield {"port": port, "rpc": url, "data": tmp / "data"}
 
 
 def test_dashboard_live(daemon_on_hardhat: dict[str, Any], tmp_path: Path) -> None:

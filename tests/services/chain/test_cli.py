@@ -87,6 +87,11 @@ def test_keystore_deploy_to_rpc_url(gaka_env: dict[str, str], hardhat_node: str,
     assert out.returncode == 0, out.stderr
     record = json.loads(out.stdout)
     assert record["deployer"] == address
+    # Named by its chain id: another --rpc-url chain gets its own record, never this one.
+    assert record["network"] == "rpc-31337"
+    saved = json.loads((tmp_path / "deployments" / "rpc-31337.json").read_text())
+    assert saved["contracts"] == record["contracts"]
+    assert sorted(p.name for p in (tmp_path / "deployments").glob("*.json")) == ["rpc-31337.json"]
     for stream in (out.stdout, out.stderr):
         assert secret_key.removeprefix("0x") not in stream and "s3cret" not in stream
 

@@ -10,7 +10,9 @@ import pytest
 
 from tests.conftest import GAKA, ROOT
 
-COMMANDS = [["config", "show"], ["chain", "deploy"], ["chain", "account", "show"]]
+# Commands that read the settings and commands that never do: all of them check the file.
+COMMANDS = [["config", "show"], ["chain", "deploy"], ["chain", "account", "show"],
+            ["paint", "synthetic:32x24"], ["mission", "verify", "blueprint.json", "proof.json"]]
 
 
 def gaka(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -43,7 +45,8 @@ def test_malformed_toml(gaka_env: dict[str, str], tmp_path: Path, args: list[str
 def test_unknown_key_is_reported(gaka_env: dict[str, str], tmp_path: Path) -> None:
     env = with_config(gaka_env, tmp_path, 'netwrok = "sepolia"\nrpc_timeout_s = 5\n')
     line = one_error_line(gaka(env, "config", "show"))
-    assert "unknown key(s) netwrok" in line and "known: data_dir, network" in line
+    assert "unknown key(s) netwrok (did you mean network?)" in line
+    assert "`gaka config show` lists every key" in line
 
 
 def test_secret_in_file_is_refused(gaka_env: dict[str, str], tmp_path: Path) -> None:
@@ -67,6 +70,58 @@ def test_good_file_and_env_precedence(gaka_env: dict[str, str], tmp_path: Path) 
                       'network = "revm"\nrpc_timeout_s = 4.5\nkeystore_password_file = "pw"\n')
     shown = json.loads(gaka(env, "config", "show").stdout)
     assert shown["network"] == "revm" and shown["rpc_timeout_s"] == 4.5
-    assert shown["keystore_password_file"] == "pw"
+    assert shown["keystore_password_file"] == str(tmp_path / "pw")  # beside the file
     shown = json.loads(gaka({**env, "GAKA_NETWORK": "localhost"}, "config", "show").stdout)
     assert shown["network"] == "localhost"
+
+
+def test_a_named_config_file_that_does_not_exist_is_an_error(gaka_env: dict[str, str],
+                                                              tmp_path: Path) -> None:
+    env = {**gaka_env, "GAKA_CONFIG": str(tmp_path / "typo.toml")}
+    for args in (["config", "show"], ["swarm", "run"]):
+        line = one_error_line(gaka(env, *args))
+        assert f"config file {tmp_path / 'typo.toml'} (GAKA_CONFIG) does not exist" in line
+    assert gaka(env, "swarm", "run", "--help").returncode == 0  # help needs no config
+
+
+def test_one_file_serves_every_command(gaka_env: dict[str, str], tmp_path: Path) -> None:
+    """The daemon's keys beside the chain's: no command refuses a key another one reads."""
+    env = {k: v for k, v in gaka_env.items() if k != "GAKA_DEPLOYMENTS_DIR"}
+    env = with_config(env, tmp_path, 'camera = "sim"\napi_port = 8700\narm = "gcode"\n'
+                                     'arm_config = "desktop_scara4"\ndeployments_dir = "records"\n')
+    shown = json.loads(gaka(env, "config", "show").stdout)
+    assert (shown["api_port"], shown["arm"], shown["arm_config"]) == (8700, "gcode",
+                                                                      "desktop_scara4")
+    # Relative paths in the file are beside the file, not in the current directory.
+    assert shown["deployments_dir"] == str(tmp_path / "records")
+    out = gaka(env, "ipfs", "ls")
+    assert out.returncode == 0 and out.stderr == ""
+    line = one_error_line(gaka({**env, "GAKA_ARM": "kuka"}, "ipfs", "ls"))
+    assert "arm: the arm driver is 'sim' or 'gcode', not 'kuka'" in line
+
+
+def test_deployments_default_to_the_data_dir(gaka_env: dict[str, str]) -> None:
+    env = {k: v for k, v in gaka_env.items() if k != "GAKA_DEPLOYMENTS_DIR"}
+    shown = json.loads(gaka(env, "config", "show").stdout)
+    assert shown["deployments_dir"] == str(Path(env["GAKA_DATA_DIR"]) / "deployments")
+
+
+ROBOT = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # Hardhat dev account 1, EIP-55
+
+
+@pytest.mark.parametrize("given", [ROBOT, ROBOT.lower(), "0x" + ROBOT[2:].upper()])
+def test_robot_address_in_any_unambiguous_case_is_checksummed(
+        gaka_env: dict[str, str], tmp_path: Path, given: str) -> None:
+    env = with_config(gaka_env, tmp_path, f'robot_address = "{given}"\n')
+    assert json.loads(gaka(env, "config", "show").stdout)["robot_address"] == ROBOT
+
+
+@pytest.mark.parametrize(("given", "words"), [
+    (ROBOT[:-1] + "c", "fails its EIP-55 checksum"),  # one letter's case wrong
+    ("0x7099", "is not an address"),
+    (ROBOT + "00", "is not an address"),
+])
+def test_bad_robot_address_names_the_key(gaka_env: dict[str, str], given: str,
+                                          words: str) -> None:
+    line = one_error_line(gaka({**gaka_env, "GAKA_ROBOT_ADDRESS": given}, "wallet"))
+    assert line.startswith("error: invalid configuration: robot_address: ") and words in line

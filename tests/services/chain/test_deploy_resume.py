@@ -13,6 +13,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,34 @@ def test_second_deploy_to_the_same_record_is_refused(tmp_path: Path) -> None:
             assert chain.w3.eth.get_transaction_count(chain.accounts[0]) == 0
         finally:
             chain.close()
+
+
+def test_deploy_js_and_gaka_share_one_lock(tmp_path: Path) -> None:
+    """scripts/deploy.js takes the very lock `gaka chain deploy` takes; it ends with the
+    process that holds it, however it dies."""
+    out = tmp_path / "deployments"
+    holder = subprocess.Popen(
+        ["node", "-e", "require('./scripts/deploy').lockRecord(process.argv[1]).then(() => "
+         "{ console.log('held'); setInterval(() => {}, 1000); })", str(out / "embedded.json")],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        chain = open_chain(ChainSpec("embedded", data_dir=tmp_path / "data"))
+        try:
+            with pytest.raises(DeploymentError, match="another deploy is writing"):
+                deploy(chain, "embedded", out)
+            assert chain.w3.eth.get_transaction_count(chain.accounts[0]) == 0
+            holder.send_signal(signal.SIGKILL)  # no clean-up runs: the lock must still end
+            holder.wait(10)
+            for _ in range(50):  # the lock's holder (flock) sees the pipe close and exits
+                try:
+                    record = deploy(chain, "embedded", out)
+                    break
+                except DeploymentError:
+                    time.sleep(0.1)
+            assert sorted(record["redeployed"]) == sorted(CONTRACTS)
+        finally:
+            chain.close()
+    finally:
+        holder.kill()
+        holder.wait()

@@ -6,6 +6,7 @@ nonces before and after, read straight from the node.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -187,3 +188,17 @@ def test_hardhat_resume_of_an_unidentified_unmined_transaction_never_pays_twice(
     done = hardhat_deploy(mempool, tmp_path)
     assert done.returncode == 0, done.stderr
     deployed_once(mempool, before, tmp_path)
+
+
+def test_hardhat_deploy_refuses_a_record_another_deploy_holds(hardhat_node: str,
+                                                             tmp_path: Path) -> None:
+    before = nonces(hardhat_node)
+    with (tmp_path / ".localhost.json.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as `gaka chain deploy` holds it while it runs
+        refused = hardhat_deploy(hardhat_node, tmp_path)
+    assert refused.returncode == 1
+    assert f"error: another deploy is writing {tmp_path / 'localhost.json'}" in refused.stderr
+    assert nonces(hardhat_node) == before and not (tmp_path / "localhost.json").exists()
+    finished = hardhat_deploy(hardhat_node, tmp_path)  # released: the same command now runs
+    assert finished.returncode == 0, finished.stderr
+    deployed_once(hardhat_node, before, tmp_path)

@@ -66,7 +66,7 @@ def test_wheel_deploys_outside_the_checkout(tmp_path: Path) -> None:
     assert Path(where).is_relative_to(site)
 
     printed = json.loads(run(venv / "bin" / "gaka", "chain", "deploy", cwd=home, env=env).stdout)
-    record = json.loads((home / "deployments" / "embedded.json").read_text())
+    record = json.loads((home / "data" / "deployments" / "embedded.json").read_text())
     assert printed["contracts"] == record["contracts"]
     assert sorted(printed["redeployed"]) == sorted(record["contracts"])
 

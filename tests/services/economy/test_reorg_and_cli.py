@@ -5,6 +5,7 @@ process while the robot acts, and its --json validates against the published sch
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import threading
@@ -77,8 +78,7 @@ def _gaka(world: World, *args: str, env: dict[str, str] | None = None,
     env = {"GAKA_DATA_DIR": str(world.settings.data_dir),
            "GAKA_DEPLOYMENTS_DIR": str(world.settings.deployments_dir),
            "GAKA_LOCALHOST_RPC_URL": world.settings.localhost_rpc_url,
-           "GAKA_CONFIG": str(world.tmp / "missing.toml"), "PATH": "/usr/bin:/bin",
-           **(env or {})}
+           "GAKA_CONFIG": os.devnull, "PATH": "/usr/bin:/bin", **(env or {})}
     out = subprocess.run([str(GAKA), *args, *where, "--json"], env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

@@ -54,7 +54,7 @@ def test_corrupt_block_is_never_returned(store, tmp_path):
     assert err.value.cid in str(err.value) and CID.parse(err.value.cid).verify(raw) is False
     with pytest.raises(CorruptBlock):
         store.get(str(cid), tmp_path / "out.bin")
-    assert not (tmp_path / "out.bin").exists() and not (tmp_path / "out.bin.part").exists()
+    assert [p.name for p in tmp_path.iterdir() if "out.bin" in p.name] == []  # no partial file
     with pytest.raises(CorruptBlock):  # gc refuses to work from a damaged pin set
         store.gc()
     assert store.add(DATA) == cid  # re-adding repairs the block

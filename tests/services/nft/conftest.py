@@ -18,8 +18,8 @@ from services.chain.backends import ChainSpec, open_chain
 from services.chain.compiler import compile_project
 from services.chain.deploy import deploy
 from services.chain.protocol import Chain
-from tests.conftest import RpcRelay
 from tests.robot.conftest import random_plan
+from tests.rpc_relay import RpcRelay
 from vision.plan import save_plan
 
 

@@ -143,7 +143,7 @@ def test_rpc_failure_between_pin_and_mint_then_exactly_one_mint(folder, relay, h
 
     def cut_link(step: str) -> None:
         if step == "metadata":
-            relay.mode = "down" if cut == "before_send" else "drop_after_send"
+            relay.mode = "down" if cut == "before_send" else "lose_answer_then_down"
 
     with pytest.raises(RPCUnavailable, match=relay.url):
         publish(load_folder(folder), store, via, nft, deployed.robot, deployed.block,

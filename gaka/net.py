@@ -1,0 +1,12 @@
+"""Loopback helpers for the servers tests and benchmarks start (always bound to 127.0.0.1)."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
