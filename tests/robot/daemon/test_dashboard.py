@@ -20,7 +20,7 @@ from tests.conftest import free_port, start_hardhat_node
 from tests.robot.daemon.helpers import daemon_env, get, start_daemon, stop, wait_for, wait_ready
 
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = [pytest.mark.hardhat,
+pytestmark = [pytest.mark.hardhat, pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")]
 
 
