@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 PIP_STAMP := $(VENV)/.stamp-pip
 NPM_STAMP := node_modules/.stamp-npm
 SLITHER_VENV := .venv-slither
+# Test workers: many tests wait on nodes and daemons, so two keep a 2-core machine busy.
+PYTEST_WORKERS ?= 2
+PYTEST := $(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: run test deps browser lint pytest hardhat-test slither bench wheel clean
 
@@ -41,7 +44,7 @@ slither: deps
 	bash scripts/slither.sh
 
 pytest: deps browser
-	$(VENV)/bin/python -m pytest
+	$(PYTEST)
 
 hardhat-test: deps
 	npx hardhat test
@@ -50,7 +53,7 @@ test: deps browser
 	$(VENV)/bin/ruff check .
 	bash scripts/slither.sh
 	npx hardhat test
-	$(VENV)/bin/python -m pytest
+	$(PYTEST)
 
 # A wheel that carries the contracts compiled (setup.py), installable without node or solc.
 wheel: deps

@@ -48,3 +48,8 @@ def gaka_env(tmp_path: Path) -> dict[str, str]:
         "GAKA_CONFIG": os.devnull,
     })
     return env
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: parallel workers then start them at once instead of last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -6,18 +6,22 @@ import json
 import re
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 import typer
-from tqdm import tqdm
 
-from gaka.workcell import Workcell, configured_workcell
-from vision.capture import open_source
 from vision.errors import VisionError
-from vision.painter import PainterConfig, total_iterations
-from vision.pipeline import INK, Planned, parse_palette, plan_lines, plan_paint
-from vision.plan import Canvas, Paint, PlanError, Source, render_preview, save_plan
+
+if TYPE_CHECKING:
+    from gaka.workcell import Workcell
+    from vision.painter import PainterConfig
+    from vision.pipeline import Planned
+    from vision.plan import Canvas, Paint, Source
+
+# torch, OpenCV and scikit-image are imported by the command itself, not with the module:
+# every `gaka` invocation loads this module to list its commands, and those imports cost
+# seconds per start (the daemon and every other subcommand would pay them).
 
 FILES = (("plan", "json"), ("preview", "png"), ("compare", "png"))
 PREVIEW_PX = 512  # longer side of preview.png / each half of compare.png
@@ -29,6 +33,8 @@ class Mode(StrEnum):
 
 
 def _canvas(spec: str) -> Canvas:
+    from vision.plan import Canvas, PlanError
+
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[xX]\s*(\d+(?:\.\d+)?)\s*", spec)
     if not m:
         raise PlanError(f"--canvas: expected WIDTHxHEIGHT in mm, e.g. 500x400, got {spec!r}")
@@ -36,10 +42,14 @@ def _canvas(spec: str) -> Canvas:
 
 
 def _paint_named(rgb: np.ndarray) -> Paint:
+    from vision.plan import Paint
+
     return Paint("#" + "".join(f"{int(c):02x}" for c in rgb), tuple(int(c) for c in rgb))
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
+    import cv2
+
     if not cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
         raise VisionError(f"could not write {path}")
 
@@ -63,6 +73,10 @@ def _paintability_note(paints: int | None, cell: Workcell) -> str | None:
 
 
 def _write_outputs(planned: Planned, out: Path) -> dict[str, str]:
+    import cv2
+
+    from vision.plan import render_preview, save_plan
+
     plan = planned.plan
     ppm = PREVIEW_PX / max(plan.canvas.width_mm, plan.canvas.height_mm)
     preview = render_preview(plan, ppm)
@@ -104,6 +118,12 @@ def paint(
 
     By default the plan uses the configured workcell's paints, so `gaka robot paint` can
     paint it as it is."""
+    from gaka.workcell import configured_workcell
+    from vision.capture import open_source
+    from vision.painter import PainterConfig
+    from vision.pipeline import INK, parse_palette, plan_lines
+    from vision.plan import Source
+
     board = _canvas(canvas)
     cell = configured_workcell()
     with open_source(image) as src:
@@ -139,6 +159,11 @@ def _run_painter(
     paints: np.ndarray | None,
     progress: bool,
 ) -> Planned:
+    from tqdm import tqdm
+
+    from vision.painter import total_iterations
+    from vision.pipeline import plan_paint
+
     total = total_iterations(config, paints is not None)
     with tqdm(total=total, desc="painting", unit="it", disable=not progress, leave=False) as bar:
         return plan_paint(image, source, board, config, paints, progress=bar.update)

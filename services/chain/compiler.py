@@ -93,7 +93,7 @@ def _write_wrapper(bin_dir: Path, version: str, node_modules: Path) -> Path:
         f'GAKA_SOLCJS_DIR="{solcjs}" exec node "{WRAPPER_JS}" "$@"\n'
     )
     if not target.exists() or target.read_text() != script:
-        tmp = target.with_suffix(".tmp")
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")  # parallel test workers compile too
         tmp.write_text(script)
         tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         tmp.replace(target)
@@ -177,7 +177,7 @@ def _load_artifacts(path: Path) -> dict[str, Artifact]:
 
 def _save_artifacts(artifacts: dict[str, Artifact], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps({k: vars(v) for k, v in artifacts.items()}))
     tmp.replace(path)
 
