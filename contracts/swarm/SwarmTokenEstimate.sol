@@ -6,14 +6,15 @@ pragma solidity ^0.8.24;
 /// that registers itself with a bond and a token deposit (ether). Each estimate locks `stake`;
 /// a round closes when `roundSize` robots (one vote each) have voted: the votes within `epsilon`
 /// of the swarm's centre get their stake back plus an equal share of the other votes' stakes,
-/// and their mean becomes the swarm's estimate. The centre is the midpoint of the shortest range
-/// of 0.01-wide bins holding the latest votes of a strict majority of the swarm's members (the
-/// identities that have not withdrawn or run out of tokens; the "shorth"). Liars that are not a
+/// and the centre becomes the swarm's estimate. The centre is the mean of the latest votes in
+/// the shortest range of 0.01-wide bins that holds those of a strict majority of the swarm's
+/// members (the identities that have not withdrawn or run out of tokens; the "shorth"), refined
+/// by the mean of the latest votes within 2 epsilon of that. Liars that are not a
 /// majority cannot place it by themselves: unlike a median, which 45 % liars at one extreme drag
 /// to the honest votes' edge, it sits on the honest votes once these agree within less than
 /// their distance to the liars. Until a majority of the members has voted there is no centre
-/// and a round pays every stake back, so early rounds of liars and a few honest robots cannot
-/// drain the honest ones. Liars far from the centre lose round after round, and an identity
+/// and a round pays every stake back (so does a round none of whose votes lies near the centre),
+/// so early rounds of liars and a few honest robots cannot drain the honest ones. Liars far from the centre lose round after round, and an identity
 /// that runs out of tokens drops out of the centre and of the members. Tokens are conserved: the contract's ether always equals the
 /// robots' balances and bonds, the stakes of open rounds and the undivided remainders.
 /// The keeper (deployer) only opens swarms; it holds no funds.
@@ -175,30 +176,25 @@ contract SwarmTokenEstimate {
         uint256[] memory packed = new uint256[](n);
         for (uint256 i = 0; i < n; i++) packed[i] = votes[(uint256(id) << 8) | i];
         (bool agreed, uint256 centre) = _centre(id, s.members);
+        uint256 winners = 0;
+        for (uint256 i = 0; agreed && i < n; i++) {
+            if (_near(uint32(packed[i]), centre)) winners++;
+        }
         uint32 round = s.round + 1;
         s.round = round;
         s.count = 0;
-        if (!agreed) {
-            // No strict majority of the members has voted yet: nobody can tell right from
-            // wrong, so every stake goes back.
+        if (winners == 0) {
+            // No strict majority of the members has voted yet, or its range is so wide that
+            // no vote of the round lies near its middle: nobody can tell right from wrong,
+            // so every stake goes back.
             for (uint256 i = 0; i < n; i++) {
                 robots[address(uint160(packed[i] >> 32))].balance += uint96(stake);
             }
             emit RoundVoid(id, round);
             return;
         }
-        uint256 winners = 0;
-        uint256 sum = 0;
-        for (uint256 i = 0; i < n; i++) {
-            uint256 v = uint32(packed[i]);
-            if (_near(v, centre)) {
-                winners++;
-                sum += v;
-            }
-        }
-        // A round with no vote near the centre pays nobody: every stake goes to the carry.
         uint256 pot = (n - winners) * stake + s.carry;
-        uint256 share = winners == 0 ? 0 : pot / winners;
+        uint256 share = pot / winners;
         // The remainder of the division, kept for the next pot, so no token is lost.
         // slither-disable-next-line divide-before-multiply
         s.carry = uint96(pot - share * winners);
@@ -214,7 +210,7 @@ contract SwarmTokenEstimate {
                 s.members--;
             }
         }
-        if (winners > 0) s.estimate = uint32(sum / winners);
+        s.estimate = uint32(centre);
         emit RoundClosed(id, round, uint32(centre), s.estimate, winners, pot);
     }
 
@@ -226,8 +222,9 @@ contract SwarmTokenEstimate {
         histogram[(uint256(id) << 8) | (bin / 8)] -= uint256(1) << (32 * (bin % 8));
     }
 
-    /// @dev Midpoint of the shortest run of bins holding the latest votes of a strict majority
-    /// of the swarm's `members` (the lowest such run on ties); false while there is none.
+    /// @dev Mean of the latest votes in the shortest run of bins holding those of a strict
+    /// majority of the swarm's `members` (the lowest such run on ties), refined by the mean of
+    /// the votes within 2 epsilon of it; false while there is no such run.
     function _centre(uint16 id, uint256 members) private view returns (bool, uint256) {
         uint256[BINS] memory counts;
         for (uint256 word = 0; word < WORDS; word++) {
@@ -251,6 +248,27 @@ contract SwarmTokenEstimate {
             }
         }
         if (bestWidth > BINS) return (false, 0);
-        return (true, (2 * bestLo + bestWidth + 1) * BIN / 2);
+        uint256 rough = _mean(counts, bestLo, bestLo + bestWidth);
+        // Refined by the mean of every vote within 2 epsilon of it: a bare majority of the
+        // members is a small sample once the liars have dropped out.
+        uint256 first = rough > 2 * epsilon ? (rough - 2 * epsilon) / BIN : 0;
+        uint256 last = (rough + 2 * epsilon) / BIN;
+        uint256 refined = _mean(counts, first, last < BINS ? last : BINS - 1);
+        return (true, refined > 0 ? refined : rough);
+    }
+
+    /// @dev Mean (ppm, at bin centres) of the votes in bins first..last; 0 when there are none.
+    function _mean(uint256[BINS] memory counts, uint256 first, uint256 last)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 sum = 0;
+        uint256 inside = 0;
+        for (uint256 b = first; b <= last; b++) {
+            sum += counts[b] * (b * BIN + BIN / 2);
+            inside += counts[b];
+        }
+        return inside == 0 ? 0 : sum / inside;
     }
 }
