@@ -6,10 +6,10 @@ pragma solidity ^0.8.24;
 /// that registers itself with a bond and a token deposit (ether). Each estimate locks `stake`;
 /// a round closes when `roundSize` robots (one vote each) have voted: the votes within `epsilon`
 /// of the swarm's centre get their stake back plus an equal share of the other votes' stakes,
-/// and the centre becomes the swarm's estimate. The centre is the mean of the latest votes in
-/// the shortest range of 0.01-wide bins that holds those of a strict majority of the swarm's
-/// members (the identities that have not withdrawn or run out of tokens; the "shorth"), refined
-/// by the mean of the latest votes within 2 epsilon of that. Liars that are not a
+/// and the mean of the members' latest votes within `epsilon` of the centre becomes the swarm's
+/// estimate. The centre is the midpoint of the shortest range of 0.01-wide bins that holds the
+/// latest votes of a strict majority of the swarm's members (the identities that have not
+/// withdrawn or run out of tokens; the "shorth"). Liars that are not a
 /// majority cannot place it by themselves: unlike a median, which 45 % liars at one extreme drag
 /// to the honest votes' edge, it sits on the honest votes once these agree within less than
 /// their distance to the liars. Until a majority of the members has voted there is no centre
@@ -175,7 +175,7 @@ contract SwarmTokenEstimate {
         uint256 n = roundSize;
         uint256[] memory packed = new uint256[](n);
         for (uint256 i = 0; i < n; i++) packed[i] = votes[(uint256(id) << 8) | i];
-        (bool agreed, uint256 centre) = _centre(id, s.members);
+        (bool agreed, uint256 centre, uint256 estimate) = _centre(id, s.members);
         uint256 winners = 0;
         for (uint256 i = 0; agreed && i < n; i++) {
             if (_near(uint32(packed[i]), centre)) winners++;
@@ -210,7 +210,7 @@ contract SwarmTokenEstimate {
                 s.members--;
             }
         }
-        s.estimate = uint32(centre);
+        s.estimate = uint32(estimate);
         emit RoundClosed(id, round, uint32(centre), s.estimate, winners, pot);
     }
 
@@ -222,10 +222,15 @@ contract SwarmTokenEstimate {
         histogram[(uint256(id) << 8) | (bin / 8)] -= uint256(1) << (32 * (bin % 8));
     }
 
-    /// @dev Mean of the latest votes in the shortest run of bins holding those of a strict
-    /// majority of the swarm's `members` (the lowest such run on ties), refined by the mean of
-    /// the votes within 2 epsilon of it; false while there is no such run.
-    function _centre(uint16 id, uint256 members) private view returns (bool, uint256) {
+    /// @dev Midpoint of the shortest run of bins holding the latest votes of a strict majority
+    /// of the swarm's `members` (the lowest such run on ties), and the mean of the latest votes
+    /// within epsilon of it (the estimate: every member's say, not only one round's); false
+    /// while there is no such run.
+    function _centre(uint16 id, uint256 members)
+        private
+        view
+        returns (bool agreed, uint256 centre, uint256 estimate)
+    {
         uint256[BINS] memory counts;
         for (uint256 word = 0; word < WORDS; word++) {
             uint256 packed = histogram[(uint256(id) << 8) | word];
@@ -247,14 +252,13 @@ contract SwarmTokenEstimate {
                 bestLo = lo;
             }
         }
-        if (bestWidth > BINS) return (false, 0);
-        uint256 rough = _mean(counts, bestLo, bestLo + bestWidth);
-        // Refined by the mean of every vote within 2 epsilon of it: a bare majority of the
-        // members is a small sample once the liars have dropped out.
-        uint256 first = rough > 2 * epsilon ? (rough - 2 * epsilon) / BIN : 0;
-        uint256 last = (rough + 2 * epsilon) / BIN;
-        uint256 refined = _mean(counts, first, last < BINS ? last : BINS - 1);
-        return (true, refined > 0 ? refined : rough);
+        if (bestWidth > BINS) return (false, 0, 0);
+        // The midpoint, not the mean: a range that spans liars and a few honest robots has its
+        // mean on the liars but its midpoint between them, near nobody (the round is void).
+        centre = (2 * bestLo + bestWidth + 1) * BIN / 2;
+        uint256 first = centre > epsilon ? (centre - epsilon) / BIN : 0;
+        uint256 last = (centre + epsilon) / BIN;
+        return (true, centre, _mean(counts, first, last < BINS ? last : BINS - 1));
     }
 
     /// @dev Mean (ppm, at bin centres) of the votes in bins first..last; 0 when there are none.
