@@ -105,7 +105,8 @@ class LedgerSpec:
     # resolved with the seed of height h + reveal_delay; a share `audit` of decisions asks for
     # `audit_votes` coin-flip colours first; the swarm settles once its robots have agreed for
     # `unanimity` heights. Estimate: rounds of token_round_size votes, paid within epsilon of
-    # the median. Amounts in stakes.
+    # the midpoint of the shortest range holding a majority of the latest votes. Amounts in
+    # stakes.
     reveal_delay: int = 1
     unanimity: int = 30
     token_stake_wei: int = 10**13
