@@ -231,6 +231,8 @@ contract SwarmTokenEstimate {
         view
         returns (bool agreed, uint256 centre, uint256 estimate)
     {
+        // Memory arrays start zeroed: bins of empty words stay 0.
+        // slither-disable-next-line uninitialized-local
         uint256[BINS] memory counts;
         for (uint256 word = 0; word < WORDS; word++) {
             uint256 packed = histogram[(uint256(id) << 8) | word];
