@@ -4,11 +4,13 @@ For trees of 2^4 … 2^20 salted leaves (pymerkle InmemoryTree, keccak_256, doma
 proofs generated per second by pymerkle, verified per second by pymerkle and by the fast
 verifier side by side (the same proofs, every verdict checked true; the fast verifier timed with
 its (index, size) -> rule cache emptied before each timing, and warm, as a robot that verifies
-many proofs of one tree runs it), per wall-clock second and per process-CPU second; and the
-execution gas (gasUsed - 21,000, calldata included) of a MissionRegistry.verifyProof transaction
-and of completing step 1 of a mission, per depth, on revm and on the embedded py-evm chain, with
-a least-squares fit gas = a + b * depth. Both run Prague rules, but py-evm applies the EIP-7623
-calldata floor (10 gas per calldata token when execution is small) and pyrevm 0.3.7 does not.
+many proofs of one tree runs it; and the batch verifier `verify_many` on all of them at once,
+which hashes every distinct node of the batch once), per wall-clock second and per process-CPU
+second; and the execution gas (gasUsed - 21,000, calldata included) of a
+MissionRegistry.verifyProof transaction and of completing step 1 of a mission, per depth, on
+revm and on the embedded py-evm chain, with a least-squares fit gas = a + b * depth. Both run
+Prague rules, but py-evm applies the EIP-7623 calldata floor (10 gas per calldata token when
+execution is small) and pyrevm 0.3.7 does not.
 Medians of REPEATS timings.
 
     .venv/bin/python benchmarks/merkle.py [--quick]
@@ -34,7 +36,7 @@ from pymerkle import InmemoryTree, verify_inclusion  # noqa: E402
 from gaka.machine import machine_info  # noqa: E402
 from services.chain.backends import ChainSpec, open_chain  # noqa: E402
 from swarm_sim.mission.blueprint import ALGORITHM, Blueprint, leaf_hash  # noqa: E402
-from swarm_sim.mission.proofs import Proof, rule_for, verify_fast  # noqa: E402
+from swarm_sim.mission.proofs import Proof, rule_for, verify_fast, verify_many  # noqa: E402
 from swarm_sim.mission.registry import MissionRegistry, calldata_gas  # noqa: E402
 
 REPEATS = 5
@@ -102,11 +104,16 @@ def measure_size(exp: int, registries: dict[str, MissionRegistry], rnd: random.R
         rule_for.cache_clear()
         return fast_all()
 
+    def batch_cold() -> int:
+        rule_for.cache_clear()
+        return sum(verify_many(fast_args))
+
     ref_s, ref_cpu, _ = _wall_and_cpu(pymerkle_all)
     fast_s, fast_cpu, accepted = _wall_and_cpu(fast_cold)
     warm_s, warm_cpu, accepted_warm = _wall_and_cpu(fast_all)  # cache filled by fast_cold
-    if accepted != len(proofs) or accepted_warm != len(proofs):
-        raise SystemExit("the fast verifier rejected a genuine proof")
+    batch_s, batch_cpu, accepted_batch = _wall_and_cpu(batch_cold)
+    if {accepted, accepted_warm, accepted_batch} != {len(proofs)}:
+        raise SystemExit("a fast verifier rejected a genuine proof")
 
     p = proofs[0]
     rule = sum(b << i for i, b in enumerate(p.rule))
@@ -129,11 +136,13 @@ def measure_size(exp: int, registries: dict[str, MissionRegistry], rnd: random.R
         "prove_per_s": _rate(len(proofs), prove_s),
         "verify_per_s": {"pymerkle": _rate(len(proofs), ref_s),
                          "fast": _rate(len(proofs), fast_s),
-                         "fast_warm_rules": _rate(len(proofs), warm_s)},
+                         "fast_warm_rules": _rate(len(proofs), warm_s),
+                         "fast_batch": _rate(len(proofs), batch_s)},
         "per_cpu_s": {"prove": _rate(len(proofs), prove_cpu),
                       "verify_pymerkle": _rate(len(proofs), ref_cpu),
                       "verify_fast": _rate(len(proofs), fast_cpu),
-                      "verify_fast_warm_rules": _rate(len(proofs), warm_cpu)},
+                      "verify_fast_warm_rules": _rate(len(proofs), warm_cpu),
+                      "verify_fast_batch": _rate(len(proofs), batch_cpu)},
         "fast_vs_pymerkle": round(ref_s / fast_s, 2),
         "onchain_gas": gas | {
             "verify_proof_calldata": calldata_gas(data),
@@ -178,9 +187,10 @@ def main() -> None:
             "verify_per_s_at_depth_10": {
                 "goal": GOAL_VERIFY_PER_S_DEPTH_10,
                 "wall": at10["verify_per_s"], "cpu": at10["per_cpu_s"],
-                "met_wall": max(at10["verify_per_s"].values()) >= GOAL_VERIFY_PER_S_DEPTH_10,
-                "met_cpu": at10["per_cpu_s"]["verify_fast_warm_rules"]
-                >= GOAL_VERIFY_PER_S_DEPTH_10},
+                "met_wall": {k: v >= GOAL_VERIFY_PER_S_DEPTH_10
+                             for k, v in at10["verify_per_s"].items()},
+                "met_cpu": {k: v >= GOAL_VERIFY_PER_S_DEPTH_10
+                            for k, v in at10["per_cpu_s"].items() if k.startswith("verify")}},
             "onchain_gas": {"goal": GOAL_GAS, "fit": fit, "met": {
                 name: all(r["onchain_gas"][name]["verify_proof"] <= r["onchain_gas"]["goal"]
                           for r in rows) for name in chains}},

@@ -105,7 +105,8 @@ class LedgerSpec:
     # resolved with the seed of height h + reveal_delay; a share `audit` of decisions asks for
     # `audit_votes` coin-flip colours first; the swarm settles once its robots have agreed for
     # `unanimity` heights. Estimate: rounds of token_round_size votes, paid within epsilon of
-    # the median. Amounts in stakes.
+    # the midpoint of the shortest range holding a majority of the latest votes. Amounts in
+    # stakes.
     reveal_delay: int = 1
     unanimity: int = 30
     token_stake_wei: int = 10**13
@@ -117,6 +118,9 @@ class LedgerSpec:
     # several identities (a Sybil attack) buys no more votes than one identity has.
     estimate_deposit_stakes: int = 50
     epsilon: float = 0.05
+    # Estimate: an honest robot votes once its reading rests on this many sensed tiles (its
+    # first readings, of a few tiles, are mostly 0 or 1 and would side with liars there).
+    estimate_min_tiles: int = 300
     audit: float = 1.0
     audit_votes: int = 3
 
@@ -140,6 +144,7 @@ class LedgerSpec:
                "unanimity, token_stake_wei, token_deposit_stakes must be >= 1, "
                "token_bond_stakes >= 0, token_contingent 1..65535")
         _check(self.estimate_deposit_stakes >= 1, "estimate_deposit_stakes must be >= 1")
+        _check(self.estimate_min_tiles >= 1, "estimate_min_tiles must be >= 1")
         _check(3 <= self.token_round_size <= 64 and 0 < self.epsilon <= 1,
                "token_round_size must be 3..64 and epsilon in (0, 1]")
 

@@ -322,7 +322,8 @@ def _topic(abi: list[dict[str, Any]], event: str) -> bytes:
 
 
 class TokenEstimateLedger:
-    """SwarmTokenEstimate: robots vote estimates from their own accounts; the median decides."""
+    """SwarmTokenEstimate: robots vote estimates from their own accounts; a majority range of
+    the latest votes decides (see the contract)."""
 
     def __init__(self, chain: Chain, bond_wei: int, stake_wei: int, round_size: int,
                  epsilon: float) -> None:

@@ -244,6 +244,7 @@ class TokenEstimate:
         bond = deposit = stake * spec.estimate_deposit_stakes
         self.ledger = TokenEstimateLedger(chain, bond, stake, spec.token_round_size,
                                           spec.epsilon)
+        self.min_tiles = spec.estimate_min_tiles
         self.ids, robots = _identities(batch, chain, bond, deposit, stake)
         robots.fund([int(x) for x in self.ids.budget])
         self.ledger.open(s.runs)
@@ -257,7 +258,10 @@ class TokenEstimate:
 
     def block(self, tick: int, voting: np.ndarray) -> None:
         b, s = self.batch, self.batch.s
-        voting = voting[s.seen_total[voting] > 0]
+        # Byzantine robots vote from their first tile on; honest ones once their reading rests
+        # on enough tiles to be worth a stake.
+        needed = np.where(s.byzantine[voting], 1, self.min_tiles)
+        voting = voting[s.seen_total[voting] >= needed]
         rows = np.flatnonzero(np.isin(self.ids.owner, voting) & self.ids.registered)
         run = self.ids.swarm[rows]
         # One vote a round; an identity refused for want of tokens waits for a round to close.

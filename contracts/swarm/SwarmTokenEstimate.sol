@@ -1,17 +1,22 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// @title Collective estimate with robots as accounts and a token economy around the median.
+/// @title Collective estimate with robots as accounts and a token economy around a robust centre.
 /// @notice After Strobel, Pacheco and Dorigo (Science Robotics 2023). Every robot is an account
 /// that registers itself with a bond and a token deposit (ether). Each estimate locks `stake`;
 /// a round closes when `roundSize` robots (one vote each) have voted: the votes within `epsilon`
 /// of the swarm's centre get their stake back plus an equal share of the other votes' stakes,
-/// and their mean becomes the swarm's estimate. The centre is the median of the latest vote of
-/// every identity that can still pay a stake (a histogram of 0.01-wide bins): a round that
-/// happens to hold a majority of liars cannot move it, liars far from it lose round after round,
-/// and an identity that runs out of tokens drops out of the centre as well. Robots that keep reporting far from the median
-/// run out of tokens and lose their say. Tokens are conserved: the contract's ether always equals
-/// the robots' balances and bonds, the stakes of open rounds and the undivided remainders.
+/// and the mean of the members' latest votes within `epsilon` of the centre becomes the swarm's
+/// estimate. The centre is the midpoint of the shortest range of 0.01-wide bins that holds the
+/// latest votes of a strict majority of the swarm's members (the identities that have not
+/// withdrawn or run out of tokens; the "shorth"). Liars that are not a
+/// majority cannot place it by themselves: unlike a median, which 45 % liars at one extreme drag
+/// to the honest votes' edge, it sits on the honest votes once these agree within less than
+/// their distance to the liars. Until a majority of the members has voted there is no centre
+/// and a round pays every stake back (so does a round none of whose votes lies near the centre),
+/// so early rounds of liars and a few honest robots cannot drain the honest ones. Liars far from the centre lose round after round, and an identity
+/// that runs out of tokens drops out of the centre and of the members. Tokens are conserved: the contract's ether always equals the
+/// robots' balances and bonds, the stakes of open rounds and the undivided remainders.
 /// The keeper (deployer) only opens swarms; it holds no funds.
 contract SwarmTokenEstimate {
     uint32 public constant SCALE = 1_000_000;
@@ -34,6 +39,7 @@ contract SwarmTokenEstimate {
         uint32 estimate; // ppm, valid once round > 0
         uint96 carry; // remainder of divided pots, added to the next pot
         uint64 votes; // latest votes in the histogram
+        uint16 members; // identities that can still vote: not withdrawn, not out of tokens
     }
 
     address public immutable keeper;
@@ -50,12 +56,15 @@ contract SwarmTokenEstimate {
     /// @dev Vote histogram: slot (swarm << 8 | bin / 8) holds eight u32 counters.
     mapping(uint256 => uint256) private histogram;
     uint256 private constant BIN = SCALE / 100;
+    uint256 private constant BINS = 101; // 0.00 .. 1.00
+    uint256 private constant WORDS = 13; // eight bins a word
 
     event SwarmOpened(uint16 indexed swarm);
     event Registered(address indexed robot, uint16 indexed swarm, uint256 deposit);
     event Voted(address indexed robot, uint16 indexed swarm, uint32 round, uint32 estimate);
-    event RoundClosed(uint16 indexed swarm, uint32 round, uint32 median, uint32 estimate,
+    event RoundClosed(uint16 indexed swarm, uint32 round, uint32 centre, uint32 estimate,
         uint256 winners, uint256 pot);
+    event RoundVoid(uint16 indexed swarm, uint32 round);
     event Withdrawn(address indexed robot, uint256 amount);
 
     error BadParameters();
@@ -103,6 +112,7 @@ contract SwarmTokenEstimate {
         r.swarm = swarm;
         r.registered = true;
         r.balance = uint96(msg.value - bond);
+        swarms[swarm].members++;
         emit Registered(msg.sender, swarm, msg.value);
     }
 
@@ -134,6 +144,15 @@ contract SwarmTokenEstimate {
         Robot storage r = robots[msg.sender];
         if (!r.registered || r.closed) revert NotRegistered(msg.sender);
         uint256 amount = uint256(r.balance) + bond;
+        Swarm storage s = swarms[r.swarm];
+        // A robot that never voted or still has a vote in the histogram is a member; one
+        // that ran out of tokens already left both.
+        if (r.counted || r.lastRound == 0) s.members--;
+        if (r.counted) {
+            _uncount(r.swarm, r.bin);
+            r.counted = false;
+            s.votes--;
+        }
         r.balance = 0;
         r.closed = true;
         emit Withdrawn(msg.sender, amount);
@@ -156,60 +175,106 @@ contract SwarmTokenEstimate {
         uint256 n = roundSize;
         uint256[] memory packed = new uint256[](n);
         for (uint256 i = 0; i < n; i++) packed[i] = votes[(uint256(id) << 8) | i];
-        uint256 median = _median(id, s.votes);
+        (bool agreed, uint256 centre, uint256 estimate) = _centre(id, s.members);
         uint256 winners = 0;
-        uint256 sum = 0;
-        for (uint256 i = 0; i < n; i++) {
-            uint256 v = uint32(packed[i]);
-            if (_near(v, median)) {
-                winners++;
-                sum += v;
-            }
+        for (uint256 i = 0; agreed && i < n; i++) {
+            if (_near(uint32(packed[i]), centre)) winners++;
         }
-        // A round with no vote near the centre pays nobody: every stake goes to the carry.
+        uint32 round = s.round + 1;
+        s.round = round;
+        s.count = 0;
+        if (winners == 0) {
+            // No strict majority of the members has voted yet, or its range is so wide that
+            // no vote of the round lies near its middle: nobody can tell right from wrong,
+            // so every stake goes back.
+            for (uint256 i = 0; i < n; i++) {
+                robots[address(uint160(packed[i] >> 32))].balance += uint96(stake);
+            }
+            emit RoundVoid(id, round);
+            return;
+        }
         uint256 pot = (n - winners) * stake + s.carry;
-        uint256 share = winners == 0 ? 0 : pot / winners;
+        uint256 share = pot / winners;
         // The remainder of the division, kept for the next pot, so no token is lost.
         // slither-disable-next-line divide-before-multiply
         s.carry = uint96(pot - share * winners);
         for (uint256 i = 0; i < n; i++) {
             Robot storage r = robots[address(uint160(packed[i] >> 32))];
-            if (_near(uint32(packed[i]), median)) {
+            if (_near(uint32(packed[i]), centre)) {
                 r.balance += uint96(stake + share);
             } else if (r.balance < stake && r.counted) {
                 // Out of tokens: its say in the centre goes with them.
                 _uncount(id, r.bin);
                 r.counted = false;
                 s.votes--;
+                s.members--;
             }
         }
-        uint32 round = s.round + 1;
-        s.round = round;
-        s.count = 0;
-        if (winners > 0) s.estimate = uint32(sum / winners);
-        emit RoundClosed(id, round, uint32(median), s.estimate, winners, pot);
+        s.estimate = uint32(estimate);
+        emit RoundClosed(id, round, uint32(centre), s.estimate, winners, pot);
     }
 
-    function _near(uint256 v, uint256 median) private view returns (bool) {
-        return (v > median ? v - median : median - v) <= epsilon;
+    function _near(uint256 v, uint256 centre) private view returns (bool) {
+        return (v > centre ? v - centre : centre - v) <= epsilon;
     }
 
     function _uncount(uint16 id, uint8 bin) private {
         histogram[(uint256(id) << 8) | (bin / 8)] -= uint256(1) << (32 * (bin % 8));
     }
 
-    /// @dev Centre of the bin holding the lower median of every vote so far.
-    function _median(uint16 id, uint256 total) private view returns (uint256) {
-        uint256 target = (total + 1) / 2;
-        uint256 seen = 0;
-        for (uint256 word = 0; word < 13; word++) { // bins 0..100, eight a word
-            uint256 counts = histogram[(uint256(id) << 8) | word];
-            if (counts == 0) continue;
-            for (uint256 k = 0; k < 8; k++) {
-                seen += (counts >> (32 * k)) & 0xffffffff;
-                if (seen >= target) return (word * 8 + k) * BIN + BIN / 2;
+    /// @dev Midpoint of the shortest run of bins holding the latest votes of a strict majority
+    /// of the swarm's `members` (the lowest such run on ties), and the mean of the latest votes
+    /// within epsilon of it (the estimate: every member's say, not only one round's); false
+    /// while there is no such run.
+    function _centre(uint16 id, uint256 members)
+        private
+        view
+        returns (bool agreed, uint256 centre, uint256 estimate)
+    {
+        // Memory arrays start zeroed: bins of empty words stay 0.
+        // slither-disable-next-line uninitialized-local
+        uint256[BINS] memory counts;
+        for (uint256 word = 0; word < WORDS; word++) {
+            uint256 packed = histogram[(uint256(id) << 8) | word];
+            if (packed == 0) continue;
+            for (uint256 k = 0; k < 8 && word * 8 + k < BINS; k++) {
+                counts[word * 8 + k] = (packed >> (32 * k)) & 0xffffffff;
             }
         }
-        return SCALE / 2;
+        uint256 need = members / 2 + 1;
+        uint256 lo = 0;
+        uint256 inside = 0;
+        uint256 bestLo = 0;
+        uint256 bestWidth = BINS + 1;
+        for (uint256 hi = 0; hi < BINS; hi++) {
+            inside += counts[hi];
+            while (inside - counts[lo] >= need) inside -= counts[lo++];
+            if (inside >= need && hi - lo < bestWidth) {
+                bestWidth = hi - lo;
+                bestLo = lo;
+            }
+        }
+        if (bestWidth > BINS) return (false, 0, 0);
+        // The midpoint, not the mean: a range that spans liars and a few honest robots has its
+        // mean on the liars but its midpoint between them, near nobody (the round is void).
+        centre = (2 * bestLo + bestWidth + 1) * BIN / 2;
+        uint256 first = centre > epsilon ? (centre - epsilon) / BIN : 0;
+        uint256 last = (centre + epsilon) / BIN;
+        return (true, centre, _mean(counts, first, last < BINS ? last : BINS - 1));
+    }
+
+    /// @dev Mean (ppm, at bin centres) of the votes in bins first..last; 0 when there are none.
+    function _mean(uint256[BINS] memory counts, uint256 first, uint256 last)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 sum = 0;
+        uint256 inside = 0;
+        for (uint256 b = first; b <= last; b++) {
+            sum += counts[b] * (b * BIN + BIN / 2);
+            inside += counts[b];
+        }
+        return inside == 0 ? 0 : sum / inside;
     }
 }

@@ -11,6 +11,7 @@ this side by side).
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from hmac import compare_digest
@@ -35,6 +36,7 @@ _PROOF_HEAD = struct.Struct(">BHIIQH")  # type, sender, index, size, rule bits, 
 _DIGEST = 32
 _NODE = b"\x01"
 _KECCAK = keccak_256()
+_MEMO_LIMIT = 1 << 16  # node hashes one verify_many call keeps (about 17 MB at most)
 
 
 @dataclass(frozen=True)
@@ -141,23 +143,58 @@ def rule_for(index: int, size: int) -> tuple[int, ...]:
     return tuple(bits)
 
 
-def verify_fast(base: bytes, root: bytes, index: int, size: int, rule: tuple[int, ...],
-                siblings: tuple[bytes, ...]) -> bool:
-    """True iff pymerkle would accept the inclusion proof (rule, [base, *siblings]) of leaf
-    `index` in a `size`-leaf keccak-256 tree with root `root`."""
+def _checked_rule(index: int, size: int, rule: tuple[int, ...], siblings: tuple[bytes, ...],
+                  base: bytes) -> bool:
+    """The proof's shape is the one pymerkle requires for leaf `index` of `size` leaves."""
     if not (type(index) is int and type(size) is int and 0 < index <= size < (1 << 64)):
         return False
     if type(rule) is not tuple:
         rule = tuple(rule)
-    if rule_for(index, size) != rule or len(siblings) + 1 != len(rule) or len(base) != _DIGEST:
+    return (rule_for(index, size) == rule and len(siblings) + 1 == len(rule)
+            and len(base) == _DIGEST)
+
+
+def verify_fast(base: bytes, root: bytes, index: int, size: int, rule: tuple[int, ...],
+                siblings: tuple[bytes, ...]) -> bool:
+    """True iff pymerkle would accept the inclusion proof (rule, [base, *siblings]) of leaf
+    `index` in a `size`-leaf keccak-256 tree with root `root`."""
+    if not _checked_rule(index, size, rule, siblings, base):
         return False
-    k, r = _KECCAK, base
+    k, node, r = _KECCAK, _NODE, base
     # zip stops before the last rule bit, which pairs with no sibling
     for bit, sibling in zip(rule, siblings, strict=False):
         if len(sibling) != _DIGEST:
             return False
-        r = k(_NODE + sibling + r).digest() if bit else k(_NODE + r + sibling).digest()
+        r = k(node + sibling + r if bit else node + r + sibling).digest()
     return compare_digest(r, root)
+
+
+def verify_many(proofs: Iterable[tuple[bytes, bytes, int, int, tuple[int, ...],
+                                       tuple[bytes, ...]]]) -> list[bool]:
+    """verify_fast's verdict on each (base, root, index, size, rule, siblings), hashing each
+    distinct node of the batch once: proofs of one tree share their upper levels (a robot
+    that checks every proof it heard in a tick), so most levels become a dictionary lookup.
+    The memo maps a hash input to its digest, so a hit returns exactly what hashing would."""
+    k, node, memo, out = _KECCAK, _NODE, {}, []
+    get = memo.get
+    for base, root, index, size, rule, siblings in proofs:
+        if not _checked_rule(index, size, rule, siblings, base):
+            out.append(False)
+            continue
+        r = base
+        for bit, sibling in zip(rule, siblings, strict=False):
+            if len(sibling) != _DIGEST:
+                r = b""
+                break
+            pair = node + sibling + r if bit else node + r + sibling
+            h = get(pair)
+            if h is None:
+                if len(memo) >= _MEMO_LIMIT:
+                    memo.clear()
+                h = memo[pair] = k(pair).digest()
+            r = h
+        out.append(len(r) == _DIGEST and compare_digest(r, root))
+    return out
 
 
 def verify(proof: Proof, blueprint: Blueprint) -> bool:

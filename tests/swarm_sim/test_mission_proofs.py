@@ -34,6 +34,7 @@ from swarm_sim.mission.proofs import (
     rule_for,
     verify,
     verify_fast,
+    verify_many,
     verify_reference,
 )
 
@@ -93,6 +94,31 @@ def test_genuine_proofs_verify_and_every_flipped_bit_is_rejected(
     else:
         p = Proof(p.index ^ (1 << index_bit), p.size, p.rule, p.siblings, p.leaf)
     assert _both(leaf, root, p, bp) == (False, False)
+
+
+@cases(300)
+@given(size=st.integers(1, 70), seed=st.integers(0, 15),
+       flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 63), st.integers(0, 255)),
+                      max_size=12))
+def test_batch_verifier_gives_pymerkles_verdict_on_every_proof_of_a_batch(
+        size: int, seed: int, flips: list[tuple[int, int, int]]) -> None:
+    """Genuine proofs and tampered copies of them in one batch (so they share the memo of
+    node hashes): every verdict is pymerkle's."""
+    _, bp, proofs = _mission(size, seed)
+    batch = list(proofs)
+    for pick, where, bit in flips:
+        p = proofs[pick % size]
+        if where < len(p.siblings):
+            siblings = p.siblings[:where] + (_flip(p.siblings[where], bit),) \
+                + p.siblings[where + 1:]
+            batch.append(Proof(p.index, p.size, p.rule, siblings, p.leaf))
+        else:
+            batch.append(Proof(p.index, p.size, p.rule, p.siblings, _flip(p.leaf, bit)))
+    batch += proofs
+    got = verify_many([(p.leaf_hash, bp.root, p.index, p.size, p.rule, p.siblings)
+                       for p in batch])
+    assert got == [verify_reference(p, bp) for p in batch]
+    assert got.count(True) == 2 * size
 
 
 @cases(2_000)

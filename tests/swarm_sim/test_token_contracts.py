@@ -255,6 +255,51 @@ def test_estimate_tokens_are_conserved_and_liars_run_dry_while_honest_robots_gai
     assert all(ledger.balance(a) >= DEPOSIT - STAKE for a in honest)  # at most the open stake
 
 
+def _estimate_team(chain, robots: int, tag: bytes) -> tuple[TokenEstimateLedger, Robots]:
+    ledger = TokenEstimateLedger(chain, BOND, STAKE, round_size=10, epsilon=0.05)
+    team = Robots(chain, Robots.keys(tag, robots))
+    team.fund([BOND + DEPOSIT] * robots)
+    ledger.open(1)
+    for address in team.addresses:
+        data = ledger.contract.data("register", [0])
+        assert ledger.contract.send(address, data, value=BOND + DEPOSIT) is not None
+    return ledger, team
+
+
+def test_estimate_ignores_45_percent_liars_at_one_extreme() -> None:
+    """9 of 20 robots always vote 0, 11 honest ones vote 0.34 ± 0.04. While the liars still
+    have tokens, a median of the latest votes sits on the honest votes' lower edge (this seed:
+    an estimate of 0.28); the centre must sit on the honest votes, and starve the liars."""
+    chain = open_backend("revm")
+    ledger, team = _estimate_team(chain, 20, b"extreme")
+    honest, liars = team.addresses[:11], team.addresses[11:]
+    rng = np.random.default_rng(7)
+    for passes in (20, 100):
+        for _ in range(passes):
+            for i in rng.permutation(20).tolist():  # rounds of liars and honest robots mixed
+                value = 0.0 if i >= 11 else float(np.clip(rng.normal(0.34, 0.04), 0, 1))
+                ledger.vote(team.addresses[i], value)
+        estimate, _ = ledger.estimates()
+        assert estimate[0] == pytest.approx(0.34, abs=0.03)
+    assert chain.balance(ledger.contract.address) == _estimate_accounts(chain, ledger,
+                                                                        team.addresses)
+    assert all(ledger.balance(a) < STAKE for a in liars)
+    assert sum(ledger.balance(a) for a in honest) > len(honest) * DEPOSIT
+
+
+def test_estimate_rounds_before_a_majority_has_voted_pay_every_stake_back() -> None:
+    """Liars voting first (with one honest robot) are a majority of the votes so far but not
+    of the swarm: the round can tell nobody wrong, so nobody loses."""
+    chain = open_backend("revm")
+    ledger, team = _estimate_team(chain, 20, b"early")
+    for address in team.addresses[11:]:
+        ledger.vote(address, 0.0)
+    ledger.vote(team.addresses[0], 0.34)
+    _, rounds = ledger.estimates()
+    assert rounds[0] == 1
+    assert all(ledger.balance(a) == DEPOSIT for a in team.addresses)
+
+
 def test_old_estimate_drains_honest_robots_even_without_liars() -> None:
     stake = 10**15
     ledger = EstimateLedger(open_backend("revm"), stake, 0, round_size=10, swarms=1)
