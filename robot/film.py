@@ -53,7 +53,9 @@ def letterbox(frame_rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     h, w = frame_rgb.shape[:2]
     scale = min(width / w, height / h)
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    # INTER_AREA only where it matters (strong shrinking): at a fractional scale near 1 it
+    # costs ~6 ms a 720p frame, as much as encoding it, for no visible difference.
+    interp = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
     small = cv2.resize(np.ascontiguousarray(frame_rgb, dtype=np.uint8), (nw, nh),
                        interpolation=interp)
     out = np.zeros((height, width, 3), dtype=np.uint8)

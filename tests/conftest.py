@@ -50,6 +50,23 @@ def gaka_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+# The longest files, longest first. `make test` hands out whole files to two workers in
+# collection order (and each worker takes two files ahead), so these start at once on
+# different workers instead of queueing behind each other at the end.
+LONGEST_FIRST = (
+    "tests/robot/daemon/test_crash.py",
+    "tests/robot/daemon/test_faults.py",
+    "tests/robot/test_cli.py",
+    "tests/robot/daemon/test_dashboard.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first: parallel workers then start them at once instead of last."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The longest files first, then the other slow tests, then the rest."""
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0]
+        if path in LONGEST_FIRST:
+            return LONGEST_FIRST.index(path)
+        return len(LONGEST_FIRST) + (item.get_closest_marker("slow") is None)
+
+    items.sort(key=rank)

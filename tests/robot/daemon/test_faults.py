@@ -29,7 +29,10 @@ def test_cycles_complete_through_a_faulty_rpc(tmp_path: Path) -> None:
     proxy = FaultProxy(url, rate=0.3, seed=7).start()
     data = tmp_path / "data"
     env = h.daemon_env(data, GAKA_NETWORK="localhost", GAKA_LOCALHOST_RPC_URL=proxy.url,
-                     GAKA_RPC_TIMEOUT_S="5", GAKA_AUCTION_DURATION_S="8")
+                     GAKA_RPC_TIMEOUT_S="2", GAKA_AUCTION_DURATION_S="8",
+                     # An unsold painting is kept after its first listing: each extra
+                     # listing costs minutes through the proxy and re-listing has its own tests.
+                     GAKA_AUCTION_RELIST_MAX="0")
     port = free_port()
     log = tmp_path / "daemon.log"
     restarts = 0
