@@ -15,7 +15,9 @@ import {EthTransfer} from "./EthTransfer.sol";
 /// of what an investor does; the robot cannot lend to itself. An investor names the round
 /// it lends to (its cap and deadline are fixed when it opens), so a loan never lands in a round
 /// it was not meant for; the robot wallet cannot change while a round is open. Investors
-/// withdraw their share when they like. Accounting is exact in units of 1/SCALE wei:
+/// withdraw their share when they like. The pool knows nothing of sales: a repayment is shared
+/// by all loans of the rounds closed when it arrives, so a loan made after the sale the robot
+/// repays from (in a round closed since) shares it too. Accounting is exact in units of 1/SCALE wei:
 /// balance x SCALE == sum of every investor's `claimableScaled` + `undistributed`.
 contract InvestorPool is Ownable, ReentrancyGuardTransient {
     /// @notice Fixed-point scale of the per-unit repayment accumulator.
