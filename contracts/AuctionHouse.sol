@@ -18,7 +18,8 @@ import {PayoutVault} from "./PayoutVault.sol";
 /// stands still while paused, so a running auction gets back the time a pause took from it and
 /// nobody wins at a price others could not outbid. A pause lasts at most MAX_PAUSE and the next
 /// may start only MAX_PAUSE after it ended, so no bid or token is held more than about twice its
-/// auction's remaining time plus MAX_PAUSE.
+/// auction's remaining time plus MAX_PAUSE. The trade-off: within that bound the owner chooses
+/// when a running auction's remaining time resumes (it can never shorten it).
 contract AuctionHouse is PayoutVault, Ownable {
     /// @notice Longest auction the robot may open.
     uint256 public constant MAX_DURATION = 30 days;

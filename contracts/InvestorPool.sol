@@ -11,10 +11,13 @@ import {EthTransfer} from "./EthTransfer.sol";
 /// the robot opens with a cap and a deadline; the robot repays from its income; each repayment
 /// is shared pro rata among the loans of rounds closed before it, so money lent just before a
 /// repayment (front-running it) gets none of it. A round closes at its deadline or when the
-/// robot closes it early, never because of what an investor does. An investor names the round
+/// robot (or the owner, say to replace a compromised robot key) closes it early, never because
+/// of what an investor does; the robot cannot lend to itself. An investor names the round
 /// it lends to (its cap and deadline are fixed when it opens), so a loan never lands in a round
 /// it was not meant for; the robot wallet cannot change while a round is open. Investors
-/// withdraw their share when they like. Accounting is exact in units of 1/SCALE wei:
+/// withdraw their share when they like. The pool knows nothing of sales: a repayment is shared
+/// by all loans of the rounds closed when it arrives, so a loan made after the sale the robot
+/// repays from (in a round closed since) shares it too. Accounting is exact in units of 1/SCALE wei:
 /// balance x SCALE == sum of every investor's `claimableScaled` + `undistributed`.
 contract InvestorPool is Ownable, ReentrancyGuardTransient {
     /// @notice Fixed-point scale of the per-unit repayment accumulator.
@@ -79,8 +82,12 @@ contract InvestorPool is Ownable, ReentrancyGuardTransient {
     error ZeroAmount();
     /// @notice An address argument was zero.
     error ZeroAddress();
-    /// @notice Only the robot opens and closes rounds.
+    /// @notice Only the robot opens rounds.
     error NotRobot(address caller);
+    /// @notice Only the robot or the owner closes a round early.
+    error NotRobotOrOwner(address caller);
+    /// @notice The robot cannot lend to itself (the loan would come straight back to it).
+    error RobotCannotLend(address robot);
     /// @notice No round is taking money now.
     error NoOpenRound();
     /// @notice The loan was meant for round `expected`, but round `open` is the one taking money.
@@ -126,8 +133,10 @@ contract InvestorPool is Ownable, ReentrancyGuardTransient {
     }
 
     /// @notice Closes the open round before its deadline; its loans share repayments from now.
+    /// The owner may close it too, so a compromised robot key cannot hold `setRobot` off with a
+    /// long round.
     function closeRound() external {
-        if (msg.sender != robot) revert NotRobot(msg.sender);
+        if (msg.sender != robot && msg.sender != owner()) revert NotRobotOrOwner(msg.sender);
         _fold();
         uint64 id = openRoundId;
         if (id == 0) revert NoOpenRound();
@@ -136,10 +145,11 @@ contract InvestorPool is Ownable, ReentrancyGuardTransient {
 
     /// @notice Lends `msg.value` to the robot in round `roundId`, which must be the open one;
     /// forwarded to the robot wallet. It shares the repayments made after the round closes,
-    /// none before.
+    /// none before. The robot itself cannot lend.
     /// @param roundId The round the investor read the terms of (`rounds(roundId)`).
     function invest(uint256 roundId) external payable nonReentrant {
         if (msg.value == 0) revert ZeroAmount();
+        if (msg.sender == robot) revert RobotCannotLend(msg.sender);
         _fold();
         uint64 id = openRoundId;
         if (id == 0) revert NoOpenRound();

@@ -37,7 +37,7 @@ describe('InvestorPool', function () {
     await expect(pool.connect(robot).openRound(CAP, DAY))
       .to.be.revertedWithCustomError(pool, 'RoundStillOpen').withArgs(1);
     await expect(pool.connect(alice).closeRound())
-      .to.be.revertedWithCustomError(pool, 'NotRobot').withArgs(alice.address);
+      .to.be.revertedWithCustomError(pool, 'NotRobotOrOwner').withArgs(alice.address);
     await expect(pool.connect(robot).closeRound()).to.emit(pool, 'RoundClosed').withArgs(1, 0);
     await expect(pool.connect(robot).closeRound()).to.be.revertedWithCustomError(pool, 'NoOpenRound');
   });
@@ -193,5 +193,28 @@ describe('InvestorPool', function () {
     await pool.connect(robot).closeRound();
     await expect(pool.connect(deployer).setRobot(carol.address))
       .to.emit(pool, 'RobotUpdated').withArgs(carol.address);
+  });
+
+  it('compromised robot key: the owner closes its year-long round, then replaces the robot', async function () {
+    const { pool, deployer, robot, alice, carol } = await loadFixture(deployAll);
+    await pool.connect(robot).openRound(CAP, 365n * DAY);
+    await pool.connect(alice).invest(1, { value: ONE_ETH });
+    await expect(pool.connect(deployer).setRobot(carol.address))
+      .to.be.revertedWithCustomError(pool, 'RoundStillOpen').withArgs(1);
+    await expect(pool.connect(deployer).closeRound()).to.emit(pool, 'RoundClosed').withArgs(1, ONE_ETH);
+    expect(await pool.totalLent()).to.equal(ONE_ETH);
+    await expect(pool.connect(deployer).setRobot(carol.address))
+      .to.emit(pool, 'RobotUpdated').withArgs(carol.address);
+    await expect(pool.connect(robot).openRound(CAP, DAY))
+      .to.be.revertedWithCustomError(pool, 'NotRobot').withArgs(robot.address);
+  });
+
+  it('self-lending robot: the robot cannot lend to itself in its own round', async function () {
+    const { pool, robot, alice } = await loadFixture(withRound);
+    await expect(pool.connect(robot).invest(1, { value: CAP }))
+      .to.be.revertedWithCustomError(pool, 'RobotCannotLend').withArgs(robot.address);
+    expect((await pool.rounds(1)).raised).to.equal(0n);
+    await expect(pool.connect(alice).invest(1, { value: CAP }))
+      .to.emit(pool, 'Invested').withArgs(alice.address, 1, CAP);
   });
 });

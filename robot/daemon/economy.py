@@ -51,12 +51,17 @@ def token_state(eco: Economy, token: int) -> str | None:
 
 
 def settle_token(eco: Economy, token: int) -> str:
-    """Settle, then re-list by the policy if unsold; returns the token's state afterwards."""
+    """Settle, then re-list by the policy if unsold; returns the token's state afterwards.
+
+    The sale or the unsold end is taken from the store, which holds only blocks
+    `confirmations` deep: until the settlement is that deep the state stays "ended" and the
+    caller asks again later (repaying needs the sale in the store). A re-listing is reported
+    as soon as it is sent."""
     auctions.settle(eco, token)
     state = token_state(eco, token) or "unknown"
     if state == "unsold":
-        auctions.relist_unsold(eco)
-        state = token_state(eco, token) or state
+        relisted = [lot for lot in auctions.relist_unsold(eco) if lot.token_id == token]
+        state = relisted[-1].state if relisted else state
     return state
 
 

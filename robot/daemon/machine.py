@@ -233,6 +233,8 @@ class Daemon:
                     following = "settle"
                 elif state == "settle":
                     after = economy.settle_token(self.eco, token)
+                    if after == "ended":
+                        return  # settled, not yet confirmed: the next tick looks again
                     if after == "open":
                         following = "on_auction"  # re-listed at a lower reserve
                     else:

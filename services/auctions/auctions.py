@@ -83,11 +83,21 @@ def fold_listings(events: list[dict[str, Any]], now: int) -> dict[int, list[List
 
 
 def listings(eco: Economy, sync: bool = True) -> dict[int, list[Listing]]:
-    """Listings of the robot's auctions (or of every seller when the wallet is not the robot)."""
+    """Listings of the robot's auctions (or of every seller when the wallet is not the robot);
+    a running lot's end is the house's (`endTimeOf`), which a pause moves past its events'."""
     if sync:
         eco.sync()
     events = eco.store.events(AUCTION_EVENTS, eco.contracts.auction.address)
-    return fold_listings(events, eco.chain.now())
+    now = eco.chain.now()
+    out = fold_listings(events, now)
+    for token, history in out.items():
+        lot = history[-1]
+        if lot.state in ("open", "ended"):
+            seller, end_time = _open_lot(eco, token)
+            if seller != ZERO and end_time > lot.end_time:
+                lot.end_time = end_time
+                lot.state = "open" if now < end_time else "ended"
+    return out
 
 
 def _open_lot(eco: Economy, token_id: int) -> tuple[str, int]:
@@ -170,7 +180,8 @@ def settle(eco: Economy, token_id: int) -> Listing | None:
 
 
 def settle_due(eco: Economy) -> list[Listing]:
-    """Settle every auction of the robot whose end has passed."""
+    """Settle every auction of the robot whose end has passed (by the house's clock, so an
+    auction a pause moved later is left for later, not in the way of the others)."""
     out = []
     for token, lots in listings(eco).items():
         if lots[-1].state == "ended" and lots[-1].seller == eco.wallet:

@@ -647,13 +647,15 @@ def make_machine(artifacts: dict[str, Artifact],
             self.m.round = Round(self.m.rounds, cap, self.c.now() + duration)
 
         @precondition(lambda self: self.m.round is not None)
-        @rule()
-        def robot_closes_round(self) -> None:
+        @rule(by_owner=st.booleans())
+        def round_closed_early(self, by_owner: bool) -> None:
+            """The robot, or the owner (replacing a compromised robot key), closes the round."""
+            closer = self.owner if by_owner else self.robot
             self.fold()
             if self.m.round is None:
-                self.expect_revert(self.s.pool.functions.closeRound(), self.robot, "NoOpenRound")
+                self.expect_revert(self.s.pool.functions.closeRound(), closer, "NoOpenRound")
                 return
-            self.tx(self.s.pool.functions.closeRound(), self.robot)
+            self.tx(self.s.pool.functions.closeRound(), closer)
             self.close_round()
 
         def invest_as(self, investor: str, amount: int, stale: bool = False) -> bool:

@@ -247,3 +247,23 @@ def test_plain_transfers_are_royalties_from_known_payers_else_other(
     totals = ledger_report(eco).totals
     assert totals["royalties"] == 12345 and totals["other"] == 678 - 9
     assert_reconciled(eco)
+
+
+def test_settle_due_skips_an_auction_a_pause_moved_later_and_settles_the_next(
+        embedded_world: World) -> None:
+    world = embedded_world
+    eco, chain, c = world.eco, world.chain, world.eco.contracts
+    paused_lot, due_lot = _mint(world, 60), _mint(world, 61)
+    auctions.open_auction(eco, paused_lot)  # listed first, so settle_due meets it first
+    chain.transact(c.auction.functions.pause(), sender=chain.accounts[0])
+    chain.increase_time(86_400)
+    chain.transact(c.auction.functions.unpause(), sender=chain.accounts[0])
+    chain.transact(c.auction.functions.createAuction(due_lot, 10**16, 600), sender=eco.wallet)
+    chain.transact(c.auction.functions.bid(due_lot), sender=chain.accounts[3], value=10**16)
+    chain.increase_time(601)
+    # The paused lot's events say it ended a day ago; the house says it runs for ~50 min more.
+    assert chain.now() < chain.call(c.auction.functions.endTimeOf(paused_lot))
+    assert [(lot.token_id, lot.state) for lot in auctions.settle_due(eco)] == [(due_lot, "sold")]
+    settled = chain.events(c.auction, from_block=c.start_block, names=("AuctionSettled",))
+    assert [e.args["tokenId"] for e in settled] == [due_lot]
+    assert auctions.listings(eco)[paused_lot][-1].state == "open"
