@@ -8,18 +8,21 @@ to a segment, r interpolated along it). The optimiser therefore sees what the pr
 
 Strokes are added coarse to fine in stages. Each stage places strokes where the error
 is largest (colour from the blurred target, direction along the local edges) and
-optimises them with Adam against the canvas painted so far (big strokes at 1/4 or 1/2
-resolution). Coverage is computed for all strokes of a group at once, each in a small
-window around it, and composited in order window by window, so the cost grows with the
-painted area rather than with strokes x pixels.
+optimises them with Adam together with all strokes placed before (coarse stages at 1/4
+or 1/2 resolution), so earlier strokes make room for the new ones. A stage bounds its
+strokes' width, not their length: fine strokes may be long and thin. The rasteriser
+keeps, per pixel, the stack of strokes that cover it in painting order and composites
+all stacks in one vectorised pass, so the cost grows with the painted area rather than
+with strokes x pixels.
 
 Colours are not left to gradient descent: an opaque painting is linear in its colours
 (pixel = sum of colour_i x coverage_i x what later strokes leave visible), so after
 each stage and each round of the final refinement the colours are solved in closed form
 (ridge-regularised least squares, clipped to 0..1). Between rounds of the final
-refinement, the strokes that show least (hidden by later ones) are respawned as small
-strokes where the error is largest. With a fixed palette the paints are assigned by coordinate
-descent on the same quadratic form and the geometry is refined with them.
+refinement (one by default), the strokes that show least (hidden by later ones) are
+respawned as small strokes where the error is largest. With a fixed palette the paints
+are assigned by coordinate descent on the same quadratic form and the geometry is
+refined with them.
 
 `paint` can start from a canvas that already carries paint (`start`): the new strokes
 are fitted on top of it, which is what a closed loop needs for corrections.
@@ -65,8 +68,8 @@ class PainterConfig:
     seed: int = 0
     stages: int = 8
     stage_iterations: int = 60
-    final_iterations: int = 160  # split over `rounds` rounds of the final refinement
-    rounds: int = 5  # final rounds; weak strokes are respawned between them
+    final_iterations: int = 40  # split over `rounds` rounds of the final refinement
+    rounds: int = 1  # final rounds; weak strokes are respawned between them
     palette_iterations: int = 30
     lr: float = 0.02
     growth: float = 1.35  # each stage has this many times the strokes of the one before
@@ -361,9 +364,18 @@ def _blur(img: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def _place(
-    canvas: torch.Tensor, target: torch.Tensor, n: int, reach: float, gen: torch.Generator
+    canvas: torch.Tensor,
+    target: torch.Tensor,
+    n: int,
+    reach: float,
+    gen: torch.Generator,
+    max_length: float = 0.0,
 ) -> _Group:
-    """New strokes where the blurred error is largest, oriented along the target's edges."""
+    """New strokes where the blurred error is largest, oriented along the target's edges.
+
+    They start about `reach` long with radius reach / 3; the optimiser may widen them to
+    reach / 2 and lengthen them to max(reach, `max_length`) per half chord and bend.
+    """
     _, h, w = target.shape
     k = max(1, round(reach))
     err = _blur(((canvas - target) ** 2).sum(0, keepdim=True), k)[0]
@@ -390,7 +402,7 @@ def _place(
         torch.zeros_like(chord),
         log_r,
         colour,
-        reach=max(reach, 0.3 * max(h, w)),
+        reach=max(reach, max_length),
         max_r=max(1.0, reach / 2),
     )
 
@@ -444,6 +456,7 @@ def _respawn(
     reach: float,
     gen: torch.Generator,
     share: float = 0.0,
+    max_length: float = 0.0,
 ) -> list[_Group]:
     """Replace strokes that hardly show (visible area under a few pixels, and the `share`
     least visible) by new small strokes where the error is largest, painted last."""
@@ -466,7 +479,7 @@ def _respawn(
             kept.append(g.take(torch.nonzero(keep).flatten()))
     with torch.no_grad():
         canvas = _render(kept, background)
-    return [*kept, _place(canvas, target, count, reach, gen)]
+    return [*kept, _place(canvas, target, count, reach, gen, max_length)]
 
 
 # ---------------------------------------------------------------- entry points
@@ -585,7 +598,7 @@ def _fit(
     schedule = _schedule(config, max(h, w))
     for count, reach in schedule:
         with torch.no_grad():
-            g = _place(canvas, tgt, count, reach, gen)
+            g = _place(canvas, tgt, count, reach, gen, schedule[0][1])
         # Coarse stages run at reduced resolution: big strokes do not need fine pixels.
         scale = 0.25 if reach > 24 else 0.5 if reach > 8 else 1.0
         scale = max(scale, min(1.0, 32 / min(h, w)))
@@ -606,7 +619,9 @@ def _fit(
         with torch.no_grad():
             _solve_colours(groups, base, tgt)
             if r < rounds - 1:
-                groups = _respawn(groups, base, tgt, schedule[-1][1], gen, config.respawn_share)
+                groups = _respawn(
+                    groups, base, tgt, schedule[-1][1], gen, config.respawn_share, schedule[0][1]
+                )
                 _solve_colours(groups, base, tgt)
     free = None
     if paints is not None:
