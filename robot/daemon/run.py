@@ -214,6 +214,9 @@ def run(settings: Settings, ov: Overrides, echo: Callable[[str], None]) -> int:
                                                     "auction", "on_auction", "settle",
                                                     "repay", "restock"))
                 first.append(pending[0]["id"] if pending else 0)
+                # One cycle: the one left open by an earlier run, else a new one; the studio
+                # starts no other while the first goes through the market.
+                daemon.new_cycles_left = 0 if pending else 1
             sched.start()
             if daemon.sim is None and sched.get_job("sim_market") is not None:
                 sched.remove_job("sim_market")  # left in the job store by an earlier run
