@@ -43,6 +43,7 @@ from services.chain.deploy import deploy, deploy_command, record_name, resolve_t
 from services.chain.protocol import Chain
 from services.economy.core import open_economy
 from services.ipfs import open_store
+from vision.capture import check_source
 
 log = logging.getLogger(__name__)
 TOKEN_FILE = "api-token"
@@ -188,6 +189,10 @@ def run(settings: Settings, ov: Overrides, echo: Callable[[str], None]) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     host = ov.host or settings.api_host
     port = settings.api_port if ov.port is None else ov.port
+    camera = ov.camera or settings.camera
+    if camera != "sim":
+        # A missing picture would otherwise only show as a capture failure every tick.
+        check_source(camera)
     lock = DataDirLock(settings.data_dir).acquire()
     try:
         _check_port(host, port)
