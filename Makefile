@@ -8,7 +8,7 @@ NPM_STAMP := node_modules/.stamp-npm
 SLITHER_VENV := .venv-slither
 # Test workers: many tests wait on nodes and daemons, so two keep a 2-core machine busy.
 PYTEST_WORKERS ?= 2
-PYTEST := $(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST := $(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .PHONY: run test deps browser lint pytest hardhat-test slither bench wheel clean
 
