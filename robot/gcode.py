@@ -188,8 +188,24 @@ class GCodeArm:
             self.q = self.arm.home.copy()
 
     def unlock(self) -> None:
-        """`$X`: leave the alarm lock (after checking the machine is safe)."""
-        self.command("$X")
+        """`$X`: leave the alarm lock (after checking the machine is safe).
+
+        Lines already on their way when the alarm struck reach the controller after it and
+        are each refused with error:9 (locked by the alarm). The serial line is in order,
+        so those answers all come before the answer to `$X`: skip them, wait for its `ok`."""
+        self._write(b"$X\n")
+        deadline = time.monotonic() + self.answer_timeout_s
+        while time.monotonic() < deadline:
+            line = self._readline()
+            if line == "ok":
+                return
+            if line.startswith("error:") and _code(line) != ALARM_LOCK:
+                raise GrblError(f"'$X' rejected: {line} "
+                                f"({ERRORS.get(_code(line), 'unknown')})", 0, _code(line), -1)
+            if line:
+                self._take_status(line)
+        raise ArmConnectionError(f"no answer to '$X' from {self.port} "
+                                 f"within {self.answer_timeout_s:g} s")
 
     def command(self, line: str, timeout_s: float | None = None) -> None:
         """Send one line outside a program and wait for its answer."""
@@ -390,6 +406,9 @@ class GCodeArm:
                             "raw": line}
         self._status_event.set()
         return True
+
+
+ALARM_LOCK = 9  # error:9, G-code locked out during an alarm
 
 
 def _code(line: str) -> int:
