@@ -117,10 +117,12 @@ def migrate_cmd(ctx: typer.Context, to: str = typer.Option(..., "--to",
 @app.command("gateway")
 def gateway(ctx: typer.Context,
             host: str = typer.Option("127.0.0.1", help="address to listen on"),
-            port: int = typer.Option(8080, help="port to listen on")) -> None:
+            port: int = typer.Option(8080, min=1, max=65535, help="port to listen on")) -> None:
     """Serve /ipfs/CID and /ipfs/CID/PATH read-only over HTTP (ranges included)."""
     import uvicorn
 
+    from gaka.net import check_listen
     from services.ipfs.gateway import gateway_app
 
+    check_listen(host, port)
     uvicorn.run(gateway_app(_store(ctx)), host=host, port=port, log_level="warning")

@@ -6,6 +6,7 @@ import json
 import os
 import pty
 import select
+import socket
 import subprocess
 import time
 
@@ -125,3 +126,31 @@ def test_keystore_password_prompt_in_a_terminal(gaka_env, tmp_path):
     after = out.split("Keystore password:", 1)[1].strip().splitlines()
     assert code == 1 and after == ["error: aborted"], out
     assert not other.exists()
+
+
+def _gaka(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(GAKA), *argv], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+@pytest.mark.parametrize("argv", [
+    ["robot", "run", "--port", "99999"],
+    ["robot", "run", "--port", "0"],
+    ["robot", "run", "--port", "/dev/null", "--arm", "gcode", "--api-port", "70000"],
+    ["ipfs", "gateway", "--port", "-1"],
+    ["ipfs", "gateway", "--port", "65536"],
+])
+def test_a_port_out_of_range_is_a_usage_error(gaka_env, argv):
+    proc = _gaka(gaka_env, *argv)
+    assert proc.returncode == 2 and proc.stdout == ""
+    _one_error_line(proc.stderr, "Invalid value for '--", "port'")
+
+
+def test_the_gateway_refuses_a_busy_port_in_one_line(gaka_env):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = _gaka(gaka_env, "ipfs", "gateway", "--port", str(port))
+    assert proc.returncode == 1 and proc.stdout == ""
+    _one_error_line(proc.stderr, f"cannot listen on 127.0.0.1:{port}")
