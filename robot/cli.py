@@ -127,7 +127,7 @@ def paint(
     arm: str = typer.Option("sim", "--arm", help="sim | gcode"),
     config: str | None = typer.Option(
         None, "--config",
-        help="arm config: a shipped name or a TOML file (default: the `arm` setting)"),
+        help="arm config: a shipped name or a TOML file (default: the `arm_config` setting)"),
     port: str | None = typer.Option(None, "--port", help="serial port of the G-code arm"),
     calibration: Path | None = typer.Option(
         None, "--calibration",
@@ -188,7 +188,7 @@ def calibrate(
                                     help="where to save (default: data dir/calibration/ARM.json)"),
     config: str | None = typer.Option(
         None, "--config",
-        help="arm config: a shipped name or a TOML file (default: the `arm` setting)"),
+        help="arm config: a shipped name or a TOML file (default: the `arm_config` setting)"),
     arm: str | None = typer.Option(None, "--arm",
                                    help="'sim': touch the marks with the simulated arm"),
     points: Path | None = typer.Option(None, "--points",

@@ -154,3 +154,10 @@ def test_the_gateway_refuses_a_busy_port_in_one_line(gaka_env):
         proc = _gaka(gaka_env, "ipfs", "gateway", "--port", str(port))
     assert proc.returncode == 1 and proc.stdout == ""
     _one_error_line(proc.stderr, f"cannot listen on 127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize("command", ["paint", "calibrate"])
+def test_robot_help_names_the_arm_config_setting(gaka_env, command):
+    proc = _gaka({**gaka_env, "COLUMNS": "200"}, "robot", command, "--help")
+    assert proc.returncode == 0
+    assert "default: the `arm_config` setting" in proc.stdout, proc.stdout
