@@ -251,6 +251,21 @@ def checksum_address(value: str) -> str:
     return checksummed
 
 
+def address_option(value: str | list[str] | None) -> str | list[str] | None:
+    """Typer callback for address options (one or repeated): the same check as the config's
+    robot_address, reported as a usage error that names the option."""
+    import typer
+
+    if value is None:
+        return None
+    try:
+        if isinstance(value, list):
+            return [checksum_address(v) for v in value]
+        return checksum_address(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def describe_errors(exc: ValidationError) -> str:
     """pydantic's errors on one line: `key: message; …`."""
     return "; ".join(

@@ -161,3 +161,22 @@ def test_robot_help_names_the_arm_config_setting(gaka_env, command):
     proc = _gaka({**gaka_env, "COLUMNS": "200"}, "robot", command, "--help")
     assert proc.returncode == 0
     assert "default: the `arm_config` setting" in proc.stdout, proc.stdout
+
+
+# The EIP-55 form of 0x2b5ad5c4795c026514f8317c7a215e218dccd6cf with one letter's case flipped
+# (eth_utils says which is right; a mixed-case typo must not pass as an address).
+BAD_CHECKSUM = "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cf"
+
+
+@pytest.mark.parametrize(("argv", "option"), [
+    (["wallet", "--address", BAD_CHECKSUM], "--address"),
+    (["mission", "build", "spec.toml", "--wallet", BAD_CHECKSUM], "--wallet"),
+])
+def test_an_address_option_with_a_bad_checksum_is_refused(gaka_env, tmp_path, argv, option):
+    from eth_utils import is_checksum_address
+
+    assert not is_checksum_address(BAD_CHECKSUM)
+    proc = subprocess.run([str(GAKA), *argv], env=gaka_env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    _one_error_line(proc.stderr, f"'{option}'", "EIP-55 checksum")
