@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gaka.errors import GakaError
+from gaka.net import redact_url
 
 NETWORKS = ("embedded", "revm", "localhost", "sepolia")
 ENV_ONLY = {"env_only": True}
@@ -93,6 +94,10 @@ class _TomlSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return dict(self._data)
+
+
+# Settings holding a URL: a hosted node's API key or a user:password may sit in one.
+_URL_SETTINGS = frozenset({"rpc_url", "sepolia_rpc_url", "localhost_rpc_url", "ipfs_api"})
 
 
 class Settings(BaseSettings):
@@ -230,6 +235,8 @@ class Settings(BaseSettings):
                 out[name] = "********" if value.get_secret_value() else None
             elif isinstance(value, Path):
                 out[name] = str(value)
+            elif name in _URL_SETTINGS and value is not None:
+                out[name] = redact_url(value)
             else:
                 out[name] = value
         return out

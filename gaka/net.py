@@ -1,9 +1,10 @@
-"""Socket helpers: free loopback ports for tests and benchmarks, and the check every server
-makes before it starts listening."""
+"""Network helpers: free loopback ports for tests and benchmarks, the check every server
+makes before it starts listening, and URLs made safe to print."""
 
 from __future__ import annotations
 
 import socket
+from urllib.parse import urlsplit
 
 from gaka.errors import GakaError
 
@@ -28,3 +29,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def redact_url(url: str) -> str:
+    """The URL without what may hold a secret (user:password, the path and query where
+    hosted nodes put API keys), for messages, logs and `config show`."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.hostname:
+        return url
+    hostname = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    host = hostname + (f":{parts.port}" if parts.port else "")
+    hidden = "/…" if (parts.path.strip("/") or parts.query) else ""
+    return f"{parts.scheme}://{host}{hidden}"

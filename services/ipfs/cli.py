@@ -106,12 +106,13 @@ def gc(ctx: typer.Context) -> None:
 def migrate_cmd(ctx: typer.Context, to: str = typer.Option(..., "--to",
                 help="RPC address of the target node (http://host:port or a multiaddr)")) -> None:
     """Copy everything pinned here to a node and pin it there, same CIDs."""
+    from gaka.net import redact_url
     from services.ipfs.node import NodeStore
     from services.ipfs.store import migrate
 
     target = NodeStore(to, timeout_s=Settings().ipfs_timeout_s)
     roots = migrate(_store(ctx), target, progress=lambda cid: typer.echo(f"pinned {cid}"))
-    typer.echo(f"migrated {len(roots)} pinned DAG(s) to {to}")
+    typer.echo(f"migrated {len(roots)} pinned DAG(s) to {redact_url(to)}")
 
 
 @app.command("gateway")

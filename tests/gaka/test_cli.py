@@ -180,3 +180,24 @@ def test_an_address_option_with_a_bad_checksum_is_refused(gaka_env, tmp_path, ar
                           text=True, timeout=300, check=False)
     assert proc.returncode == 2 and proc.stdout == ""
     _one_error_line(proc.stderr, f"'{option}'", "EIP-55 checksum")
+
+
+def test_config_show_hides_the_secrets_in_urls(gaka_env):
+    env = {**gaka_env, "GAKA_SEPOLIA_RPC_URL": "https://x.example/v3/MYSECRETAPIKEY",
+           "GAKA_IPFS_API": "http://user:hunter2@127.0.0.1:9"}
+    proc = _gaka(env, "config", "show")
+    assert proc.returncode == 0, proc.stderr
+    for secret in ("MYSECRETAPIKEY", "hunter2", "user:"):
+        assert secret not in proc.stdout + proc.stderr
+    # the rest of each URL still says where it points
+    shown = json.loads(proc.stdout)
+    assert shown["sepolia_rpc_url"] == "https://x.example/…"
+    assert shown["ipfs_api"] == "http://127.0.0.1:9"
+
+
+def test_an_ipfs_error_hides_the_password_in_the_api_url(gaka_env):
+    env = {**gaka_env, "GAKA_IPFS_TIMEOUT_S": "1"}
+    proc = _gaka(env, "ipfs", "--api", f"http://user:hunter2@127.0.0.1:{free_port()}", "ls")
+    assert proc.returncode == 1 and proc.stdout == ""
+    _one_error_line(proc.stderr, "IPFS node at http://127.0.0.1:", "is unavailable")
+    assert "hunter2" not in proc.stderr and "user:" not in proc.stderr
