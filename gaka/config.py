@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from difflib import get_close_matches
 from pathlib import Path
@@ -16,6 +17,28 @@ from gaka.net import redact_url
 
 NETWORKS = ("embedded", "revm", "localhost", "sepolia")
 ENV_ONLY = {"env_only": True}
+
+
+SUPPLY_KINDS = ("canvas", "brush", "paint")
+HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def _is_supply(name: str) -> bool:
+    """canvas, brush or paint:<name> (one stock entry per paint)."""
+    kind, _, paint = name.partition(":")
+    return name in ("canvas", "brush") or (kind == "paint" and bool(paint))
+
+
+def _check_table(value: dict[str, Any], known: Any) -> dict[str, Any]:
+    """A supplies table: known keys (a typo would silently disable a rule), no negatives."""
+    unknown = sorted(k for k in value if not known(k))
+    if unknown:
+        raise ValueError(f"unknown supply {', '.join(map(repr, unknown))} (canvas, brush, "
+                         "paint" + (":<name>" if known is _is_supply else "") + ")")
+    negative = sorted(k for k, v in value.items() if v < 0)
+    if negative:
+        raise ValueError(f"{', '.join(negative)} must be 0 or more")
+    return value
 
 
 class ConfigError(GakaError):
@@ -114,8 +137,8 @@ class Settings(BaseSettings):
     keystore_password: SecretStr | None = Field(
         None, description="keystore password (environment only)", json_schema_extra=ENV_ONLY)
     keystore_password_file: Path | None = Field(None, description="file holding the password")
-    rpc_timeout_s: float = Field(10.0, description="per-request RPC timeout")
-    receipt_timeout_s: float = Field(120.0, description="how long to wait for a receipt")
+    rpc_timeout_s: float = Field(10.0, gt=0, description="per-request RPC timeout")
+    receipt_timeout_s: float = Field(120.0, gt=0, description="how long to wait for a receipt")
     log_chunk_blocks: int = Field(
         2000, gt=0, description="blocks per eth_getLogs request (halved while a node refuses "
                                 "it) and per committed step of the economy's chain reader")
@@ -127,7 +150,7 @@ class Settings(BaseSettings):
     ipfs_api: str | None = Field(
         None, description="IPFS node RPC API (e.g. http://127.0.0.1:5001); unset: embedded store"
     )
-    ipfs_timeout_s: float = Field(30.0, description="per-request timeout of the IPFS node")
+    ipfs_timeout_s: float = Field(30.0, gt=0, description="per-request timeout of the IPFS node")
     # The economy: auctions, ledger, investors, supplies (see the README's Economy section).
     confirmations: int = Field(0, ge=0, description="blocks behind the head the economy reads")
     auction_reserve_wei: int = Field(10**16, gt=0, description="reserve of a first listing")
@@ -200,6 +223,27 @@ class Settings(BaseSettings):
         if value not in ("sim", "gcode"):
             raise ValueError(f"the arm driver is 'sim' or 'gcode', not {value!r} (the arm's "
                              "configuration is arm_config)")
+        return value
+
+    @field_validator("supplies_start")
+    @classmethod
+    def _known_supplies(cls, value: dict[str, float]) -> dict[str, float]:
+        return _check_table(value, _is_supply)
+
+    @field_validator("supplies_thresholds", "supplies_targets", "supplies_items",
+                     "supplies_max_price_wei")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, float]) -> dict[str, float]:
+        return _check_table(value, SUPPLY_KINDS.__contains__)
+
+    @field_validator("paints")
+    @classmethod
+    def _hex_paints(cls, value: str | None) -> str | None:
+        if value is not None:
+            bad = [p for p in value.split(",") if not HEX_COLOUR.fullmatch(p.strip())]
+            if bad or not value.strip():
+                raise ValueError(f"paints are #rrggbb colours separated by commas; "
+                                 f"{', '.join(map(repr, bad or [value]))} is not one")
         return value
 
     @field_validator("robot_address")

@@ -187,9 +187,26 @@ def open_source(spec: str) -> FileSource | FolderSource | SyntheticSource | Came
     if m:
         w, h, seed = m.groups()
         return SyntheticSource(int(w or 320), int(h or 240), int(seed or 0))
+    path = _existing_path(spec)
+    return FolderSource(path) if path.is_dir() else FileSource(path)
+
+
+def _existing_path(spec: str) -> Path:
     path = Path(spec).expanduser()
-    if path.is_dir():
-        return FolderSource(path)
-    if path.is_file():
-        return FileSource(path)
-    raise CaptureError(f"no such image, folder or camera: {spec!r}")
+    if not (path.is_dir() or path.is_file()):
+        raise CaptureError(f"no such image, folder or camera: {spec!r}")
+    return path
+
+
+def check_source(spec: str) -> None:
+    """Refuse, without opening anything, a source that names a missing file or folder.
+
+    Cameras and streams are not checked: a device may be plugged in or a stream started
+    after the caller starts, and `open_source` reports them when they are read.
+    """
+    spec = spec.strip()
+    if not spec:
+        raise CaptureError("empty capture source")
+    if spec.startswith("camera:") or spec.isdigit() or _URL.match(spec) or _SYNTHETIC.match(spec):
+        return
+    _existing_path(spec)

@@ -59,6 +59,7 @@ class Daemon:
     started_at: float = field(default_factory=time.time)
     cycles_done: int = 0
     on_cycle_done: Callable[[int], None] | None = None
+    new_cycles_left: int | None = None  # None: no limit; --once starts at most one
     _last_progress: float = 0.0
     # (version, studio cycle row, paused): /status reads the journal once per change.
     _status_rows: tuple[int, dict[str, Any] | None, bool] = (-1, None, False)
@@ -122,7 +123,7 @@ class Daemon:
 
     def _next_canvas(self) -> int | None:
         """Start a cycle when a canvas is there and stock allows; None otherwise."""
-        if self.paused or self.stop.is_set():
+        if self.paused or self.stop.is_set() or self.new_cycles_left == 0:
             return None
         with self.lock:
             if economy.canvases(self.eco) < 1:
@@ -132,6 +133,8 @@ class Daemon:
         with self.journal.tx() as conn:
             cycle_id = self.journal.new_cycle(self.data_dir / "paintings", conn)
             self.journal.put("canvas_loaded", False, conn)
+        if self.new_cycles_left is not None:
+            self.new_cycles_left -= 1
         self.touch()
         return cycle_id
 

@@ -43,6 +43,7 @@ from services.chain.deploy import deploy, deploy_command, record_name, resolve_t
 from services.chain.protocol import Chain
 from services.economy.core import open_economy
 from services.ipfs import open_store
+from vision.capture import check_source
 
 log = logging.getLogger(__name__)
 TOKEN_FILE = "api-token"
@@ -179,6 +180,10 @@ def run(settings: Settings, ov: Overrides, echo: Callable[[str], None]) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     host = ov.host or settings.api_host
     port = settings.api_port if ov.port is None else ov.port
+    camera = ov.camera or settings.camera
+    if camera != "sim":
+        # A missing picture would otherwise only show as a capture failure every tick.
+        check_source(camera)
     lock = DataDirLock(settings.data_dir).acquire()
     try:
         check_listen(host, port)
@@ -205,6 +210,9 @@ def run(settings: Settings, ov: Overrides, echo: Callable[[str], None]) -> int:
                                                     "auction", "on_auction", "settle",
                                                     "repay", "restock"))
                 first.append(pending[0]["id"] if pending else 0)
+                # One cycle: the one left open by an earlier run, else a new one; the studio
+                # starts no other while the first goes through the market.
+                daemon.new_cycles_left = 0 if pending else 1
             sched.start()
             if daemon.sim is None and sched.get_job("sim_market") is not None:
                 sched.remove_job("sim_market")  # left in the job store by an earlier run

@@ -15,6 +15,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import av
+import cv2
+import numpy as np
 from web3.contract import Contract
 
 from services.chain.errors import ContractReverted
@@ -36,6 +39,7 @@ IMAGES = ("canvas.png", "painting.png", "preview.png")
 FILMS = ("film.mp4", "painting.mp4")
 RECORD = "paint.json"
 JOURNAL = "publish.json"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,23 @@ class PaintingFolder:
 
 def _first(root: Path, names: tuple[str, ...]) -> Path | None:
     return next((root / n for n in names if (root / n).is_file()), None)
+
+
+def _check_image(path: Path) -> None:
+    """Refuse a painting file that does not decode as a PNG: it would become the token's image."""
+    data = path.read_bytes()
+    if not data.startswith(PNG_SIGNATURE) or cv2.imdecode(np.frombuffer(data, np.uint8),
+                                                          cv2.IMREAD_UNCHANGED) is None:
+        raise PublishError(f"{path} is not a PNG image; repaint or remove it")
+
+
+def _check_film(path: Path) -> None:
+    """Refuse a film without a decodable video frame: it would become the token's animation."""
+    try:
+        with av.open(str(path)) as container:
+            next(container.decode(video=0))
+    except (av.FFmpegError, OSError, IndexError, StopIteration):
+        raise PublishError(f"{path} is not a playable video; repaint or remove it") from None
 
 
 def load_folder(root: Path) -> PaintingFolder:
@@ -74,6 +95,9 @@ def load_folder(root: Path) -> PaintingFolder:
     if film is None and isinstance(record.get("film"), dict):
         path = Path(record["film"].get("path", ""))
         film = path if path.is_file() else None
+    _check_image(image)
+    if film is not None:
+        _check_film(film)
     return PaintingFolder(root, plan, image, film, record)
 
 

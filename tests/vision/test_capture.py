@@ -14,6 +14,7 @@ from vision.capture import (
     FileSource,
     FolderSource,
     SyntheticSource,
+    check_source,
     open_source,
 )
 
@@ -71,3 +72,12 @@ def test_bad_specs():
         cam = CameraSource.__new__(CameraSource)
         cam.device, cam._cap = 0, None
         cam.read()
+
+
+def test_check_source_refuses_only_missing_paths(tmp_path):
+    for spec in ("camera:7", "3", "rtsp://127.0.0.1:1/none", "synthetic:8x8", str(tmp_path),
+                 str(ASSET)):
+        check_source(spec)  # devices and streams are not opened; existing paths pass
+    for spec in (str(tmp_path / "gone.png"), str(tmp_path / "gone"), "  "):
+        with pytest.raises(CaptureError):
+            check_source(spec)

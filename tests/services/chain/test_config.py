@@ -125,3 +125,28 @@ def test_bad_robot_address_names_the_key(gaka_env: dict[str, str], given: str,
                                           words: str) -> None:
     line = one_error_line(gaka({**gaka_env, "GAKA_ROBOT_ADDRESS": given}, "wallet"))
     assert line.startswith("error: invalid configuration: robot_address: ") and words in line
+
+
+@pytest.mark.parametrize(("text", "key", "words"), [
+    ("rpc_timeout_s = -5", "rpc_timeout_s", "greater than 0"),
+    ("ipfs_timeout_s = -1", "ipfs_timeout_s", "greater than 0"),
+    ("receipt_timeout_s = 0", "receipt_timeout_s", "greater than 0"),
+    ("supplies_start = {canvas = -5}", "supplies_start", "canvas must be 0 or more"),
+    ('supplies_start = {"paint:red" = 1, paint = 2}', "supplies_start", "unknown supply 'paint'"),
+    ("supplies_max_price_wei = {canvas = -1}", "supplies_max_price_wei", "must be 0 or more"),
+    ('paints = "#zz"', "paints", "'#zz' is not one"),
+    ('paints = "#ff0000,00ff00"', "paints", "'00ff00' is not one"),
+    ("supplies_thresholds = {canvass = 1}", "supplies_thresholds", "unknown supply 'canvass'"),
+    ("supplies_targets = {brush = -3}", "supplies_targets", "brush must be 0 or more"),
+], ids=lambda v: v if isinstance(v, str) and "=" not in v and " " not in v else None)
+def test_value_out_of_range_names_the_key(gaka_env: dict[str, str], tmp_path: Path, text: str,
+                                          key: str, words: str) -> None:
+    line = one_error_line(gaka(with_config(gaka_env, tmp_path, text + "\n"), "config", "show"))
+    assert line.startswith(f"error: invalid configuration: {key}: ") and words in line
+
+
+def test_values_in_range_are_taken(gaka_env: dict[str, str], tmp_path: Path) -> None:
+    env = with_config(gaka_env, tmp_path, 'paints = "#ff0000, #00FF00"\n'
+                                          'supplies_start = {canvas = 0, "paint:red" = 10}\n')
+    shown = json.loads(gaka(env, "config", "show").stdout)
+    assert shown["supplies_start"] == {"canvas": 0, "paint:red": 10}

@@ -197,3 +197,29 @@ def test_publish_waits_while_a_robot_transaction_is_unmined(folder, hardhat_node
     done = publish(load_folder(folder), store, chain, deployed.nft, deployed.robot,
                    deployed.block)
     assert done.minted_now and minted_count(deployed, int(done.token_id)) == 1
+
+
+@pytest.mark.parametrize(("name", "bad", "said"), [
+    ("canvas.png", b"garbage\n", "is not a PNG image"),
+    ("canvas.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "is not a PNG image"),  # header only
+    ("film.mp4", b"garbage\n", "is not a playable video"),
+])
+def test_broken_image_or_film_pins_and_mints_nothing(folder, embedded, name, bad, said):
+    (folder / name).write_bytes(bad)
+    store = EmbeddedStore(folder.parent / "ipfs")
+    with pytest.raises(PublishError, match=f"{name} {said}; repaint or remove it"):
+        publish(load_folder(folder), store, embedded.chain, embedded.nft, embedded.robot,
+                deploy_block=embedded.block)
+    assert not list(store.pins())
+    assert embedded.chain.events(embedded.nft, from_block=embedded.block,
+                                 names=("PaintingMinted",)) == []
+    assert not (folder / "publish.json").exists()
+
+
+def test_cli_refuses_a_painting_that_is_not_an_image(folder, gaka_env):
+    (folder / "canvas.png").write_bytes(b"garbage\n")
+    out = subprocess.run([str(GAKA), "publish", str(folder)], env=gaka_env, cwd=ROOT, text=True,
+                         capture_output=True, timeout=120)
+    assert out.returncode != 0 and out.stdout == ""
+    assert out.stderr.splitlines() == [f"error: {folder / 'canvas.png'} is not a PNG image; "
+                                       "repaint or remove it"]
