@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from gaka.errors import GakaError
+from gaka.net import redact_url
 
 NETWORKS = ("embedded", "revm", "localhost", "sepolia")
 ENV_ONLY = {"env_only": True}
@@ -116,6 +117,10 @@ class _TomlSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return dict(self._data)
+
+
+# Settings holding a URL: a hosted node's API key or a user:password may sit in one.
+_URL_SETTINGS = frozenset({"rpc_url", "sepolia_rpc_url", "localhost_rpc_url", "ipfs_api"})
 
 
 class Settings(BaseSettings):
@@ -274,6 +279,8 @@ class Settings(BaseSettings):
                 out[name] = "********" if value.get_secret_value() else None
             elif isinstance(value, Path):
                 out[name] = str(value)
+            elif name in _URL_SETTINGS and value is not None:
+                out[name] = redact_url(value)
             else:
                 out[name] = value
         return out
@@ -293,6 +300,21 @@ def checksum_address(value: str) -> str:
         raise ValueError(f"{value} fails its EIP-55 checksum (mixed case): a digit or "
                          f"letter is wrong; correct it (lowercase hex skips the check)")
     return checksummed
+
+
+def address_option(value: str | list[str] | None) -> str | list[str] | None:
+    """Typer callback for address options (one or repeated): the same check as the config's
+    robot_address, reported as a usage error that names the option."""
+    import typer
+
+    if value is None:
+        return None
+    try:
+        if isinstance(value, list):
+            return [checksum_address(v) for v in value]
+        return checksum_address(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def describe_errors(exc: ValidationError) -> str:

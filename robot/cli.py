@@ -20,7 +20,8 @@ def run(
     once: bool = typer.Option(False, "--once", help="do one full cycle, then exit"),
     arm: str | None = typer.Option(None, "--arm", help="sim | gcode"),
     arm_port: str | None = typer.Option(None, "--arm-port", help="serial port of the arm"),
-    api_port: int | None = typer.Option(None, "--api-port", help="API port (with --port DEV)"),
+    api_port: int | None = typer.Option(None, "--api-port", min=1, max=65535,
+                                        help="API port (with --port DEV)"),
     camera: str | None = typer.Option(None, "--camera",
                                       help="sim | camera:N | a folder or image file"),
 ) -> None:
@@ -35,6 +36,9 @@ def run(
             raise typer.BadParameter("--port takes a number (API port); a serial device "
                                      "needs --arm gcode")
         arm_port, port = port, None
+    elif port is not None and not 1 <= int(port) <= 65535:
+        raise typer.BadParameter(f"{port} is not a port (1 to 65535)",
+                                 param_hint="'--port'")
     ov = Overrides(port=api_port if api_port is not None else (int(port) if port else None),
                    host=host, once=once, arm=arm, arm_port=arm_port, camera=camera)
     raise typer.Exit(run_daemon(Settings(), ov, typer.echo))
@@ -123,7 +127,7 @@ def paint(
     arm: str = typer.Option("sim", "--arm", help="sim | gcode"),
     config: str | None = typer.Option(
         None, "--config",
-        help="arm config: a shipped name or a TOML file (default: the `arm` setting)"),
+        help="arm config: a shipped name or a TOML file (default: the `arm_config` setting)"),
     port: str | None = typer.Option(None, "--port", help="serial port of the G-code arm"),
     calibration: Path | None = typer.Option(
         None, "--calibration",
@@ -184,7 +188,7 @@ def calibrate(
                                     help="where to save (default: data dir/calibration/ARM.json)"),
     config: str | None = typer.Option(
         None, "--config",
-        help="arm config: a shipped name or a TOML file (default: the `arm` setting)"),
+        help="arm config: a shipped name or a TOML file (default: the `arm_config` setting)"),
     arm: str | None = typer.Option(None, "--arm",
                                    help="'sim': touch the marks with the simulated arm"),
     points: Path | None = typer.Option(None, "--points",

@@ -15,7 +15,6 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from gaka.config import Settings
 from gaka.errors import GakaError
+from gaka.net import check_listen
 from robot.daemon import jobs
 from robot.daemon.chainguard import GuardedChain, flaky
 from robot.daemon.economy import DEV_NETWORKS, SimMarket
@@ -63,15 +63,6 @@ def api_token(data_dir: Path) -> str:
             fh.write(secrets.token_urlsafe(32))
         path.with_suffix(".tmp").replace(path)
     return path.read_text().strip()
-
-
-def _check_port(host: str, port: int) -> None:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as exc:
-            raise DaemonError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 @dataclass
@@ -195,7 +186,7 @@ def run(settings: Settings, ov: Overrides, echo: Callable[[str], None]) -> int:
         check_source(camera)
     lock = DataDirLock(settings.data_dir).acquire()
     try:
-        _check_port(host, port)
+        check_listen(host, port)
         token = api_token(settings.data_dir)
         daemon, close = _start(settings, ov)
         try:

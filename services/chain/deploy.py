@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gaka.config import Settings
 from gaka.files import atomic_write
+from gaka.net import redact_url
 from services.chain.backends import ChainSpec, SignedTx, open_chain
 from services.chain.compiler import Artifact, compile_project, contracts_file
 from services.chain.errors import (
@@ -31,7 +32,6 @@ from services.chain.errors import (
     DeploymentError,
     RPCUnavailable,
     TransactionTimeout,
-    redact_url,
 )
 from services.chain.keystore import load_signer, read_password
 from services.chain.protocol import Chain, Receipt

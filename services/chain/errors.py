@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from gaka.errors import GakaError
+from gaka.net import redact_url
 
 
 class ChainError(GakaError):
@@ -21,16 +20,6 @@ class RPCUnavailable(ChainError):
     def __init__(self, url: str, detail: str) -> None:
         super().__init__(f"RPC node at {redact_url(url)} is unavailable: {detail}")
         self.url = url
-
-
-def redact_url(url: str) -> str:
-    """The URL without what may hold an API key (path, query, user info), for messages."""
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.hostname:
-        return url
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
-    hidden = "/…" if (parts.path.strip("/") or parts.query) else ""
-    return f"{parts.scheme}://{host}{hidden}"
 
 
 class ContractReverted(ChainError):

@@ -17,12 +17,12 @@ from typing import Any
 
 import typer
 
-from gaka.config import Settings
+from gaka.config import Settings, address_option
 
 NetworkOpt = typer.Option(None, "--network", "-n", help="embedded | localhost | sepolia")
 RpcOpt = typer.Option(None, "--rpc-url", help="any JSON-RPC URL (read-only without a keystore)")
-AddressOpt = typer.Option(None, "--address", help="another robot's wallet (default: the "
-                                                   "deployment's robot)")
+AddressOpt = typer.Option(None, "--address", callback=address_option,
+                          help="another robot's wallet (default: the deployment's robot)")
 DeploymentOpt = typer.Option(None, "--deployment",
                              help="deployment record (default: <deployments_dir>/<network>.json)")
 JsonOpt = typer.Option(False, "--json", help="print JSON (see the published schemas)")

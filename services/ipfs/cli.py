@@ -106,21 +106,24 @@ def gc(ctx: typer.Context) -> None:
 def migrate_cmd(ctx: typer.Context, to: str = typer.Option(..., "--to",
                 help="RPC address of the target node (http://host:port or a multiaddr)")) -> None:
     """Copy everything pinned here to a node and pin it there, same CIDs."""
+    from gaka.net import redact_url
     from services.ipfs.node import NodeStore
     from services.ipfs.store import migrate
 
     target = NodeStore(to, timeout_s=Settings().ipfs_timeout_s)
     roots = migrate(_store(ctx), target, progress=lambda cid: typer.echo(f"pinned {cid}"))
-    typer.echo(f"migrated {len(roots)} pinned DAG(s) to {to}")
+    typer.echo(f"migrated {len(roots)} pinned DAG(s) to {redact_url(to)}")
 
 
 @app.command("gateway")
 def gateway(ctx: typer.Context,
             host: str = typer.Option("127.0.0.1", help="address to listen on"),
-            port: int = typer.Option(8080, help="port to listen on")) -> None:
+            port: int = typer.Option(8080, min=1, max=65535, help="port to listen on")) -> None:
     """Serve /ipfs/CID and /ipfs/CID/PATH read-only over HTTP (ranges included)."""
     import uvicorn
 
+    from gaka.net import check_listen
     from services.ipfs.gateway import gateway_app
 
+    check_listen(host, port)
     uvicorn.run(gateway_app(_store(ctx)), host=host, port=port, log_level="warning")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gaka.errors import GakaError
+from gaka.net import redact_url
 
 
 class IpfsError(GakaError):
@@ -37,7 +38,7 @@ class NodeUnavailable(IpfsError):
     """An IPFS node's RPC API could not be reached (after retries)."""
 
     def __init__(self, address: str, detail: str) -> None:
-        super().__init__(f"IPFS node at {address} is unavailable: {detail}")
+        super().__init__(f"IPFS node at {redact_url(address)} is unavailable: {detail}")
         self.address = address
 
 
@@ -45,5 +46,5 @@ class NodeFailed(IpfsError):
     """An IPFS node answered, but with an error or a result we cannot accept."""
 
     def __init__(self, address: str, detail: str) -> None:
-        super().__init__(f"IPFS node at {address}: {detail}")
+        super().__init__(f"IPFS node at {redact_url(address)}: {detail}")
         self.address = address

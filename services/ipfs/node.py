@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import ipfshttpclient
 from ipfshttpclient import exceptions as ipfs_exc
 
+from gaka.net import redact_url
 from services.ipfs.cid import CID, DAG_PB
 from services.ipfs.errors import (
     BlockNotFound,
@@ -45,7 +46,7 @@ def to_multiaddr(address: str) -> str:
         return address
     url = urlsplit(address if "://" in address else f"http://{address}")
     if not url.hostname or not url.port:
-        raise IpfsError(f"IPFS API address {address!r} needs a host and a port "
+        raise IpfsError(f"IPFS API address {redact_url(address)!r} needs a host and a port "
                         "(e.g. http://127.0.0.1:5001 or /ip4/127.0.0.1/tcp/5001/http)")
     try:
         proto = f"ip{ipaddress.ip_address(url.hostname).version}"
@@ -60,12 +61,13 @@ class NodeStore(ContentStore):
 
     def __init__(self, address: str, timeout_s: float = 30.0, retries: int = 3) -> None:
         self.address = address
-        self.where = f"the IPFS node at {address}"
+        self.where = f"the IPFS node at {redact_url(address)}"
         self.retries = max(1, retries)
         try:
             self._client = ipfshttpclient.Client(to_multiaddr(address), timeout=timeout_s)
         except ipfs_exc.AddressError as exc:
-            raise IpfsError(f"invalid IPFS API address {address!r}: {exc}") from None
+            raise IpfsError(f"invalid IPFS API address {redact_url(address)!r}: {exc}") \
+                from None
 
     def close(self) -> None:
         self._client.close()
@@ -78,7 +80,7 @@ class NodeStore(ContentStore):
             except (ipfs_exc.ConnectionError, ipfs_exc.TimeoutError) as exc:
                 last = exc
                 # info, not warning: a command that fails after its tries says so in one line
-                log.info("%s: %s failed (%s), attempt %d/%d", self.address, what,
+                log.info("%s: %s failed (%s), attempt %d/%d", redact_url(self.address), what,
                             exc.__class__.__name__, attempt + 1, self.retries)
             except ipfs_exc.ErrorResponse as exc:
                 raise NodeFailed(self.address, f"{what}: {exc}") from None

@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 
+from gaka.config import address_option
 from swarm_sim.mission.blueprint import MissionError
 
 app = typer.Typer(help="Secret Merkle missions (build, prove, verify, run, sweep).",
@@ -54,8 +55,9 @@ def build_cmd(
     robots: int = typer.Option(1, help="number of robot secret bundles"),
     share: int | None = typer.Option(None, help="robots holding each step (default: all)"),
     wallet: list[str] = typer.Option(
-        [], "--wallet", help="robot i's wallet, once per robot in order: step k's on-chain "
-        "reward is bound to robot (k-1) mod robots; none: no step can be claimed on-chain"),
+        [], "--wallet", callback=address_option, help="robot i's wallet, once per robot in "
+        "order: step k's on-chain reward is bound to robot (k-1) mod robots; none: no step "
+        "can be claimed on-chain"),
 ) -> None:
     """Salt and build the tree; write blueprint.json (public), operator.json and
     robot-<i>.json (secret, mode 600). Prints the blueprint."""

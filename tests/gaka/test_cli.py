@@ -6,6 +6,7 @@ import json
 import os
 import pty
 import select
+import socket
 import subprocess
 import time
 
@@ -125,3 +126,78 @@ def test_keystore_password_prompt_in_a_terminal(gaka_env, tmp_path):
     after = out.split("Keystore password:", 1)[1].strip().splitlines()
     assert code == 1 and after == ["error: aborted"], out
     assert not other.exists()
+
+
+def _gaka(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(GAKA), *argv], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+@pytest.mark.parametrize("argv", [
+    ["robot", "run", "--port", "99999"],
+    ["robot", "run", "--port", "0"],
+    ["robot", "run", "--port", "/dev/null", "--arm", "gcode", "--api-port", "70000"],
+    ["ipfs", "gateway", "--port", "-1"],
+    ["ipfs", "gateway", "--port", "65536"],
+])
+def test_a_port_out_of_range_is_a_usage_error(gaka_env, argv):
+    proc = _gaka(gaka_env, *argv)
+    assert proc.returncode == 2 and proc.stdout == ""
+    _one_error_line(proc.stderr, "Invalid value for '--", "port'")
+
+
+def test_the_gateway_refuses_a_busy_port_in_one_line(gaka_env):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = _gaka(gaka_env, "ipfs", "gateway", "--port", str(port))
+    assert proc.returncode == 1 and proc.stdout == ""
+    _one_error_line(proc.stderr, f"cannot listen on 127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize("command", ["paint", "calibrate"])
+def test_robot_help_names_the_arm_config_setting(gaka_env, command):
+    proc = _gaka({**gaka_env, "COLUMNS": "200"}, "robot", command, "--help")
+    assert proc.returncode == 0
+    assert "default: the `arm_config` setting" in proc.stdout, proc.stdout
+
+
+# The EIP-55 form of 0x2b5ad5c4795c026514f8317c7a215e218dccd6cf with one letter's case flipped
+# (eth_utils says which is right; a mixed-case typo must not pass as an address).
+BAD_CHECKSUM = "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cf"
+
+
+@pytest.mark.parametrize(("argv", "option"), [
+    (["wallet", "--address", BAD_CHECKSUM], "--address"),
+    (["mission", "build", "spec.toml", "--wallet", BAD_CHECKSUM], "--wallet"),
+])
+def test_an_address_option_with_a_bad_checksum_is_refused(gaka_env, tmp_path, argv, option):
+    from eth_utils import is_checksum_address
+
+    assert not is_checksum_address(BAD_CHECKSUM)
+    proc = subprocess.run([str(GAKA), *argv], env=gaka_env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    _one_error_line(proc.stderr, f"'{option}'", "EIP-55 checksum")
+
+
+def test_config_show_hides_the_secrets_in_urls(gaka_env):
+    env = {**gaka_env, "GAKA_SEPOLIA_RPC_URL": "https://x.example/v3/MYSECRETAPIKEY",
+           "GAKA_IPFS_API": "http://user:hunter2@127.0.0.1:9"}
+    proc = _gaka(env, "config", "show")
+    assert proc.returncode == 0, proc.stderr
+    for secret in ("MYSECRETAPIKEY", "hunter2", "user:"):
+        assert secret not in proc.stdout + proc.stderr
+    # the rest of each URL still says where it points
+    shown = json.loads(proc.stdout)
+    assert shown["sepolia_rpc_url"] == "https://x.example/…"
+    assert shown["ipfs_api"] == "http://127.0.0.1:9"
+
+
+def test_an_ipfs_error_hides_the_password_in_the_api_url(gaka_env):
+    env = {**gaka_env, "GAKA_IPFS_TIMEOUT_S": "1"}
+    proc = _gaka(env, "ipfs", "--api", f"http://user:hunter2@127.0.0.1:{free_port()}", "ls")
+    assert proc.returncode == 1 and proc.stdout == ""
+    _one_error_line(proc.stderr, "IPFS node at http://127.0.0.1:", "is unavailable")
+    assert "hunter2" not in proc.stderr and "user:" not in proc.stderr
