@@ -106,8 +106,22 @@ def _selectors(abi: list[dict[str, Any]]) -> dict[bytes, str]:
             if f.get("type") == "function"}
 
 
+def order_supplies(data_dir: Path) -> dict[str, str]:
+    """Order transaction hash → the supply the robot ordered with it (its economy store)."""
+    supplies: dict[str, str] = {}
+    for path in (data_dir / "economy").glob("*.sqlite"):
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = db.execute("SELECT tx_hash, detail FROM actions WHERE kind = 'order' "
+                              "AND tx_hash IS NOT NULL").fetchall()
+        finally:
+            db.close()
+        supplies.update({tx.lower(): json.loads(detail)["supply"] for tx, detail in rows})
+    return supplies
+
+
 def chain_audit(chain: Any, record: dict[str, Any], cycles: list[Any],
-                wallet: dict[str, Any]) -> dict[str, int]:
+                wallet: dict[str, Any], data_dir: Path | None = None) -> dict[str, int]:
     """Check on the chain itself that every economic action of the robot happened once.
 
     Every block is scanned for the robot's transactions (so a duplicate attempt shows even
@@ -165,12 +179,18 @@ def chain_audit(chain: Any, record: dict[str, Any], cycles: list[Any],
 
     placed = [e for e in events["SupplyShop"] if e.name == "OrderPlaced"]
     assert calls[("SupplyShop", "order")] == len(placed), "an order sent twice"
-    waiting: dict[int, int] = {}
+    # Every paint colour is the shop's one paint item, so the chain alone cannot tell a
+    # second order of one colour from an order of another: the robot's economy store names
+    # the supply each order transaction was for; whether that order is still open is read
+    # from the chain's own events.
+    supply_of = order_supplies(data_dir) if data_dir is not None else {}
+    waiting: dict[tuple[int, str], int] = {}
     for e in events["SupplyShop"]:
         if e.name == "OrderPlaced":
             item = e.args["itemId"]
-            assert item not in waiting, f"item {item} ordered again while an order was open"
-            waiting[item] = e.args["orderId"]
+            key = (item, supply_of.get("0x" + e.log.tx_hash.hex(), ""))
+            assert key not in waiting, f"{key} ordered again while an order was open"
+            waiting[key] = e.args["orderId"]
         elif e.name in ("DeliveryConfirmed", "PaymentReleased", "OrderRefunded"):
             waiting = {k: v for k, v in waiting.items() if v != e.args["orderId"]}
 

@@ -92,7 +92,7 @@ def test_sigkill_at_random_moments(tmp_path: Path, request: pytest.FixtureReques
     record = json.loads((data / "deployments" / "embedded.json").read_text())
     chain = open_chain(ChainSpec("embedded", data_dir=data))
     try:
-        audit = chain_audit(chain, record, cycles, wallet)
+        audit = chain_audit(chain, record, cycles, wallet, data)
     finally:
         chain.close()
     print(audit)

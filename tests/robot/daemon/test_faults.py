@@ -64,7 +64,7 @@ def test_cycles_complete_through_a_faulty_rpc(tmp_path: Path) -> None:
         cycles = h.journal_rows(data, "SELECT id, state, token_id FROM cycles")
         record = json.loads((data / "deployments" / "localhost.json").read_text())
         chain = open_chain(ChainSpec("localhost", rpc_url=url))  # straight to the node
-        audit = h.chain_audit(chain, record, cycles, wallet)
+        audit = h.chain_audit(chain, record, cycles, wallet, data)
         print(f"\n{sum(r['state'] == 'done' for r in cycles)} cycles in "
               f"{time.monotonic() - began:.0f} s through the proxy ({dict(proxy.counts)}), "
               f"{restarts} restarts; {audit}")
