@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -282,12 +283,7 @@ def plot_exit_probability(summary: pd.DataFrame, path: Path, title: str = "") ->
     ax.set_ylim(-0.03, 1.03)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
+    _finish(fig, ax, path, title)
 
 
 def plot_error_over_time(runs: pd.DataFrame, path: Path, max_time_s: float, title: str = ""
@@ -311,6 +307,13 @@ def plot_error_over_time(runs: pd.DataFrame, path: Path, max_time_s: float, titl
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    _finish(fig, ax, path, title)
+
+
+def _finish(fig: Any, ax: Any, path: Path, title: str) -> None:
+    """Title, layout, write the PNG and free the figure (the plots' common tail)."""
+    import matplotlib.pyplot as plt
+
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
