@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import numpy as np
 
+# Uniform draws a forged message takes, by behaviour: the others forge without randomness and
+# skip the draws (each would cost a small swarm's tick more than the message).
+DRAWS = {"coin": 1, "uniform": 1, "gaussian": 2}
+
 
 def gaussian(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
     """Standard normal draws from two uniforms in (0, 1] (Box–Muller)."""
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-def forge(behaviour: str, honest: np.ndarray, wrong: float, u1: np.ndarray, u2: np.ndarray,
-          noise_sd: float, discrete: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Forged (value, claimed quality) for each Byzantine sender.
+def forge(behaviour: str, size: int, honest: np.ndarray | None, wrong: float,
+          u: list[np.ndarray], noise_sd: float, discrete: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Forged (value, claimed quality) for each of `size` Byzantine senders.
 
-    `honest` is what the robot would say if honest (its opinion, or its own sensed share),
-    `wrong` the wrong colour (discrete) or the extreme furthest from the truth (continuous).
+    `honest` is what the robots would say if honest (their opinions, or their own sensed
+    shares; only "gaussian" needs it), `wrong` the wrong colour (discrete) or the extreme
+    furthest from the truth (continuous), `u` the DRAWS[behaviour] uniforms per sender.
     """
-    ones = np.ones(honest.shape, dtype=np.float32)
+    ones = np.ones(size, dtype=np.float32)
     if behaviour in ("wrong", "sybil", "jamming"):
         value = ones * wrong
     elif behaviour == "black":
@@ -30,11 +35,13 @@ def forge(behaviour: str, honest: np.ndarray, wrong: float, u1: np.ndarray, u2: 
     elif behaviour == "white":
         value = ones * 0.0
     elif behaviour == "coin" or (behaviour == "uniform" and discrete):
-        value = (u1 < 0.5).astype(np.float32)
+        value = (u[0] < 0.5).astype(np.float32)
     elif behaviour == "uniform":
-        value = u1.astype(np.float32)
+        value = u[0].astype(np.float32)
     elif behaviour == "gaussian":
-        noisy = honest + noise_sd * gaussian(u1, u2)
+        if honest is None:
+            raise ValueError("a gaussian liar forges from its honest values: pass them")
+        noisy = honest + noise_sd * gaussian(u[0], u[1])
         if discrete:
             return honest.astype(np.float32), np.clip(noisy - honest + 0.5, 0, 1).astype(
                 np.float32)

@@ -43,18 +43,25 @@ def _mix_int(z: int) -> int:
     return z ^ (z >> 31)
 
 
-def uniform(seeds: np.ndarray, tick: int, robots: np.ndarray, stream: int) -> np.ndarray:
-    """Uniform floats in (0, 1], one per (seed, robot) pair, for this tick and stream."""
-    # The key wraps in Python ints: numpy warns on scalar overflow, and an errstate block
-    # costs as much as the arithmetic on the few robots of a tick.
-    k = ((tick * 0x100 + stream) & _MASK64) * int(_GOLDEN) & _MASK64
-    if robots.size <= _FEW:
-        # A few robots (a small swarm's tick): Python ints beat a dozen numpy calls.
-        return np.array([
-            ((_mix_int((_mix_int(int(sd) ^ k) + int(r) * 0x94D049BB133111EB) & _MASK64)
-              >> 11) + 1.0) * (1.0 / 9007199254740992.0)
-            for sd, r in zip(seeds.tolist(), robots.tolist(), strict=True)], dtype=np.float64)
-    key = np.uint64(k)
+def uniform(seeds: np.ndarray, tick: int | np.ndarray, robots: np.ndarray,
+            stream: int) -> np.ndarray:
+    """Uniform floats in (0, 1], one per (seed, robot) pair, for this tick (or each robot's
+    own tick) and stream."""
+    if isinstance(tick, np.ndarray):
+        # Array arithmetic wraps silently, as the Python ints below are masked to.
+        key = (tick.astype(np.uint64) * np.uint64(0x100) + np.uint64(stream)) * _GOLDEN
+    else:
+        # The key wraps in Python ints: numpy warns on scalar overflow, and an errstate block
+        # costs as much as the arithmetic on the few robots of a tick.
+        k = ((tick * 0x100 + stream) & _MASK64) * int(_GOLDEN) & _MASK64
+        if robots.size <= _FEW:
+            # A few robots (a small swarm's tick): Python ints beat a dozen numpy calls.
+            return np.array([
+                ((_mix_int((_mix_int(int(sd) ^ k) + int(r) * 0x94D049BB133111EB) & _MASK64)
+                  >> 11) + 1.0) * (1.0 / 9007199254740992.0)
+                for sd, r in zip(seeds.tolist(), robots.tolist(), strict=True)],
+                dtype=np.float64)
+        key = np.uint64(k)
     z = _mix(seeds ^ key)
     r = robots.astype(np.uint64)
     r *= _M2

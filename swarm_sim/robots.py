@@ -7,7 +7,7 @@ spatial-hash cells are padded apart and their random numbers come from their own
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,8 +18,13 @@ from swarm_sim.config import Scenario
 EXPLORE, DISSEMINATE = 0, 1
 # Below this many receiver × sender candidates, neighbours are found by comparing every pair.
 BRUTE_FORCE_PAIRS = 4096
+# Up to this many robots in a batch, a Proximity table finds the neighbours of every tick.
+PROXIMITY_ROBOTS = 64
 # Up to this many messages, deliver() pushes them one at a time.
 FEW_MESSAGES = 6
+# Motion plans robots' turns this many ticks ahead, fewer when that would exceed PLAN_TURNS.
+PLAN_TICKS = 256
+PLAN_TURNS = 1 << 16
 # Random-number streams, so that draws for different purposes never coincide.
 S_TURN, S_HEADING, S_EXPLORE, S_DISSEMINATE, S_CHOICE, S_BYZANTINE = range(6)
 
@@ -31,15 +36,17 @@ class Swarm:
     runs: int
     n: int
     arena: ArenaSpec
-    tiles: np.ndarray  # (runs * tiles,) bool, True = black
+    # (runs * (tiles_per_side + 1)²,) bool, True = black; each run's last row and column
+    # repeat the ones before, where a robot exactly on the far wall reads its tile.
+    tiles: np.ndarray
     run_of: np.ndarray
     local: np.ndarray
     seeds: np.ndarray  # each robot carries its run's seed (uint64)
-    x: np.ndarray
-    y: np.ndarray
-    vx: np.ndarray
-    vy: np.ndarray
-    turn_in: np.ndarray
+    # Positions and velocities (per tick) as rows x and y: one numpy call moves every robot;
+    # x, y, vx and vy are views of the rows.
+    pos: np.ndarray
+    vel: np.ndarray
+    turn_at: np.ndarray  # the tick of each robot's first turn that Motion has not planned
     phase: np.ndarray
     phase_left: np.ndarray
     opinion: np.ndarray  # int8 colour (discrete) – 0 white, 1 black
@@ -53,6 +60,14 @@ class Swarm:
     inbox: np.ndarray  # (M, memory) last messages received, most recent first
     inbox_quality: np.ndarray
     inbox_n: np.ndarray
+    x: np.ndarray = field(init=False)
+    y: np.ndarray = field(init=False)
+    vx: np.ndarray = field(init=False)
+    vy: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.x, self.y = self.pos
+        self.vx, self.vy = self.vel
 
     @property
     def size(self) -> int:
@@ -95,7 +110,7 @@ def new_swarm(scenarios: list[Scenario], seeds: list[int]) -> Swarm:
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("x", "y", "h", "byz", "op", "tiles")}
     for scenario, seed in zip(scenarios, seeds, strict=True):
         g = rng.generator(seed, 0)
-        cols["tiles"].append(lay_tiles(base.arena, g).ravel())
+        cols["tiles"].append(np.pad(lay_tiles(base.arena, g), (0, 1), mode="edge").ravel())
         x, y, liars = _placement(scenario, scenario.byzantine_count, g)
         cols["x"].append(x)
         cols["y"].append(y)
@@ -117,11 +132,10 @@ def new_swarm(scenarios: list[Scenario], seeds: list[int]) -> Swarm:
         run_of=np.repeat(np.arange(runs, dtype=np.int32), n),
         local=local,
         seeds=seeds_arr,
-        x=np.concatenate(cols["x"]).astype(np.float32),
-        y=np.concatenate(cols["y"]).astype(np.float32),
-        vx=(np.cos(heading) * step).astype(np.float32),
-        vy=(np.sin(heading) * step).astype(np.float32),
-        turn_in=rng.exponential_ticks(turn, t.turn_mean_s * t.ticks_per_s),
+        pos=np.stack([np.concatenate(cols["x"]), np.concatenate(cols["y"])]).astype(np.float32),
+        vel=(np.stack([np.cos(heading), np.sin(heading)]) * step).astype(np.float32),
+        # A robot drawn k ticks turns on its k-th tick, tick k - 1.
+        turn_at=rng.exponential_ticks(turn, t.turn_mean_s * t.ticks_per_s) - 1,
         phase=np.zeros(m, dtype=np.int8),
         phase_left=rng.exponential_ticks(u, t.explore_mean_s * t.ticks_per_s),
         opinion=np.concatenate(cols["op"]),
@@ -144,48 +158,82 @@ def flat_nonzero(mask: np.ndarray) -> np.ndarray:
     return mask.nonzero()[0]
 
 
-def move(s: Swarm, tick: int, turn_mean_ticks: float) -> None:
-    """Straight runs with random turns; robots that would leave the arena bounce off the wall."""
-    s.x += s.vx
-    s.y += s.vy
-    side = np.float32(s.arena.side_m)
-    # Most ticks nobody reaches a wall: four reductions then beat two masks per axis.
-    if min(s.x.min(), s.y.min()) >= 0 and max(s.x.max(), s.y.max()) <= side:
-        axes: tuple[tuple[np.ndarray, np.ndarray], ...] = ()
-    else:
-        axes = ((s.x, s.vx), (s.y, s.vy))
-    for pos, vel in axes:
-        out = flat_nonzero((pos < 0) | (pos > side))
-        if out.size:
-            p = pos[out]
-            pos[out] = np.where(p < 0, -p, 2 * side - p)
-            vel[out] = -vel[out]
-    s.turn_in -= 1
-    turning = flat_nonzero(s.turn_in <= 0)
-    if turning.size:
-        seeds, local = s.seeds[turning], s.local[turning]
-        angle = 2 * np.pi * rng.uniform(seeds, tick, local, S_HEADING)
-        speed = np.hypot(s.vx[turning], s.vy[turning])
-        s.vx[turning] = np.cos(angle) * speed
-        s.vy[turning] = np.sin(angle) * speed
-        s.turn_in[turning] = rng.exponential_ticks(
-            rng.uniform(seeds, tick, local, S_TURN), turn_mean_ticks
-        )
+class Motion:
+    """Straight runs with random turns; robots that would leave the arena bounce off the wall.
+
+    A robot's turns depend on nothing but its own draws and speed (a bounce flips the sign of
+    its velocity, not its speed), so they are planned a block of ticks ahead for every robot
+    at once and applied tick by tick: on a small swarm's tick a turn costs one numpy call
+    instead of some twenty."""
+
+    def __init__(self, s: Swarm, turn_mean_ticks: float) -> None:
+        self.s, self.turn_mean = s, turn_mean_ticks
+        # About PLAN_TURNS turns per plan, never more than PLAN_TICKS ticks ahead.
+        self.horizon = int(np.clip(PLAN_TURNS * turn_mean_ticks / s.size, 1, PLAN_TICKS))
+        self.planned = 0  # ticks below this one are planned
+        self.vel = s.vel.copy()  # each robot's velocity after its last planned turn
+        self.who = np.empty(0, dtype=np.intp)
+        self.new = np.empty((2, 0), dtype=np.float32)
+        self.due: list[int] = []  # the ticks with turns, then the end of the plan
+        self.bounds: list[int] = []  # the turns of due[i] are who[bounds[i]:bounds[i + 1]]
+        self.next = 0  # index into due
+
+    def _plan(self, start: int) -> None:
+        s, end = self.s, start + self.horizon
+        at_parts, who_parts, vel_parts = [], [], []
+        while True:  # one round per turn a robot makes before `end`
+            who = flat_nonzero(s.turn_at < end)
+            if who.size == 0:
+                break
+            at, seeds, local = s.turn_at[who], s.seeds[who], s.local[who]
+            angle = 2 * np.pi * rng.uniform(seeds, at, local, S_HEADING)
+            speed = np.hypot(self.vel[0, who], self.vel[1, who])
+            vel = np.stack([np.cos(angle) * speed, np.sin(angle) * speed]).astype(np.float32)
+            self.vel[:, who] = vel
+            s.turn_at[who] = at + rng.exponential_ticks(rng.uniform(seeds, at, local, S_TURN),
+                                                        self.turn_mean)
+            at_parts.append(at)
+            who_parts.append(who)
+            vel_parts.append(vel)
+        at = np.concatenate(at_parts) if at_parts else np.empty(0, dtype=np.int32)
+        order = np.argsort(at, kind="stable")
+        at = at[order]
+        self.who = np.concatenate(who_parts)[order] if who_parts else self.who[:0]
+        self.new = np.concatenate(vel_parts, axis=1)[:, order] if vel_parts else self.new
+        first = flat_nonzero(np.concatenate(([True], at[1:] != at[:-1]))) if at.size else at
+        self.due = [*at[first].tolist(), end]
+        self.bounds = [*first.tolist(), at.size]
+        self.next, self.planned = 0, end
+
+    def step(self, tick: int) -> None:
+        """Advance every robot by one tick."""
+        s = self.s
+        s.pos += s.vel
+        side = s.arena.side_m
+        # Most ticks nobody reaches a wall: two reductions then beat the masks.
+        if s.pos.min() < 0 or s.pos.max() > side:
+            axis, who = ((s.pos < 0) | (s.pos > np.float32(side))).nonzero()
+            p = s.pos[axis, who]
+            s.pos[axis, who] = np.where(p < 0, -p, 2 * np.float32(side) - p)
+            s.vel[axis, who] = -s.vel[axis, who]
+        if tick == self.planned:
+            self._plan(tick)
+        if tick == self.due[self.next]:
+            a, b = self.bounds[self.next], self.bounds[self.next + 1]
+            s.vel[:, self.who[a:b]] = self.new[:, a:b]
+            self.next += 1
 
 
 def tile_under(s: Swarm) -> np.ndarray:
     """Colour of the tile under each robot (True = black)."""
-    t = s.arena.tiles_per_side
-    inv = np.float32(1.0 / s.arena.tile_m)
-    # Runs every tick over every robot: in place, and without the run offset of a lone run.
-    col = (s.x * inv).astype(np.int32)
-    np.minimum(col, t - 1, out=col)
-    at = (s.y * inv).astype(np.int32)
-    np.minimum(at, t - 1, out=at)
-    at *= t
-    at += col
+    stride = s.arena.tiles_per_side + 1
+    # Runs every tick over every robot: one product for both axes, no clamp (the padded tiles
+    # hold a robot on the far wall), and no run offset for a lone run.
+    cell = (s.pos * np.float32(1.0 / s.arena.tile_m)).astype(np.int32)
+    at = cell[1] * stride
+    at += cell[0]
     if s.runs > 1:
-        at += s.run_of * np.int32(t * t)
+        at += s.run_of * np.int32(stride * stride)
     return s.tiles.take(at)  # take() skips the int32 -> intp index copy of s.tiles[at]
 
 
@@ -279,20 +327,57 @@ def neighbour_pairs(
 def _all_pairs(grid: Grid, s: Swarm, receivers: np.ndarray, senders: np.ndarray,
                range_m: float) -> tuple[np.ndarray, np.ndarray]:
     """neighbour_pairs for a few robots: every distance at once (a handful of numpy calls
-    instead of the hash's dozens), in the hash's order (receiver, sender cell, sender)."""
+    instead of the hash's dozens)."""
     dx = s.x[receivers][:, None] - s.x[senders][None, :]
     dy = s.y[receivers][:, None] - s.y[senders][None, :]
     near = (dx * dx + dy * dy <= np.float32(range_m * range_m))
     near &= receivers[:, None] != senders[None, :]
     if s.runs > 1:
         near &= s.run_of[receivers][:, None] == s.run_of[senders][None, :]
-    r, k = near.nonzero()
+    return _in_hash_order(grid, s, receivers, senders, *near.nonzero())
+
+
+def _in_hash_order(grid: Grid, s: Swarm, receivers: np.ndarray, senders: np.ndarray,
+                   r: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (receivers[r], senders[k]) given by r then k, in the spatial hash's order:
+    receiver, then sender cell, then sender."""
     if r.size > 1 and (r[1:] == r[:-1]).any():
         # A receiver hears several senders: they come by cell, then by index.
-        scell = grid.cells(s.x[senders], s.y[senders], s.run_of[senders])
-        order = np.lexsort((k, scell[k], r))
+        snd = senders[k]
+        order = np.lexsort((k, grid.cells(s.x[snd], s.y[snd], s.run_of[snd]), r))
         r, k = r[order], k[order]
-    return receivers[r].astype(np.int64), senders[k].astype(np.int64)
+    return receivers[r], senders[k]
+
+
+class Proximity:
+    """Who is in range of whom in a batch of a few robots: every pair's squared distance at
+    once, in buffers kept from tick to tick (a few numpy calls a tick, the same float32
+    arithmetic as neighbour_pairs)."""
+
+    def __init__(self, s: Swarm, range_m: float) -> None:
+        m = s.size
+        self._a, self._b = s.pos[:, :, None], s.pos[:, None, :]  # views: they follow s.pos
+        self._diff = np.empty((2, m, m), dtype=np.float32)
+        self._dx2, self._dy2 = self._diff
+        self._d2 = np.empty((m, m), dtype=np.float32)
+        self._near = np.empty((m, m), dtype=bool)
+        # Nobody hears itself or a robot of another run: there the reach is below any distance.
+        reach = np.full((m, m), np.float32(range_m * range_m))
+        reach[s.run_of[:, None] != s.run_of[None, :]] = -1
+        np.fill_diagonal(reach, -1)
+        self._reach = reach
+        self._everyone = np.arange(m)
+
+    def pairs(self, grid: Grid, s: Swarm, receivers: np.ndarray, sending: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """neighbour_pairs(grid, s, receivers, flat_nonzero(sending), range_m)."""
+        np.subtract(self._a, self._b, out=self._diff)
+        np.multiply(self._diff, self._diff, out=self._diff)
+        np.add(self._dx2, self._dy2, out=self._d2)
+        np.less_equal(self._d2, self._reach, out=self._near)
+        heard = self._near[receivers]
+        heard &= sending
+        return _in_hash_order(grid, s, receivers, self._everyone, *heard.nonzero())
 
 
 def deliver(s: Swarm, receivers: np.ndarray, values: np.ndarray, qualities: np.ndarray) -> None:

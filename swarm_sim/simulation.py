@@ -24,15 +24,17 @@ from swarm_sim.ledger import (
 from swarm_sim.robots import (
     DISSEMINATE,
     EXPLORE,
+    PROXIMITY_ROBOTS,
     S_BYZANTINE,
     S_CHOICE,
     S_DISSEMINATE,
     S_EXPLORE,
     Grid,
+    Motion,
+    Proximity,
     Swarm,
     deliver,
     flat_nonzero,
-    move,
     neighbour_pairs,
     new_swarm,
     sense,
@@ -103,6 +105,11 @@ class _Batch:
         self.liars = flat_nonzero(self.s.byzantine)
         self.honest = flat_nonzero(~self.s.byzantine)
         self.honest_count = np.bincount(self.s.run_of[self.honest], minlength=self.s.runs)
+        self.honest_mask = ~self.s.byzantine
+        self.near = (Proximity(self.s, t.comm_range_m) if self.s.size <= PROXIMITY_ROBOTS
+                     else None)
+        # The tick at which the first robot's phase ends.
+        self.next_end = int(self.s.phase_left.min()) - 1
         self.pending = np.zeros(self.s.size, dtype=bool)
         self.done_at = np.full(self.s.runs, -1, dtype=np.int64)
         self.decision = np.full(self.s.runs, np.nan)
@@ -120,11 +127,13 @@ class _Batch:
 
     def _forged(self, tick: int, who: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s = self.s
-        u1 = rng.uniform(s.seeds[who], tick, s.local[who], S_BYZANTINE)
-        u2 = rng.uniform(s.seeds[who], tick, s.local[who], S_BYZANTINE + 1)
-        honest = (s.opinion[who].astype(np.float32) if self.sc.discrete
-                  else self._sensed(who))
-        return byz.forge(self.behaviour, honest, self.wrong, u1, u2,
+        u = [rng.uniform(s.seeds[who], tick, s.local[who], S_BYZANTINE + i)
+             for i in range(byz.DRAWS.get(self.behaviour, 0))]
+        honest = None
+        if self.behaviour == "gaussian":
+            honest = (s.opinion[who].astype(np.float32) if self.sc.discrete
+                      else self._sensed(who))
+        return byz.forge(self.behaviour, who.size, honest, self.wrong, u,
                          self.sc.byzantine.noise_sd, self.sc.discrete)
 
     def _sensed(self, who: np.ndarray) -> np.ndarray:
@@ -149,9 +158,9 @@ class _Batch:
     def _transitions(self, tick: int) -> None:
         s, t = self.s, self.sc.timing
         s.phase_left -= 1
-        ended = flat_nonzero(s.phase_left <= 0)
-        if ended.size == 0:
+        if tick < self.next_end:
             return
+        ended = flat_nonzero(s.phase_left <= 0)
         explored = ended[s.phase[ended] == EXPLORE]
         disseminated = ended[s.phase[ended] == DISSEMINATE]
         if explored.size:
@@ -163,6 +172,7 @@ class _Batch:
             s.matched[disseminated] = 0
             u = rng.uniform(s.seeds[disseminated], tick, s.local[disseminated], S_EXPLORE)
             s.phase_left[disseminated] = rng.exponential_ticks(u, t.explore_mean_s * self.tps)
+        self.next_end = tick + int(s.phase_left.min())
 
     def _start_dissemination(self, tick: int, who: np.ndarray, t: Timing) -> None:
         s = self.s
@@ -212,14 +222,17 @@ class _Batch:
         s, t = self.s, self.sc.timing
         disseminating = s.phase == DISSEMINATE
         listening = flat_nonzero(disseminating & (s.phase_left <= t.listen_ticks)
-                                   & ~s.byzantine)
+                                 & self.honest_mask)
         if listening.size == 0:
             return
         sending = disseminating
         if self.behaviour == "jamming":
-            sending = sending & ~s.byzantine
-        senders = flat_nonzero(sending)
-        rec, snd = neighbour_pairs(self.grid, s, listening, senders, t.comm_range_m)
+            sending &= self.honest_mask
+        if self.near is not None:
+            rec, snd = self.near.pairs(self.grid, s, listening, sending)
+        else:
+            rec, snd = neighbour_pairs(self.grid, s, listening, flat_nonzero(sending),
+                                       t.comm_range_m)
         if rec.size == 0:
             return
         if self.behaviour == "jamming":
@@ -424,14 +437,14 @@ class _Batch:
 
     def run(self, progress: Callable[[int], None] | None = None) -> list[RunResult]:
         s, t = self.s, self.sc.timing
-        turn_mean = t.turn_mean_s * self.tps
+        motion = Motion(s, t.turn_mean_s * self.tps)
         block_ticks = self.sc.ledger.block_ticks
         on_chain = self.sc.on_chain
         sample_every = max(1, self.sc.max_ticks // 10)
         last = 0
         ticks = self.sc.max_ticks
         for tick in range(ticks):
-            move(s, tick, turn_mean)
+            motion.step(tick)
             sense(s, totals=not self.sc.discrete)
             self._transitions(tick)
             if on_chain:
