@@ -8,7 +8,7 @@ peer baseline: the same DMVD scenario as a plain Mesa 3 model (the optional `mes
 `pip install -e '.[mesa]'`), timed side by side with gaka at N = 20 (one run), 1,000 and 10,000
 on an arena that grows with N. Medians of repeated runs.
 
-    .venv/bin/python benchmarks/swarm.py [--quick] [--skip-sweep] [--skip-mesa]
+    .venv/bin/python benchmarks/swarm.py [--quick] [--skip-sweep] [--skip-mesa | --mesa-only]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from swarm_sim.bench import robot_ticks_per_s, run_benchmarks
+from swarm_sim.bench import machine, robot_ticks_per_s, run_benchmarks
 from swarm_sim.config import ByzantineSpec, Scenario, scaled_arena
 
 EXPLORE, DISSEMINATE = 0, 1
@@ -173,9 +173,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller measurements")
     parser.add_argument("--skip-sweep", action="store_true", help="do not time the sweep")
-    parser.add_argument("--skip-mesa", action="store_true", help="no Mesa baseline")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--skip-mesa", action="store_true", help="no Mesa baseline")
+    group.add_argument("--mesa-only", action="store_true",
+                       help="only the Mesa baseline (and the machine)")
     args = parser.parse_args()
-    report = run_benchmarks(quick=args.quick, sweep=not args.skip_sweep)
+    report = ({"machine": machine()} if args.mesa_only
+              else run_benchmarks(quick=args.quick, sweep=not args.skip_sweep))
     if not args.skip_mesa:
         try:
             report["mesa"] = mesa_comparison(args.quick)

@@ -36,8 +36,9 @@ class Swarm:
     runs: int
     n: int
     arena: ArenaSpec
-    # (runs * (tiles_per_side + 1)²,) bool, True = black; each run's last row and column
-    # repeat the ones before, where a robot exactly on the far wall reads its tile.
+    # (runs * (tiles_per_side + 1)²,) int8, 1 = black, as opinions are (a comparison without
+    # a cast); each run's last row and column repeat the ones before, where a robot exactly
+    # on the far wall reads its tile.
     tiles: np.ndarray
     run_of: np.ndarray
     local: np.ndarray
@@ -110,7 +111,8 @@ def new_swarm(scenarios: list[Scenario], seeds: list[int]) -> Swarm:
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("x", "y", "h", "byz", "op", "tiles")}
     for scenario, seed in zip(scenarios, seeds, strict=True):
         g = rng.generator(seed, 0)
-        cols["tiles"].append(np.pad(lay_tiles(base.arena, g), (0, 1), mode="edge").ravel())
+        floor = lay_tiles(base.arena, g).astype(np.int8)
+        cols["tiles"].append(np.pad(floor, (0, 1), mode="edge").ravel())
         x, y, liars = _placement(scenario, scenario.byzantine_count, g)
         cols["x"].append(x)
         cols["y"].append(y)
@@ -225,7 +227,7 @@ class Motion:
 
 
 def tile_under(s: Swarm) -> np.ndarray:
-    """Colour of the tile under each robot (True = black)."""
+    """Colour of the tile under each robot (1 = black)."""
     stride = s.arena.tiles_per_side + 1
     # Runs every tick over every robot: one product for both axes, no clamp (the padded tiles
     # hold a robot on the far wall), and no run offset for a lone run.
@@ -243,7 +245,7 @@ def sense(s: Swarm, totals: bool) -> None:
     black = tile_under(s)
     exploring = s.phase == EXPLORE
     s.seen += exploring
-    s.matched += exploring & (black == s.opinion.astype(bool))
+    s.matched += exploring & (black == s.opinion)
     if totals:
         s.seen_total += exploring
         s.black_total += exploring & black
@@ -341,7 +343,7 @@ def _in_hash_order(grid: Grid, s: Swarm, receivers: np.ndarray, senders: np.ndar
                    r: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (receivers[r], senders[k]) given by r then k, in the spatial hash's order:
     receiver, then sender cell, then sender."""
-    if r.size > 1 and (r[1:] == r[:-1]).any():
+    if r.size > 1 and np.count_nonzero(r[1:] == r[:-1]):
         # A receiver hears several senders: they come by cell, then by index.
         snd = senders[k]
         order = np.lexsort((k, grid.cells(s.x[snd], s.y[snd], s.run_of[snd]), r))

@@ -240,7 +240,7 @@ class _Batch:
             rec, snd = rec[keep], snd[keep]
         value = (s.opinion[snd].astype(np.float32) if self.sc.discrete
                  else s.estimate[snd].astype(np.float32))
-        quality = s.quality[snd].copy()
+        quality = s.quality[snd]
         lying = flat_nonzero(s.byzantine[snd])
         if lying.size:
             value[lying], quality[lying] = self._forged(tick, snd[lying])
@@ -310,7 +310,7 @@ class _Batch:
     def _said(self, tick: int, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s = self.s
         value = s.opinion[owner].astype(np.float32)
-        quality = s.quality[owner].copy()
+        quality = s.quality[owner]
         liars = flat_nonzero(s.byzantine[owner])
         if liars.size:
             value[liars], quality[liars] = self._forged(tick, owner[liars])
