@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from swarm_sim.arena import ArenaSpec
-from swarm_sim.config import ByzantineSpec, Scenario, Timing
+from swarm_sim.config import ByzantineSpec, LedgerSpec, Scenario, Timing
 from swarm_sim.errors import SwarmError
 from swarm_sim.experiments import Sweep, execute, plan, summarise, wilson
 from tests.conftest import GAKA
@@ -115,3 +115,26 @@ def test_sweep_is_reproducible_in_one_process_too() -> None:
     one = execute(dataclasses.replace(TINY, strategies=("dmmd",)), workers=1, progress=False)
     two = execute(dataclasses.replace(TINY, strategies=("dmmd",)), workers=1, progress=False)
     pd.testing.assert_frame_equal(one, two)
+
+
+def test_a_sweep_is_the_same_whatever_the_workers_and_the_order_of_its_cells() -> None:
+    # A classical and a token strategy in two styles; honest robots vote early enough that
+    # the token contract decides within the short runs.
+    base = Scenario(robots=10, max_time_s=40, arena=ArenaSpec(side_m=1.4, tiles_per_side=14),
+                    ledger=LedgerSpec(estimate_min_tiles=20), byzantine=ByzantineSpec(count=4))
+    sweep = Sweep(base=base, strategies=("lcp", "token-estimate"), byzantine=(4,), seeds=2,
+                  base_seed=2023, behaviours=("white", "black"))
+    turned = dataclasses.replace(sweep, strategies=sweep.strategies[::-1],
+                                 behaviours=sweep.behaviours[::-1])
+    key = ["strategy", "behaviour", "seed"]
+
+    def rows(frame: pd.DataFrame) -> pd.DataFrame:
+        # run_index follows the plan's order; everything else belongs to the run.
+        return (frame.drop(columns=["run_index", "simulated_s"]).sort_values(key)
+                .reset_index(drop=True))
+
+    alone = rows(execute(sweep, workers=1, progress=False))
+    assert set(alone["strategy"]) == {"lcp", "token-estimate"} and len(alone) == 8
+    assert alone["accepted_votes"][alone["strategy"] == "token-estimate"].gt(0).all()
+    pd.testing.assert_frame_equal(alone, rows(execute(sweep, workers=2, progress=False)))
+    pd.testing.assert_frame_equal(alone, rows(execute(turned, workers=1, progress=False)))
