@@ -6,10 +6,14 @@ import json
 import re
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from swarm_sim.errors import SwarmError
+
+if TYPE_CHECKING:
+    from swarm_sim.experiments import Sweep
 
 app = typer.Typer(help="Simulate robot swarms (run, sweep, plot, bench).", no_args_is_help=True)
 
@@ -91,13 +95,40 @@ def run_cmd(
     typer.echo(json.dumps(out, indent=2))
 
 
+def sweep_from_options(preset: str | None, strategies: str, byzantine: str, seeds: int | None,
+                       base_seed: int | None, robots: int, behaviour: str,
+                       max_time: float | None) -> Sweep:
+    """The sweep `gaka swarm sweep` runs: a preset (its own seeds and base seed unless given)
+    or strategies × Byzantine counts."""
+    from swarm_sim.config import ByzantineSpec, Scenario, scaled_arena
+    from swarm_sim.experiments import PRESETS, Sweep
+
+    if preset is not None:
+        if preset not in PRESETS:
+            raise SwarmError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        sweep = PRESETS[preset]()
+        sweep = replace(sweep, seeds=seeds or sweep.seeds,
+                        base_seed=sweep.base_seed if base_seed is None else base_seed)
+    else:
+        base = Scenario(robots=robots, arena=scaled_arena(robots),
+                        byzantine=ByzantineSpec(behaviour=behaviour))
+        sweep = Sweep(base=base, strategies=tuple(s.strip() for s in strategies.split(",")),
+                      byzantine=parse_counts(byzantine), seeds=seeds or 45,
+                      base_seed=Sweep.base_seed if base_seed is None else base_seed)
+    if max_time is not None:
+        sweep = replace(sweep, base=replace(sweep.base, max_time_s=max_time))
+    return sweep
+
+
 @app.command("sweep")
 def sweep_cmd(
     preset: str | None = typer.Option(None, help="a named sweep: aamas2018 | estimation"),
     strategies: str = typer.Option("dmvd,dmmd,dc,blockchain-dmvd", help="comma-separated"),
     byzantine: str = typer.Option("0-9", help="Byzantine counts, e.g. 0-9 or 0,3,6"),
     seeds: int | None = typer.Option(None, help="runs per cell (preset: 45)"),
-    base_seed: int = typer.Option(2018, help="run i is seeded from (base seed, i)"),
+    base_seed: int | None = typer.Option(None, help="run i is seeded from (base seed, i); "
+                                         "default: the preset's (aamas2018 2018, estimation "
+                                         "2023), else 2018"),
     robots: int = typer.Option(20, help="swarm size"),
     behaviour: str = typer.Option("wrong", help="Byzantine behaviour"),
     max_time: float | None = typer.Option(None, help="simulated seconds per run at most"),
@@ -113,10 +144,7 @@ def sweep_cmd(
     """Sweep strategies × Byzantine counts × seeds; write runs, summary and plot."""
     import time
 
-    from swarm_sim.config import ByzantineSpec, Scenario, scaled_arena
     from swarm_sim.experiments import (
-        PRESETS,
-        Sweep,
         execute,
         plot_error_over_time,
         plot_exit_probability,
@@ -124,18 +152,8 @@ def sweep_cmd(
         summarise,
     )
 
-    if preset is not None:
-        if preset not in PRESETS:
-            raise SwarmError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-        sweep = PRESETS[preset]()
-        sweep = replace(sweep, base_seed=base_seed, seeds=seeds or sweep.seeds)
-    else:
-        base = Scenario(robots=robots, arena=scaled_arena(robots),
-                        byzantine=ByzantineSpec(behaviour=behaviour))
-        sweep = Sweep(base=base, strategies=tuple(s.strip() for s in strategies.split(",")),
-                      byzantine=parse_counts(byzantine), seeds=seeds or 45, base_seed=base_seed)
-    if max_time is not None:
-        sweep = replace(sweep, base=replace(sweep.base, max_time_s=max_time))
+    sweep = sweep_from_options(preset, strategies, byzantine, seeds, base_seed, robots,
+                               behaviour, max_time)
     start = time.perf_counter()
     runs = execute(sweep, workers=workers, ray_address=ray_address, progress=not quiet)
     wall = time.perf_counter() - start

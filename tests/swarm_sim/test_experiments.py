@@ -12,7 +12,7 @@ import pytest
 from swarm_sim.arena import ArenaSpec
 from swarm_sim.config import ByzantineSpec, LedgerSpec, Scenario, Timing
 from swarm_sim.errors import SwarmError
-from swarm_sim.experiments import Sweep, execute, plan, summarise, wilson
+from swarm_sim.experiments import Sweep, estimation, execute, plan, summarise, wilson
 from tests.conftest import GAKA
 
 TINY = Sweep(
@@ -138,3 +138,24 @@ def test_a_sweep_is_the_same_whatever_the_workers_and_the_order_of_its_cells() -
     assert alone["accepted_votes"][alone["strategy"] == "token-estimate"].gt(0).all()
     pd.testing.assert_frame_equal(alone, rows(execute(sweep, workers=2, progress=False)))
     pd.testing.assert_frame_equal(alone, rows(execute(turned, workers=1, progress=False)))
+
+
+def test_cli_preset_keeps_its_own_base_seed_unless_one_is_given(tmp_path: Path,
+                                                                gaka_env: dict[str, str]) -> None:
+    def seeds(*extra: str) -> list[int]:
+        out = tmp_path / "runs.csv"
+        done = _gaka("sweep", "--preset", "estimation", "--seeds", "1", "--max-time", "1",
+                     "--workers", "1", "--quiet", "--out", str(out),
+                     "--summary", str(tmp_path / "s.csv"), *extra, env=gaka_env)
+        assert done.returncode == 0, done.stderr
+        return pd.read_csv(out, dtype={"seed": "uint64"})["seed"].tolist()
+
+    def planned(sweep: Sweep) -> list[int]:
+        by_index = {i: s for b in plan(sweep) for i, s in zip(b.run_indices, b.seeds,
+                                                              strict=True)}
+        return [by_index[i] for i in sorted(by_index)]
+
+    preset = dataclasses.replace(estimation(), seeds=1)
+    assert preset.base_seed == 2023
+    assert seeds() == planned(preset)
+    assert seeds("--base-seed", "2018") == planned(dataclasses.replace(preset, base_seed=2018))
