@@ -201,7 +201,8 @@ class _Batch:
         who = who[~s.byzantine[who]]
         if who.size == 0:
             return
-        box, q, n = s.inbox[who], s.inbox_quality[who], s.inbox_n[who].astype(np.int64)
+        box, q = s.inbox.take(who, axis=0), s.inbox_quality.take(who, axis=0)
+        n = s.inbox_n[who].astype(np.int64)
         u = rng.uniform(s.seeds[who], tick, s.local[who], S_CHOICE)
         strategy = self.sc.strategy
         if strategy == "dmvd":
@@ -220,7 +221,7 @@ class _Batch:
 
     def _communicate(self, tick: int) -> None:
         s, t = self.s, self.sc.timing
-        disseminating = s.phase == DISSEMINATE
+        disseminating = s.phase.astype(bool)  # a copy: jamming narrows it in place
         listening = flat_nonzero(disseminating & (s.phase_left <= t.listen_ticks)
                                  & self.honest_mask)
         if listening.size == 0:
