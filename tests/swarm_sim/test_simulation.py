@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from swarm_sim import ledger
+from swarm_sim import ledger, rng, robots, simulation
 from swarm_sim.config import ByzantineSpec, Scenario, Timing
 from swarm_sim.rng import run_seed
 from swarm_sim.robots import Grid, neighbour_pairs, new_swarm
@@ -43,6 +43,32 @@ def test_a_run_is_the_same_alone_or_inside_a_batch(strategy: str,
                                                                       strict=True))]
     for t, a in zip(together, alone, strict=True):
         assert same(t, a)
+
+
+@pytest.mark.parametrize("behaviour", ["wrong", "gaussian", "jamming"])
+def test_small_swarm_shortcuts_give_the_vectorised_results(behaviour: str,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    # Every-pair neighbours, the proximity table, one-by-one delivery, Python-int draws and
+    # turns planned ahead against the general paths: the spatial hash, vectorised delivery
+    # and draws, and turns planned one tick at a time.
+    scenarios = [dataclasses.replace(SHORT, strategy=strategy, timing=QUICK, max_time_s=30,
+                                     byzantine=ByzantineSpec(count=4, behaviour=behaviour))
+                 for strategy in ("dmvd", "lcp")]
+    seeds = [run_seed(13, i) for i in range(4)]
+
+    def outcomes() -> list:
+        return ([simulate(sc, seeds[0]) for sc in scenarios]
+                + simulate_batch([scenarios[0]] * 3, seeds[1:], [1, 2, 3]))
+
+    short = outcomes()
+    for module, name, value in ((robots, "BRUTE_FORCE_PAIRS", 0), (robots, "FEW_MESSAGES", 0),
+                                (robots, "PLAN_TICKS", 1), (rng, "_FEW", -1),
+                                (simulation, "PROXIMITY_ROBOTS", 0)):
+        monkeypatch.setattr(module, name, value)
+    general = outcomes()
+    assert all(same(a, b) for a, b in zip(short, general, strict=True))
+    assert len({r.digest for r in short}) == len(short)  # the runs differ among themselves
 
 
 @pytest.mark.parametrize("strategy", ["dmvd", "dc", "lcp", "wmsr"])
