@@ -1,7 +1,8 @@
 """Vectorised robots of a batch of independent runs: motion, sensing, phases, neighbours.
 
-Every array is flat over the batch (run-major: robot i of run r sits at r * n + i), so one
-numpy operation advances all robots of all runs by one tick. Runs never see each other: their
+Every array is flat over the batch (run-major: robot i of run r sits at r * n + i; positions
+and velocities hold one such row per axis), so one numpy operation advances all robots of all
+runs by one tick. Runs never see each other: their
 spatial-hash cells are padded apart and their random numbers come from their own seeds.
 """
 
@@ -166,7 +167,7 @@ class Motion:
 
     A robot's turns depend on nothing but its own draws and speed (a bounce flips the sign of
     its velocity, not its speed), so they are planned a block of ticks ahead for every robot
-    at once and applied tick by tick: on a small swarm's tick a turn costs one numpy call
+    at once and applied tick by tick: on a small swarm's tick a turn costs two numpy calls
     instead of some twenty."""
 
     def __init__(self, s: Swarm, turn_mean_ticks: float) -> None:
