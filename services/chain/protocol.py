@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -67,6 +67,27 @@ class Block:
 
 
 @dataclass(frozen=True)
+class Call:
+    """One transaction of a block sent with `execute_block`: calldata from `sender` to `to`."""
+
+    sender: str
+    to: str
+    data: bytes
+    value: int = 0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one call of `execute_block` did. A refused call (reverted) is not mined: `ok` is
+    False, no gas is charged and `error` says why, as when it is sent on its own."""
+
+    ok: bool
+    gas_used: int = 0
+    logs: tuple[Log, ...] = ()
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class Event:
     """A log decoded against a contract ABI."""
 
@@ -108,6 +129,12 @@ class Chain(Protocol):
                  abi: list[dict[str, Any]] | None = None) -> bytes: ...
 
     def send_eth(self, to: str, value: int, sender: str | None = None) -> Receipt: ...
+
+    def execute_block(self, calls: Sequence[Call], abi: list[dict[str, Any]] | None = None
+                      ) -> list[Outcome]:
+        """Many senders' transactions in order, with the results (and gas) each would have had
+        sent on its own. revm mines them as one block; web3 chains send them one by one."""
+        ...
 
     def receipt(self, tx_hash: bytes) -> Receipt | None: ...
 
