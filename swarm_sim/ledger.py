@@ -251,12 +251,13 @@ class AccountContract(_Contract):
         except ChainError as exc:
             raise SwarmError(f"transaction from {sender} failed: {exc}") from None
 
-    def send_block(self, calls: list[tuple[str, bytes]]) -> list[Outcome]:
+    def send_block(self, calls: list[tuple[str, bytes]], logs: bool = True) -> list[Outcome]:
         """Many robots' transactions (sender, calldata) in order, in one block where the chain
         can (revm); each outcome is what that transaction alone would have done."""
         try:
             return self.chain.execute_block([Call(sender, self.address, data)
-                                             for sender, data in calls], abi=self.abi)
+                                             for sender, data in calls], abi=self.abi,
+                                            logs=logs)
         except ChainError as exc:
             raise SwarmError(f"a block of robots' transactions failed: {exc}") from None
 
@@ -303,7 +304,8 @@ class TokenDecisionLedger:
     def votes(self, addresses: list[str], opinions: list[int]) -> list[bool]:
         """`vote` for many robots, in order, as one block."""
         sent = self.contract.send_block([(a, self._vote[o])
-                                         for a, o in zip(addresses, opinions, strict=True)])
+                                         for a, o in zip(addresses, opinions, strict=True)],
+                                        logs=False)
         return [o.ok for o in sent]
 
     def opinions(self, addresses: list[str]) -> np.ndarray:

@@ -364,8 +364,8 @@ class Web3Chain:
         except _REVERTS as exc:
             raise _as_revert(exc, abi) from None
 
-    def execute_block(self, calls: Sequence[Call], abi: list[dict[str, Any]] | None = None
-                      ) -> list[Outcome]:
+    def execute_block(self, calls: Sequence[Call], abi: list[dict[str, Any]] | None = None,
+                      logs: bool = True) -> list[Outcome]:
         """The calls one by one, each signed by its sender and mined in its own block."""
         out = []
         for c in calls:
@@ -375,7 +375,8 @@ class Web3Chain:
             except ContractReverted as exc:
                 out.append(Outcome(False, error=exc.reason))
                 continue
-            out.append(Outcome(True, int(receipt["gasUsed"]), tuple(receipt["logs"])))
+            out.append(Outcome(True, int(receipt["gasUsed"]),
+                               tuple(receipt["logs"]) if logs else ()))
         return out
 
     def send_eth(self, to: str, value: int, sender: str | None = None) -> Receipt:

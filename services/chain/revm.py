@@ -350,8 +350,8 @@ class RevmChain:
                     bytes(entry.data[1]), self._number, block_hash, tx_hash, i)
                 for i, entry in enumerate(result.logs)]
 
-    def execute_block(self, calls: Sequence[Call], abi: list[dict[str, Any]] | None = None
-                      ) -> list[Outcome]:
+    def execute_block(self, calls: Sequence[Call], abi: list[dict[str, Any]] | None = None,
+                      logs: bool = True) -> list[Outcome]:
         """Every call a transaction of its sender, in order, all in one new block. Each gets
         the status, gas and logs it would have got sent on its own (`raw_transact`); a refused
         (reverted) one is not mined and bumps no nonce, as there.
@@ -366,8 +366,12 @@ class RevmChain:
                                 + b"".join(c.data for c in calls)))
         block_hash = self._hashes[self._number]
         if self._exact:
-            return [self._exact_call(c, abi, block_hash) for c in calls]
-        evm, floor, out = self.evm, self._floor, []
+            done = [self._exact_call(c, abi, block_hash) for c in calls]
+            return done if logs else [o._replace(logs=()) for o in done]
+        evm, floor, out, keep = self.evm, self._floor, [], self._keep_logs
+        # Without logs to report or keep, the per-call Python is the message call, the result's
+        # gas and the outcome: building Log objects would double it.
+        want = logs or keep
         sent: Counter[str] = Counter()
         try:
             for c in calls:
@@ -382,12 +386,12 @@ class RevmChain:
                 sent[sender] += 1
                 result = evm.result
                 used = int(result.gas_used)
-                logs = tuple(self._logs_of(result, b"", block_hash))
+                made = tuple(self._logs_of(result, b"", block_hash)) if want else ()
                 out.append(Outcome(True, max(used, calldata_floor(c.data)) if floor else used,
-                                   logs))
-                if self._keep_logs and logs:
-                    self._logs.extend(logs)
-                    self._log_blocks.extend([self._number] * len(logs))
+                                   made if logs else ()))
+                if keep and made:
+                    self._logs.extend(made)
+                    self._log_blocks.extend([self._number] * len(made))
         finally:
             # revm's message call leaves nonces alone: one update per sender for the block.
             for sender, count in sent.items():
