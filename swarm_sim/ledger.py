@@ -370,7 +370,8 @@ class TokenEstimateLedger:
     def _round(self, logs: tuple[Any, ...]) -> int:
         for log in logs:
             if log.topics and log.topics[0] == self._voted_topic:
-                return int.from_bytes(log.data[:32], "big")
+                # One word: robot << 96 | swarm << 64 | round << 32 | estimate.
+                return (int.from_bytes(log.data[:32], "big") >> 32) & 0xFFFFFFFF
         raise SwarmError("an accepted vote emitted no Voted event")
 
     def estimates(self) -> tuple[np.ndarray, np.ndarray]:
