@@ -37,6 +37,8 @@ contract SwarmTokenEstimate {
     uint256 public immutable stake;
     uint8 public immutable roundSize;
     uint32 public immutable epsilon;
+    /// @dev epsilon in half bins: a bin is near a centre (in half bins) this far from its own.
+    uint256 private immutable reach;
     uint16 public swarmCount;
 
     /// @dev Robot word: swarm (bits 0-15), flags (16-19), bin of its latest vote (20-26),
@@ -44,7 +46,8 @@ contract SwarmTokenEstimate {
     mapping(address => uint256) private robot;
     /// @dev Swarm word: votes in the open round (bits 0-5), rounds closed (6-29), members
     /// (30-41), open (42), estimate (43-62), the records of the last two closed rounds (63-77,
-    /// 78-92) and the open round's first HEAD votes (93-242, 15 bits each).
+    /// 78-92), the open round's first HEAD votes (93-242, 15 bits each) and which histogram
+    /// words may be non-zero (243-247; the others need no read at the close).
     mapping(uint16 => uint256) private head;
     /// @dev The open round's later votes: slot (swarm << 8 | k) holds votes HEAD + 17k ...
     mapping(uint256 => uint256) private tail;
@@ -54,7 +57,7 @@ contract SwarmTokenEstimate {
     /// centre in half bins (8 bits) and the votes near it (7 bits; 0 = a void round).
     mapping(uint256 => uint256) private records;
 
-    uint256 private constant BIN = SCALE / 100;
+    uint256 private constant BIN = 10_000; // SCALE / 100: bins 0.01 wide
     uint256 private constant BINS = 101; // 0.00 .. 1.00
     uint256 private constant PER_WORD = 21; // 12-bit counters
     uint256 private constant WORDS = 5;
@@ -74,6 +77,7 @@ contract SwarmTokenEstimate {
     uint256 private constant ESTIMATE_AT = 43;
     uint256 private constant LAST_AT = 63; // record of the last closed round, then the one before
     uint256 private constant ENTRIES_AT = 93;
+    uint256 private constant WORDS_AT = 243;
 
     event SwarmOpened(uint16 indexed swarm);
     event Registered(address indexed robot, uint16 indexed swarm, uint256 deposit);
@@ -107,6 +111,7 @@ contract SwarmTokenEstimate {
         stake = stake_;
         roundSize = roundSize_;
         epsilon = epsilon_;
+        reach = 2 * uint256(epsilon_) / BIN;
     }
 
     /// @notice Open `count` new swarms (ids continue from swarmCount); keeper only.
@@ -290,29 +295,30 @@ contract SwarmTokenEstimate {
 
     /// @dev Whether bin `bin`'s centre lies within epsilon of a centre given in half bins.
     function _near(uint256 bin, uint256 centre2) private view returns (bool) {
-        uint256 b2 = 2 * bin + 1;
-        return (b2 > centre2 ? b2 - centre2 : centre2 - b2) * BIN <= 2 * uint256(epsilon);
+        unchecked {
+            uint256 b2 = 2 * bin + 1; // bins and centres are below 256: no overflow
+            return (b2 > centre2 ? b2 - centre2 : centre2 - b2) <= reach;
+        }
     }
 
     /// @dev Close round `round` of swarm `id`: apply its votes to the histogram, find the
     /// centre, drop losers out of tokens, record the round; returns the new swarm word.
     function _close(uint16 id, uint256 h, uint256 round) private returns (uint256) {
-        uint256[] memory entries = _entries(id, h);
-        (uint256[WORDS] memory counts, uint256[WORDS] memory before) = _applied(id, entries);
+        (uint256[WORDS] memory counts, uint256[WORDS] memory before) = _applied(id, h);
         uint256 members = (h >> MEMBERS_AT) & 0xfff;
-        (uint256 centre2, uint256 estimate, uint256 winners) = _outcome(entries, counts, members);
+        (uint256 centre2, uint256 estimate, uint256 winners) = _outcome(id, h, counts, members);
         if (winners == 0) {
             // No strict majority of the members has voted yet, or its range is so wide that
             // no vote of the round lies near its middle: nobody can tell right from wrong,
             // so every stake goes back.
             emit RoundVoid(id, uint32(round + 1));
         } else {
-            members -= _dropOuts(entries, counts, centre2);
+            members -= _dropOuts(id, h, counts, centre2);
             h = (h & ~(uint256(0xfffff) << ESTIMATE_AT)) | (estimate << ESTIMATE_AT);
             emit RoundClosed(id, uint32(round + 1), uint32(centre2 * BIN / 2), uint32(estimate),
-                winners, (entries.length - winners) * stake);
+                winners, (roundSize - winners) * stake);
         }
-        _save(id, counts, before);
+        h = (h & ~(uint256(0x1f) << WORDS_AT)) | (_save(id, counts, before) << WORDS_AT);
         return _next(id, h, round, members, centre2 | (winners << 8));
     }
 
@@ -323,78 +329,93 @@ contract SwarmTokenEstimate {
         returns (uint256)
     {
         records[(uint256(id) << 32) | (round / PER_RECORD)] |= record << (15 * (round % PER_RECORD));
-        return (h & (OPEN | (uint256(0xfffff) << ESTIMATE_AT))) | ((round + 1) << ROUND_AT)
+        return (h & (OPEN | (uint256(0xfffff) << ESTIMATE_AT) | (uint256(0x1f) << WORDS_AT)))
+            | ((round + 1) << ROUND_AT)
             | (members << MEMBERS_AT) | (record << LAST_AT)
             | (((h >> LAST_AT) & 0x7fff) << (LAST_AT + 15));
     }
 
     /// @dev The centre (half bins), the estimate and the round's votes near the centre (0 when
     /// there is no centre yet).
-    function _outcome(uint256[] memory entries, uint256[WORDS] memory counts, uint256 members)
+    function _outcome(uint16 id, uint256 h, uint256[WORDS] memory counts, uint256 members)
         private
         view
         returns (uint256 centre2, uint256 estimate, uint256 winners)
     {
         bool agreed;
         (agreed, centre2, estimate) = _centre(counts, members);
-        for (uint256 i = 0; agreed && i < entries.length; i++) {
-            if (_near(entries[i] & 0x7f, centre2)) winners++;
+        uint256 n = roundSize;
+        unchecked {
+            for (uint256 i = 0; agreed && i < n; i++) {
+                if (_near(_entry(id, h, i) & 0x7f, centre2)) winners++;
+            }
         }
     }
 
-    /// @dev The swarm's histogram words as stored, and with the round's votes applied.
-    function _applied(uint16 id, uint256[] memory entries)
+    /// @dev The swarm's histogram words as stored (only those the swarm word marks may be
+    /// non-zero), and with the round's votes applied.
+    function _applied(uint16 id, uint256 h)
         private
         view
         returns (uint256[WORDS] memory counts, uint256[WORDS] memory before)
     {
         for (uint256 word = 0; word < WORDS; word++) {
+            if ((h >> (WORDS_AT + word)) & 1 == 0) continue;
             before[word] = histogram[(uint256(id) << 3) | word];
             counts[word] = before[word];
         }
-        for (uint256 i = 0; i < entries.length; i++) {
-            uint256 old = (entries[i] >> 7) & 0x7f;
-            if (old != NONE) counts[old / PER_WORD] -= uint256(1) << (12 * (old % PER_WORD));
-            uint256 bin = entries[i] & 0x7f;
-            counts[bin / PER_WORD] += uint256(1) << (12 * (bin % PER_WORD));
+        uint256 n = roundSize;
+        // Unchecked: a counter never goes below zero (a replaced bin holds that robot's vote)
+        // nor past 4095 (the members), and a check on the whole word would not see it anyway.
+        unchecked {
+            for (uint256 i = 0; i < n; i++) {
+                uint256 e = _entry(id, h, i);
+                uint256 old = (e >> 7) & 0x7f;
+                if (old != NONE) counts[old / PER_WORD] -= uint256(1) << (12 * (old % PER_WORD));
+                counts[(e & 0x7f) / PER_WORD] += uint256(1) << (12 * ((e & 0x7f) % PER_WORD));
+            }
         }
     }
 
-    /// @dev Write back the histogram words that changed.
+    /// @dev Write back the histogram words that changed; returns which are non-zero.
     function _save(uint16 id, uint256[WORDS] memory counts, uint256[WORDS] memory before)
         private
+        returns (uint256 used)
     {
-        for (uint256 word = 0; word < WORDS; word++) {
-            if (counts[word] != before[word]) histogram[(uint256(id) << 3) | word] = counts[word];
+        unchecked {
+            for (uint256 word = 0; word < WORDS; word++) {
+                if (counts[word] != before[word]) histogram[(uint256(id) << 3) | word] = counts[word];
+                if (counts[word] != 0) used |= 1 << word;
+            }
         }
     }
 
     /// @dev Take the losers on their last stake (out of tokens: their say goes with them) out
     /// of the histogram; returns how many left the members.
-    function _dropOuts(uint256[] memory entries, uint256[WORDS] memory counts, uint256 centre2)
+    function _dropOuts(uint16 id, uint256 h, uint256[WORDS] memory counts, uint256 centre2)
         private
         view
         returns (uint256 dropped)
     {
-        for (uint256 i = 0; i < entries.length; i++) {
-            uint256 bin = entries[i] & 0x7f;
-            if (entries[i] >> 14 != 0 && !_near(bin, centre2)) {
-                counts[bin / PER_WORD] -= uint256(1) << (12 * (bin % PER_WORD));
-                dropped++;
+        uint256 n = roundSize;
+        unchecked {
+            for (uint256 i = 0; i < n; i++) {
+                uint256 e = _entry(id, h, i);
+                uint256 bin = e & 0x7f;
+                if (e >> 14 != 0 && !_near(bin, centre2)) {
+                    counts[bin / PER_WORD] -= uint256(1) << (12 * (bin % PER_WORD));
+                    dropped++;
+                }
             }
         }
     }
 
-    function _entries(uint16 id, uint256 h) private view returns (uint256[] memory entries) {
-        uint256 n = roundSize;
-        entries = new uint256[](n);
-        for (uint256 i = 0; i < n && i < HEAD; i++) {
-            entries[i] = (h >> (ENTRIES_AT + 15 * i)) & 0x7fff;
-        }
-        for (uint256 i = HEAD; i < n; i++) {
+    /// @dev Vote `i` of the open round: in the swarm word, or in a tail word.
+    function _entry(uint16 id, uint256 h, uint256 i) private view returns (uint256) {
+        unchecked {
+            if (i < HEAD) return (h >> (ENTRIES_AT + 15 * i)) & 0x7fff;
             uint256 k = i - HEAD;
-            entries[i] = (tail[(uint256(id) << 8) | (k / PER_TAIL)] >> (15 * (k % PER_TAIL)))
-                & 0x7fff;
+            return (tail[(uint256(id) << 8) | (k / PER_TAIL)] >> (15 * (k % PER_TAIL))) & 0x7fff;
         }
     }
 
@@ -414,6 +435,8 @@ contract SwarmTokenEstimate {
         // time. The window can only improve where a vote enters it, so the high end skips
         // empty bins, and the empty rest of a word at once. (In plain Solidity, over an
         // unpacked array, this was the dearest part of a round: about 45,000 gas.)
+        // The word of bin b is at counts + (b / 21) * 32: a whole division on purpose.
+        // slither-disable-start divide-before-multiply
         assembly ("memory-safe") {
             let lo := 0
             let loWord := mload(counts)
@@ -447,6 +470,7 @@ contract SwarmTokenEstimate {
                 if iszero(mod(hi, 21)) { hiWord := mload(add(counts, mul(div(hi, 21), 32))) }
             }
         }
+        // slither-disable-end divide-before-multiply
         if (bestWidth > BINS) return (false, 0, 0);
         // The midpoint, not the mean: a range that spans liars and a few honest robots has its
         // mean on the liars but its midpoint between them, near nobody (the round is void).
@@ -465,11 +489,16 @@ contract SwarmTokenEstimate {
     {
         uint256 sum = 0;
         uint256 inside = 0;
-        for (uint256 b = first; b <= last; b++) {
-            uint256 c = (counts[b / PER_WORD] >> (12 * (b % PER_WORD))) & 0xfff;
-            sum += c * (b * BIN + BIN / 2);
-            inside += c;
+        // Over the packed words: bounds-checked Solidity made these few bins cost ~11,000 gas.
+        // slither-disable-start divide-before-multiply
+        assembly ("memory-safe") {
+            for { let b := first } iszero(gt(b, last)) { b := add(b, 1) } {
+                let c := and(shr(mul(12, mod(b, 21)), mload(add(counts, mul(div(b, 21), 32)))), 0xfff)
+                sum := add(sum, mul(c, add(mul(b, BIN), div(BIN, 2))))
+                inside := add(inside, c)
+            }
         }
+        // slither-disable-end divide-before-multiply
         return inside == 0 ? 0 : sum / inside;
     }
 }
