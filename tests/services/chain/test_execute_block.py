@@ -3,9 +3,6 @@ one gives, on revm and on the embedded py-evm chain (the independent oracle)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from eth_account import Account
 from eth_utils import keccak
@@ -22,13 +19,6 @@ ROBOTS = 5
 @pytest.fixture(scope="module")
 def artifact():
     return compile_project()["SwarmTokenEstimate"]
-
-
-@pytest.fixture
-def embedded(tmp_path: Path) -> Iterator[Chain]:
-    chain = open_chain(ChainSpec("embedded", data_dir=tmp_path))
-    yield chain
-    chain.close()
 
 
 def _robots(chain: Chain) -> list[str]:
