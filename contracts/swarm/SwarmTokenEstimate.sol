@@ -25,7 +25,8 @@ pragma solidity ^0.8.24;
 /// Payouts are pulled: a round's record (centre, winners, losers; 22 bits, eleven a word) is
 /// written when it closes, and a robot's stake and share of its last round are credited when it
 /// next votes or withdraws; `RoundClosed` announces them. A vote counts as within `epsilon`
-/// when the centre of its 0.01 bin is.
+/// when the centre of its 0.01 bin is. Balances are 96 bits wide: the contract is meant to
+/// hold less than 2^96 wei (79 billion ether) in all.
 contract SwarmTokenEstimate {
     uint32 public constant SCALE = 1_000_000;
     uint32 public constant MAX_ROUND = 64;
@@ -272,10 +273,13 @@ contract SwarmTokenEstimate {
         uint256 last = (w >> 32) & 0xffffffff;
         uint256 round = (h >> ROUND_AT) & 0xffffff;
         if (last == 0 || last > round || w & SETTLED != 0) return w;
-        // The last two rounds' records ride in the swarm word: most robots vote again soon.
-        uint256 rec = last + 2 > round
-            ? (h >> (LAST_AT + 15 * (round - last))) & 0x7fff
-            : _stored(id, last - 1);
+        uint256 rec;
+        unchecked {
+            // The last two rounds' records ride in the swarm word: most robots vote again soon.
+            rec = last + 2 > round
+                ? (h >> (LAST_AT + 15 * (round - last))) & 0x7fff
+                : _stored(id, last - 1);
+        }
         uint256 winners = rec >> 8;
         uint256 balance = (w >> 64) & BALANCE_MASK;
         if (winners == 0) {
@@ -453,6 +457,12 @@ contract SwarmTokenEstimate {
                 if c {
                     inside := add(inside, c)
                     for {} 1 {} {
+                        // The rest of the low end's word is empty: move to the next word (a
+                        // vote lies between the window's ends, so the high end is beyond it).
+                        if iszero(loWord) {
+                            lo := mul(add(div(lo, 21), 1), 21)
+                            loWord := mload(add(counts, mul(div(lo, 21), 32)))
+                        }
                         let d := and(loWord, 0xfff)
                         if lt(sub(inside, d), need) { break }
                         inside := sub(inside, d)
