@@ -73,13 +73,16 @@ def test_a_reorg_rolls_ledger_and_auction_back_and_re_applies_them(hardhat_world
     assert_reconciled(eco)
 
 
+def _env(world: World) -> dict[str, str]:
+    return {"GAKA_DATA_DIR": str(world.settings.data_dir),
+            "GAKA_DEPLOYMENTS_DIR": str(world.settings.deployments_dir),
+            "GAKA_LOCALHOST_RPC_URL": world.settings.localhost_rpc_url,
+            "GAKA_CONFIG": os.devnull, "PATH": "/usr/bin:/bin"}
+
+
 def _gaka(world: World, *args: str, env: dict[str, str] | None = None,
           where: tuple[str, ...] = ("--network", "localhost")) -> dict[str, Any]:
-    env = {"GAKA_DATA_DIR": str(world.settings.data_dir),
-           "GAKA_DEPLOYMENTS_DIR": str(world.settings.deployments_dir),
-           "GAKA_LOCALHOST_RPC_URL": world.settings.localhost_rpc_url,
-           "GAKA_CONFIG": os.devnull, "PATH": "/usr/bin:/bin", **(env or {})}
-    out = subprocess.run([str(GAKA), *args, *where, "--json"], env=env,
+    out = subprocess.run([str(GAKA), *args, *where, "--json"], env=_env(world) | (env or {}),
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
@@ -112,6 +115,10 @@ def test_a_strangers_bid_shows_in_auction_status(hardhat_world: World) -> None:
     assert entry["latest"]["highest_bidder"] == stranger
     assert entry["latest"]["highest_bid_wei"] == str(3 * 10**16)
     assert entry["state"] == "open"
+    unknown = subprocess.run([str(GAKA), "auction", "settle", "424242", "--network", "localhost"],
+                             env=_env(world), capture_output=True, text=True, timeout=300)
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert unknown.stderr.startswith("error: token 424242 has never been put up for auction")
 
 
 def _robot_acts(world: World, stop: threading.Event, errors: list[BaseException]) -> None:
