@@ -58,11 +58,18 @@ def test_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, code, words):
     _one_error_line(err, *words)
 
 
-def test_console_script_prints_one_error_line(tmp_path):
-    proc = subprocess.run([str(GAKA), "paint", str(tmp_path / "missing.png")],
-                          capture_output=True, text=True, timeout=300, check=False)
+@pytest.mark.parametrize(("source", "words"), [
+    ("missing.png", ["no such image"]),
+    # OpenCV and FFmpeg print their own lines when a device or stream fails to open.
+    ("camera:97", ["camera 97 could not be opened"]),
+    ("rtsp://127.0.0.1:1/none", ["could not be opened"]),
+])
+def test_console_script_prints_one_error_line(tmp_path, source, words):
+    proc = subprocess.run([str(GAKA), "paint", source, "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          cwd=tmp_path)
     assert proc.returncode == 1 and proc.stdout == ""
-    _one_error_line(proc.stderr, "no such image")
+    _one_error_line(proc.stderr, *words)
 
 
 def test_a_dead_node_is_one_line_without_retry_chatter(gaka_env):
