@@ -74,11 +74,11 @@ def test_a_crash_before_reopening_reorged_actions_reopens_them_after_restart(
     chain.transact(c.auction.functions.bid(token), sender=chain.accounts[6], value=5 * 10**16)
     chain.mine(4)
 
-    def killed(self: object, from_block: int) -> None:
+    def killed(self: object, reorg_from: int | None, confirmed_to: int) -> None:
         raise Crash("killed while following the reorg")
 
     with monkeypatch.context() as patch:
-        patch.setattr(type(eco), "_reopen_reorged_actions", killed)
+        patch.setattr(type(eco), "_recheck_actions", killed)
         with pytest.raises(Crash):
             eco.sync()
     eco = world.reopen()

@@ -17,6 +17,7 @@ import jsonschema
 import pytest
 
 from services.auctions import auctions
+from services.auctions.auctions import ZERO
 from services.chain.backends import ChainSpec, open_chain
 from services.economy.core import open_economy
 from services.economy.schemas import SCHEMAS, load_schema
@@ -71,6 +72,39 @@ def test_a_reorg_rolls_ledger_and_auction_back_and_re_applies_them(hardhat_world
     assert chain.call(c.nft.functions.ownerOf(token)) == b
     assert ledger_report(eco).totals["sale_proceeds"] == 5 * 10**16
     assert_reconciled(eco)
+
+
+def test_a_reorg_shallower_than_the_confirmations_re_sends_the_dropped_action(
+        hardhat_world: World) -> None:
+    world = hardhat_world
+    world.settings = world.settings.model_copy(update={"confirmations": 3})
+    eco = world.reopen()
+    chain = world.chain
+    token = _mint(world, 4)
+    fork = chain.snapshot()
+    auctions.open_auction(eco, token)
+    key = f"auction:{token}:1"
+    sent = eco.store.action(key)
+    assert sent is not None and sent.status == "done"
+
+    # The auction's block is dropped before the robot reads it: the watcher, three blocks
+    # behind the head, never sees a reorg of the blocks it read.
+    chain.revert(fork)
+    chain.mine(5)
+    assert eco.sync().reorg is None
+    again = eco.store.action(key)
+    assert again is not None and again.status == "intent"
+    assert chain.call(eco.contracts.auction.functions.lots(token))[0] == ZERO
+
+    # The next call sends the same signed transaction again; the auction opens exactly once.
+    lot = auctions.open_auction(eco, token)
+    assert (lot.listing, lot.seller, lot.state) == (1, eco.wallet, "open")
+    done = eco.store.action(key)
+    assert done is not None and done.status == "done" and done.tx_hash == sent.tx_hash
+    chain.mine(5)
+    eco.sync()
+    assert not eco.store.unconfirmed_actions()
+    assert [lot.listing for lot in auctions.listings(eco)[token]] == [1]
 
 
 def _env(world: World) -> dict[str, str]:
