@@ -7,8 +7,10 @@ PIP_STAMP := $(VENV)/.stamp-pip
 NPM_STAMP := node_modules/.stamp-npm
 SLITHER_VENV := .venv-slither
 # Test workers: many tests wait on nodes and daemons, so two keep a 2-core machine busy.
+# The slowest tests are listed at the end, to see where the suite's time goes.
 PYTEST_WORKERS ?= 2
-PYTEST := $(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+PYTEST := $(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder \
+	--durations=20
 
 .PHONY: run test deps browser lint pytest hardhat-test slither bench wheel clean
 

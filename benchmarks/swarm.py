@@ -2,11 +2,12 @@
 
 Robot-ticks per second at N = 20 (alone and 450 runs side by side), 1,000 and 10,000 robots;
 contract votes per second (the first SwarmDecision batched and one vote per transaction on pyrevm
-and on the embedded web3 chain; SwarmTokenDecision, every vote a transaction of its robot); gas per
-vote of the first and the token contracts; wall time of the AAMAS 2018 reproduction sweep; and a
-peer baseline: the same DMVD scenario as a plain Mesa 3 model (the optional `mesa` extra:
-`pip install -e '.[mesa]'`), timed side by side with gaka at N = 20 (one run), 1,000 and 10,000
-on an arena that grows with N. Medians of repeated runs.
+and on the embedded web3 chain; SwarmTokenDecision, every vote a transaction of its robot, a
+height's votes as one block and one at a time, beside the bare pyrevm calls of the same votes);
+gas per vote of the first and the token contracts; wall time of the AAMAS 2018 reproduction
+sweep; and a peer baseline: the same DMVD scenario as a plain Mesa 3 model (the optional
+`mesa` extra: `pip install -e '.[mesa]'`), timed side by side with gaka at N = 20 (one run),
+1,000 and 10,000 on an arena that grows with N. Medians of repeated runs.
 
     .venv/bin/python benchmarks/swarm.py [--quick] [--skip-sweep] [--skip-mesa | --mesa-only]
 """

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
 import sys
 
 import typer
 from pydantic import ValidationError
 
-from gaka.config import Settings, describe_errors
+from gaka.config import Settings, describe_errors, unknown_env_warnings
 from gaka.errors import GakaError
 from robot.cli import app as robot_app
 from robot.cli import run as robot_run
@@ -44,6 +46,22 @@ app.add_typer(auction_app, name="auction")
 app.add_typer(supplies_app, name="supplies")
 app.add_typer(investors_app, name="investors")
 
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gaka {importlib.metadata.version('gaka')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print gaka's version and exit."),
+) -> None:
+    """gaka: a self-employed robot artist and a Byzantine-robust robot swarm."""
+
+
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 
@@ -62,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
             # Every command refuses a broken configuration, whether it reads the settings or
             # not: a mistake in the file must not wait for the one command that reads it.
             Settings()
+            for warning in unknown_env_warnings(os.environ):
+                print(f"warning: {warning}", file=sys.stderr)
         code = app(args=args, prog_name="gaka", standalone_mode=False)
     except typer.TyperException as exc:  # usage errors: bad option, bad value, missing arg
         # `gaka` or `gaka chain` alone: the help, which was printed as the error was made.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
@@ -322,3 +323,21 @@ def describe_errors(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg'].removeprefix('Value error, ')}"
         for e in exc.errors())
+
+
+# GAKA_* variables that are not settings: the config file's path and the compiler's switches.
+_ENV_NOT_SETTINGS = frozenset({"CONFIG", "SOLC_NO_DOWNLOAD", "SOLCJS_DIR", "TEST_KILL_AFTER_SEND"})
+
+
+def unknown_env_warnings(environ: Mapping[str, str]) -> list[str]:
+    """One line per GAKA_* variable that no setting reads (a typo would be silently ignored)."""
+    keys = [name.upper() for name in Settings.model_fields]
+    out = []
+    for var in sorted(environ):
+        key = var.removeprefix("GAKA_")
+        if var == key or key in keys or key in _ENV_NOT_SETTINGS:
+            continue
+        close = get_close_matches(key, keys, n=1)
+        hint = f" (did you mean GAKA_{close[0]}?)" if close else ""
+        out.append(f"{var} is not a gaka setting and is ignored{hint}")
+    return out

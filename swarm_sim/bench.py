@@ -87,11 +87,15 @@ def contract_votes_per_s(quick: bool) -> dict[str, Any]:
 
 
 def token_votes_per_s(quick: bool) -> dict[str, Any]:
-    """SwarmTokenDecision on the in-process revm chain: every vote a transaction of its robot."""
+    """SwarmTokenDecision on the in-process revm chain, every vote a transaction of its robot:
+    a height's votes as one block (`execute_block`, what the simulator does), the same votes
+    one transaction at a time, and the ceiling: the bare pyrevm message calls alone (no nonce,
+    no result read), interleaved height by height so that load hits all three alike."""
+    from services.chain.protocol import Call
     from swarm_sim.ledger import Robots, TokenDecisionLedger
 
-    robots, heights = (100, 5) if quick else (200, 20)
-    rates = []
+    robots, heights = (100, 4) if quick else (200, 10)
+    rates: dict[str, list[float]] = {"execute_block": [], "one_by_one": [], "bare_pyrevm": []}
     for _ in range(1 if quick else 3):
         chain = open_backend("revm")
         stake, bond = 10**12, 20 * 10**12
@@ -107,17 +111,37 @@ def token_votes_per_s(quick: bool) -> dict[str, Any]:
         ledger.tick()
         ledger.tick()
         ledger.resolve(team.addresses)
-        start = time.perf_counter()
-        accepted = 0
+        opinions = [i % 2 for i in range(robots)]
+        to, evm = ledger.contract.address, getattr(chain, "evm", None)
+        calls = [Call(a, to, ledger._vote[o]) for a, o in zip(team.addresses, opinions,
+                                                              strict=True)]
+        walls = dict.fromkeys(rates, 0.0)
         for _ in range(heights):
             ledger.tick()
-            for i, address in enumerate(team.addresses):
-                accepted += ledger.vote(address, i % 2)
-        wall = time.perf_counter() - start
-        if accepted != robots * heights:
-            raise RuntimeError(f"only {accepted} of {robots * heights} votes were accepted")
-        rates.append(accepted / wall)
-    return {"votes_per_tx": 1, "robots": robots, "revm_votes_per_s": statistics.median(rates),
+            start = time.perf_counter()
+            accepted = sum(ledger.votes(team.addresses, opinions))
+            walls["execute_block"] += time.perf_counter() - start
+            ledger.tick()
+            start = time.perf_counter()
+            accepted += sum(ledger.vote(a, o) for a, o in zip(team.addresses, opinions,
+                                                              strict=True))
+            walls["one_by_one"] += time.perf_counter() - start
+            if accepted != 2 * robots:
+                raise RuntimeError(f"only {accepted} of {2 * robots} votes were accepted")
+            ledger.tick()
+            start = time.perf_counter()
+            for c in calls:
+                evm.message_call(c.sender, c.to, c.data)
+            walls["bare_pyrevm"] += time.perf_counter() - start
+        for k, wall in walls.items():
+            rates[k].append(robots * heights / wall)
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    return {"votes_per_tx": 1, "robots": robots, "heights_per_path": heights,
+            "revm_votes_per_s": med["execute_block"],
+            "one_by_one_votes_per_s": med["one_by_one"],
+            "bare_pyrevm_votes_per_s": med["bare_pyrevm"],
+            "ratio_execute_block_over_one_by_one": med["execute_block"] / med["one_by_one"],
+            "share_of_bare_pyrevm": med["execute_block"] / med["bare_pyrevm"],
             "repeats": rates}
 
 

@@ -19,7 +19,7 @@ from eth_abi import decode
 from services.chain.abi import abi_item, abi_types, calldata
 from services.chain.backends import ChainSpec, open_chain
 from services.chain.errors import ChainError, ContractReverted
-from services.chain.protocol import Chain
+from services.chain.protocol import Call, Chain, Outcome
 from swarm_sim.errors import SwarmError
 
 # Set-up transactions are cut so that each fits a 30M-gas block on any chain; every backend cuts
@@ -251,6 +251,16 @@ class AccountContract(_Contract):
         except ChainError as exc:
             raise SwarmError(f"transaction from {sender} failed: {exc}") from None
 
+    def send_block(self, calls: list[tuple[str, bytes]], logs: bool = True) -> list[Outcome]:
+        """Many robots' transactions (sender, calldata) in order, in one block where the chain
+        can (revm); each outcome is what that transaction alone would have done."""
+        try:
+            return self.chain.execute_block([Call(sender, self.address, data)
+                                             for sender, data in calls], abi=self.abi,
+                                            logs=logs)
+        except ChainError as exc:
+            raise SwarmError(f"a block of robots' transactions failed: {exc}") from None
+
     def data(self, fn: str, args: list[Any]) -> bytes:
         return calldata(self.abi, fn, args)
 
@@ -290,6 +300,13 @@ class TokenDecisionLedger:
     def vote(self, address: str, opinion: int) -> bool:
         """True when the vote was accepted or flagged the robot, False when it was refused."""
         return self.contract.send(address, self._vote[opinion]) is not None
+
+    def votes(self, addresses: list[str], opinions: list[int]) -> list[bool]:
+        """`vote` for many robots, in order, as one block."""
+        sent = self.contract.send_block([(a, self._vote[o])
+                                         for a, o in zip(addresses, opinions, strict=True)],
+                                        logs=False)
+        return [o.ok for o in sent]
 
     def opinions(self, addresses: list[str]) -> np.ndarray:
         """255 = flagged or closed, 254 = a decision is pending."""
@@ -341,13 +358,20 @@ class TokenEstimateLedger:
     def vote(self, address: str, estimate: float) -> int | None:
         """The round the vote went into, or None when it was refused (no stake left, or a vote
         in this round already)."""
-        ppm = min(max(round(estimate * ESTIMATE_SCALE), 0), ESTIMATE_SCALE)
-        receipt = self.contract.send(address, self.contract.data("vote", [ppm]))
-        if receipt is None:
-            return None
-        for log in receipt["logs"]:
+        return self.votes([address], [estimate])[0]
+
+    def votes(self, addresses: list[str], estimates: list[float]) -> list[int | None]:
+        """`vote` for many robots, in order, as one block."""
+        calls = [(a, self.contract.data("vote", [min(max(round(e * ESTIMATE_SCALE), 0),
+                                                         ESTIMATE_SCALE)]))
+                 for a, e in zip(addresses, estimates, strict=True)]
+        return [self._round(o.logs) if o.ok else None for o in self.contract.send_block(calls)]
+
+    def _round(self, logs: tuple[Any, ...]) -> int:
+        for log in logs:
             if log.topics and log.topics[0] == self._voted_topic:
-                return int.from_bytes(log.data[:32], "big")
+                # One word: robot << 96 | swarm << 64 | round << 32 | estimate.
+                return (int.from_bytes(log.data[:32], "big") >> 32) & 0xFFFFFFFF
         raise SwarmError("an accepted vote emitted no Voted event")
 
     def estimates(self) -> tuple[np.ndarray, np.ndarray]:

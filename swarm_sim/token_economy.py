@@ -147,9 +147,11 @@ class TokenDecision:
         # Honest robots announce what an audit asks for; Byzantine ones keep to their script.
         audited = (self.audit[rows] >= 0) & ~s.byzantine[self.ids.owner[rows]]
         said[audited] = self.audit[rows][audited]
-        for i, v in zip(rows.tolist(), said.tolist(), strict=True):
+        listed, values = rows.tolist(), said.tolist()
+        took = self.ledger.votes([self.ids.addresses[i] for i in listed], values)
+        for i, v, ok in zip(listed, values, took, strict=True):
             run = int(self.ids.swarm[i])
-            if self.ledger.vote(self.ids.addresses[i], v):
+            if ok:
                 if self.audit[i] >= 0:
                     self.flagged[i] = v != self.audit[i]
                     self.audit[i] = -2
@@ -273,8 +275,9 @@ class TokenEstimate:
             liars = np.flatnonzero(s.byzantine[owners])
             if liars.size:
                 value[liars], _ = b._forged(tick, owners[liars])
-            for i, v in zip(rows.tolist(), value.tolist(), strict=True):
-                got = self.ledger.vote(self.ids.addresses[i], v)
+            listed = rows.tolist()
+            rounds = self.ledger.votes([self.ids.addresses[i] for i in listed], value.tolist())
+            for i, got in zip(listed, rounds, strict=True):
                 r = int(self.ids.swarm[i])
                 if got is None:
                     self.refused_at[i] = self.rounds[r]

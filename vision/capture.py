@@ -10,7 +10,10 @@ it) and `close()`, and is a context manager. `open_source(spec)` picks one from 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +28,7 @@ from vision.preprocess import ImageError, load_image
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 _URL = re.compile(r"^(rtsp|rtmp|http|https|udp|tcp)://", re.IGNORECASE)
 _SYNTHETIC = re.compile(r"^synthetic(?::(\d+)x(\d+))?(?::(\d+))?$")
+_FFMPEG_LOGLEVEL = "OPENCV_FFMPEG_LOGLEVEL"
 
 
 
@@ -140,12 +144,29 @@ class SyntheticSource(_Closing):
         return Frame(img, _pixels_sha256(img), f"synthetic:{w}x{h}:{self.seed}#{self._frame}")
 
 
+@contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's and FFmpeg's own lines while a device opens: a failure is reported
+    as one CaptureError, not after a few `[ WARN:0@…]` lines on stderr."""
+    level = cv2.utils.logging.getLogLevel()
+    saved = os.environ.get(_FFMPEG_LOGLEVEL)
+    os.environ[_FFMPEG_LOGLEVEL] = saved or "-8"  # AV_LOG_QUIET, read when FFmpeg starts
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+        if saved is None:
+            del os.environ[_FFMPEG_LOGLEVEL]
+
+
 class CameraSource(_Closing):
     """An OpenCV camera: a device index or a stream URL. Fails clearly when absent."""
 
     def __init__(self, device: int | str, warmup_frames: int = 2) -> None:
         self.device = device
-        self._cap = cv2.VideoCapture(device)
+        with _quiet_opencv():
+            self._cap = cv2.VideoCapture(device)
         if not self._cap.isOpened():
             self._cap.release()
             raise CaptureError(f"camera {device!r} could not be opened (missing or busy?)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -133,16 +134,19 @@ def paint(
     if mode is Mode.lines and palette.strip().lower() == "auto":
         palette = "free"  # line art: one dark ink (INK), not k-means paints
     paints = parse_palette(palette_for(palette, cell), frame.image, seed)
+    # Refuse an unusable --out before the minutes of painting, not after.
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise VisionError(f"cannot create {out}: {exc.strerror or exc}") from None
+    if not os.access(out, os.W_OK):
+        raise VisionError(f"cannot write to {out}: permission denied")
     if mode is Mode.lines:
         ink = INK if paints is None else _paint_named(paints[0])
         planned = plan_lines(frame.image, source, board, size or 512, ink)
     else:
         config = PainterConfig(strokes=strokes, size=size or 128, seed=seed)
         planned = _run_painter(frame.image, source, board, config, paints, progress)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise VisionError(f"cannot create {out}: {exc.strerror or exc}") from None
     files = _write_outputs(planned, out)
     free = paints is None and mode is Mode.paint
     note = _paintability_note(None if free else len(planned.plan.palette), cell)

@@ -188,6 +188,8 @@ def run(settings: Settings, ov: Overrides, echo: Callable[[str], None]) -> int:
     try:
         check_listen(host, port)
         token = api_token(settings.data_dir)
+        echo(f"starting on {settings.network}: connecting to the chain; a first start "
+             "compiles and deploys the contracts (a minute or two) …")
         daemon, close = _start(settings, ov)
         try:
             jobs.register(str(daemon.data_dir), daemon)

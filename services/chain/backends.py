@@ -9,7 +9,7 @@ import ast
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,10 +46,12 @@ from services.chain.keystore import embedded_dev_accounts, hardhat_dev_accounts
 from services.chain.protocol import (
     Block,
     BlockTx,
+    Call,
     Chain,
     Event,
     Journal,
     Log,
+    Outcome,
     Receipt,
     SignedTx,
 )
@@ -361,6 +363,21 @@ class Web3Chain:
             return bytes(self._rpc(lambda: self.w3.eth.call(tx)))
         except _REVERTS as exc:
             raise _as_revert(exc, abi) from None
+
+    def execute_block(self, calls: Sequence[Call], abi: list[dict[str, Any]] | None = None,
+                      logs: bool = True) -> list[Outcome]:
+        """The calls one by one, each signed by its sender and mined in its own block."""
+        out = []
+        for c in calls:
+            try:
+                receipt = self.raw_transact(c.to, c.data, sender=c.sender, value=c.value,
+                                            abi=abi)
+            except ContractReverted as exc:
+                out.append(Outcome(False, error=exc.reason))
+                continue
+            out.append(Outcome(True, int(receipt["gasUsed"]),
+                               tuple(receipt["logs"]) if logs else ()))
+        return out
 
     def send_eth(self, to: str, value: int, sender: str | None = None) -> Receipt:
         """Plain ether transfer."""

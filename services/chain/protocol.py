@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
@@ -66,6 +66,26 @@ class Block:
     transactions: tuple[BlockTx, ...]
 
 
+class Call(NamedTuple):
+    """One transaction of a block sent with `execute_block`: calldata from `sender` to `to`."""
+
+    sender: str
+    to: str
+    data: bytes
+    value: int = 0
+
+
+class Outcome(NamedTuple):
+    """What one call of `execute_block` did. A refused call (reverted) is not mined: `ok` is
+    False, no gas is charged and `error` says why, as when it is sent on its own. (A named
+    tuple: one is built per transaction, and that is cheaper than a frozen dataclass.)"""
+
+    ok: bool
+    gas_used: int = 0
+    logs: tuple[Log, ...] = ()
+    error: str = ""
+
+
 @dataclass(frozen=True)
 class Event:
     """A log decoded against a contract ABI."""
@@ -108,6 +128,13 @@ class Chain(Protocol):
                  abi: list[dict[str, Any]] | None = None) -> bytes: ...
 
     def send_eth(self, to: str, value: int, sender: str | None = None) -> Receipt: ...
+
+    def execute_block(self, calls: Sequence[Call], abi: list[dict[str, Any]] | None = None,
+                      logs: bool = True) -> list[Outcome]:
+        """Many senders' transactions in order, with the results (and gas) each would have had
+        sent on its own. revm mines them as one block; web3 chains send them one by one.
+        `logs=False`: the outcomes leave the logs out (callers that need only statuses)."""
+        ...
 
     def receipt(self, tx_hash: bytes) -> Receipt | None: ...
 

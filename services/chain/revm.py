@@ -1,8 +1,10 @@
 """An in-process, in-memory EVM (Rust revm through pyrevm): the fastest chain, gone at exit.
 
-One block per transaction, `block_time_s` apart from a configurable genesis time; the same dev
-accounts as the embedded chain; receipts and logs built from revm's execution result. revm runs
-transactions without charging gas, so every effectiveGasPrice here is 0.
+One block per transaction, `block_time_s` apart from a configurable genesis time, except for
+`execute_block`, which mines many senders' transactions as one block with little Python per
+transaction; the same dev accounts as the embedded chain; receipts and logs built from revm's
+execution result. revm runs transactions without charging gas, so every effectiveGasPrice here
+is 0.
 
 pyrevm never finalises a transaction: its journal stays open, so every account and slot touched
 once stays warm and keeps its first-seen "original" value, and gas drifts from a real chain.
@@ -17,6 +19,8 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -34,7 +38,16 @@ from services.chain.abi import checksummed
 from services.chain.compiler import Artifact, compiler_config
 from services.chain.errors import ChainError, ContractReverted
 from services.chain.events import EventDecoder
-from services.chain.protocol import Block, BlockTx, Event, Journal, Log, Receipt
+from services.chain.protocol import (
+    Block,
+    BlockTx,
+    Call,
+    Event,
+    Journal,
+    Log,
+    Outcome,
+    Receipt,
+)
 from services.chain.revert import bind_contract, decode_revert
 
 DEFAULT_GENESIS_TIME = 1_700_000_000
@@ -113,7 +126,7 @@ class RevmChain:
         self._next_snapshot_id = 1
         self._hashes: list[bytes] = []
         self._times: list[int] = []
-        self._block_txs: dict[int, BlockTx] = {}  # one transaction a block at most
+        self._block_txs: dict[int, list[BlockTx]] = {}
         # Balance after each block that changed it, per account (kept in exact mode only).
         self._balances: dict[str, list[tuple[int, int]]] = {}
         self._content = b""
@@ -164,9 +177,8 @@ class RevmChain:
 
     def block(self, number: int | None = None) -> Block:
         number = self._number if number is None else number
-        tx = self._block_txs.get(number)
         return Block(number, self.block_hash(number), self._times[number], 0,
-                     (tx,) if tx is not None else ())
+                     tuple(self._block_txs.get(number, ())))
 
     def now(self) -> int:
         return self._time
@@ -327,14 +339,86 @@ class RevmChain:
             self._store(self._receipt(tx_hash, sender, to, None, 0, used, []), value)
             raise ContractReverted(failure.reason, failure.data, "0x" + tx_hash.hex()) from None
         result = self.evm.result
-        logs = [Log(_checksum(entry.address),
-                    tuple(bytes.fromhex(t[2:]) for t in entry.topics),
-                    bytes(entry.data[1]), self._number, b"", tx_hash, i)
-                for i, entry in enumerate(result.logs)]
+        logs = self._logs_of(result, tx_hash)
         receipt = self._receipt(tx_hash, sender, to, created, 1,
                                 self._gas(int(result.gas_used), data), logs)
         self._store(receipt, value)
         return receipt
+
+    def _logs_of(self, result: Any, tx_hash: bytes, block_hash: bytes = b"") -> list[Log]:
+        return [Log(_checksum(entry.address), tuple(bytes.fromhex(t[2:]) for t in entry.topics),
+                    bytes(entry.data[1]), self._number, block_hash, tx_hash, i)
+                for i, entry in enumerate(result.logs)]
+
+    def execute_block(self, calls: Sequence[Call], abi: list[dict[str, Any]] | None = None,
+                      logs: bool = True) -> list[Outcome]:
+        """Every call a transaction of its sender, in order, all in one new block. Each gets
+        the status, gas and logs it would have got sent on its own (`raw_transact`); a refused
+        (reverted) one is not mined and bumps no nonce, as there.
+
+        On a chain that keeps exact gas, each call is finished as its own transaction and gets
+        a receipt. Otherwise (the simulator's chain) the calls run back to back in revm with
+        the Python per call cut to the message call itself: nonces are bumped in bulk after
+        the block, and the logs carry no transaction hash (no receipts are kept)."""
+        if not calls:
+            return []
+        self._next_block(keccak("".join(c.sender for c in calls).encode()
+                                + b"".join(c.data for c in calls)))
+        block_hash = self._hashes[self._number]
+        if self._exact:
+            done = [self._exact_call(c, abi, block_hash) for c in calls]
+            return done if logs else [o._replace(logs=()) for o in done]
+        evm, floor, out, keep = self.evm, self._floor, [], self._keep_logs
+        # Without logs to report or keep, the per-call Python is the message call, the result's
+        # gas and the outcome: building Log objects would double it.
+        want = logs or keep
+        sent: Counter[str] = Counter()
+        try:
+            for c in calls:
+                sender = _checksum(c.sender)
+                try:
+                    evm.message_call(sender, c.to, c.data, value=c.value)
+                except RuntimeError as exc:
+                    out.append(Outcome(False, error=self._failure(exc, abi).reason))
+                    continue
+                finally:
+                    evm.reset_transient_storage()
+                sent[sender] += 1
+                result = evm.result
+                used = int(result.gas_used)
+                made = tuple(self._logs_of(result, b"", block_hash)) if want else ()
+                out.append(Outcome(True, max(used, calldata_floor(c.data)) if floor else used,
+                                   made if logs else ()))
+                if keep and made:
+                    self._logs.extend(made)
+                    self._log_blocks.extend([self._number] * len(made))
+        finally:
+            # revm's message call leaves nonces alone: one update per sender for the block.
+            for sender, count in sent.items():
+                info = evm.basic(sender)
+                evm.insert_account_info(sender, AccountInfo(balance=info.balance,
+                                                            nonce=info.nonce + count))
+        return out
+
+    def _exact_call(self, call: Call, abi: list[dict[str, Any]] | None, block_hash: bytes
+                    ) -> Outcome:
+        sender, to = _checksum(call.sender), _checksum(call.to)
+        tx_hash = self._tx_hash(sender, self.nonce(sender), to, call.data, call.value)
+
+        def run() -> None:
+            self.evm.message_call(sender, to, call.data, value=call.value)
+            self._bump_nonce(sender)
+
+        try:
+            self._atomic(run)
+        except RuntimeError as exc:
+            return Outcome(False, error=self._failure(exc, abi).reason)
+        result = self.evm.result
+        logs = self._logs_of(result, tx_hash, block_hash)
+        receipt = self._receipt(tx_hash, sender, to, None, 1,
+                                self._gas(int(result.gas_used), call.data), logs)
+        self._store(receipt, call.value)
+        return Outcome(True, receipt["gasUsed"], tuple(receipt["logs"]))
 
     def _receipt(self, tx_hash: bytes, sender: str, to: str | None, created: str | None,
                  status: int, gas_used: int, logs: list[Log]) -> Receipt:
@@ -349,8 +433,8 @@ class RevmChain:
     def _store(self, receipt: Receipt, value: int) -> None:
         self._receipts[receipt["transactionHash"]] = receipt
         self._order.append(receipt["transactionHash"])
-        self._block_txs[receipt["blockNumber"]] = BlockTx(
-            receipt["transactionHash"], receipt["from"], receipt["to"], value)
+        self._block_txs.setdefault(receipt["blockNumber"], []).append(BlockTx(
+            receipt["transactionHash"], receipt["from"], receipt["to"], value))
         if self._keep_logs:
             for log in receipt["logs"]:
                 self._logs.append(log)
@@ -453,7 +537,7 @@ class RevmChain:
                 self._put_slot(entry[1], entry[2], entry[3])
         del self._undo[saved.undo:]
         for tx_hash in self._order[saved.receipts:]:
-            del self._block_txs[self._receipts.pop(tx_hash)["blockNumber"]]
+            self._block_txs.pop(self._receipts.pop(tx_hash)["blockNumber"], None)
         del self._order[saved.receipts:]
         for history in self._balances.values():
             while history and history[-1][0] > saved.number:

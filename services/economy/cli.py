@@ -169,6 +169,11 @@ def auction_settle_cmd(
         # its own key never races this process for a nonce.
         eco.sender = eco.chain.accounts[0] if eco.chain.accounts else None
         done = [settle(eco, token_id)] if token_id is not None else settle_due(eco)
+    if token_id is not None and done == [None]:
+        from services.economy.errors import EconomyError
+
+        raise EconomyError(f"token {token_id} has never been put up for auction; "
+                           "`gaka auction status` lists the auctions")
     lots = [lot.to_dict() for lot in done if lot is not None]
     doc = {"settled": lots}
     text = "\n".join(f"token {lot['token_id'][:16]}…: {lot['state']} ({lot['closed_tx']})"

@@ -236,9 +236,8 @@ class Economy:
         for row in rows:
             new += event_entries(self.wallet, row, roles, ctx)
         new.sort(key=lambda e: e.block)
-        if batch.reorg:
-            # Before the cursor moves past the reorg: a crash in between re-detects it.
-            self._reopen_reorged_actions(batch.reorg.from_block)
+        # Before the cursor moves on: a crash in between checks again.
+        self._recheck_actions(batch.reorg.from_block if batch.reorg else None, batch.to_block)
         with self.store.tx() as db:
             self.store.drop_from(db, start)
             before = sum(int(r[0]) for r in db.execute("SELECT amount FROM entries"))
@@ -271,17 +270,28 @@ class Economy:
                           (batch.reorg.from_block, batch.reorg.to_block) if batch.reorg else None,
                           unattributed), batch.more
 
-    def _reopen_reorged_actions(self, from_block: int) -> None:
-        """An action whose transaction the reorg dropped is an intent again (looked for, then
-        re-sent by the next call of its service)."""
-        for action in self.store.actions():
+    def _recheck_actions(self, reorg_from: int | None, confirmed_to: int) -> None:
+        """An action whose transaction left the chain is an intent again (looked for, then
+        re-sent by the next call of its service). After a reorg of read blocks every done
+        action is checked; otherwise those mined within `confirmations` of the head, which a
+        shallower reorg can drop without the watcher ever seeing it. An action whose block is
+        now read stops being checked."""
+        candidates = (self.store.actions() if reorg_from is not None
+                      else self.store.unconfirmed_actions())
+        for action in candidates:
             if action.status != "done" or not action.tx_hash:
                 continue
-            if self.chain.receipt(bytes.fromhex(action.tx_hash[2:])) is None:
+            receipt = self.chain.receipt(bytes.fromhex(action.tx_hash[2:]))
+            if receipt is None:
                 log.warning("action %s: its transaction left the chain in a reorg", action.key)
+                since = action.intent_block if reorg_from is None else min(action.intent_block,
+                                                                           reorg_from - 1)
                 self.store.put_action(replace(action, status="intent", tx_hash=None,
-                                              intent_block=min(action.intent_block,
-                                                               from_block - 1)))
+                                              intent_block=since,
+                                              detail=_without(action.detail, "unconfirmed")))
+            elif action.detail.get("unconfirmed") and receipt["blockNumber"] <= confirmed_to:
+                self.store.put_action(replace(action,
+                                              detail=_without(action.detail, "unconfirmed")))
 
     # -- acting once ---------------------------------------------------------------------------
     def once(self, key: str, kind: str, send: Callable[[Journal], Receipt],
@@ -358,13 +368,18 @@ class Economy:
                                ) from None
 
     def _done(self, action: Action, tx_hash: str) -> Action:
-        done = replace(action, status="done", tx_hash=tx_hash)
+        done = replace(action, status="done", tx_hash=tx_hash,
+                       detail={**action.detail, "unconfirmed": True})
         self.store.put_action(done)
         return done
 
     def transact(self, fn: Any, value: int = 0, journal: Journal | None = None) -> Receipt:
         return self.chain.transact(fn, sender=self.sender or self.wallet, value=value,
                                    journal=journal)
+
+
+def _without(detail: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in detail.items() if k != key}
 
 
 def _hex(value: Any) -> str:

@@ -134,6 +134,12 @@ class Store:
                                (kind,) if kind else ()).fetchall()
         return [a for a in (self.action(r["key"]) for r in rows) if a is not None]
 
+    def unconfirmed_actions(self) -> list[Action]:
+        """Done actions whose transaction is not yet `confirmations` deep (see Economy.sync)."""
+        rows = self.db.execute("SELECT key FROM actions WHERE status='done' "
+                               "AND json_extract(detail, '$.unconfirmed')").fetchall()
+        return [a for a in (self.action(r["key"]) for r in rows) if a is not None]
+
     def put_action(self, action: Action) -> None:
         with self.tx() as db:
             db.execute("INSERT OR REPLACE INTO actions VALUES (?, ?, ?, ?, ?, ?)",

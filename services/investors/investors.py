@@ -164,8 +164,13 @@ def repay_from_sale(eco: Economy, settle_tx: str, net_proceeds: int) -> int:
     pool = eco.contracts.pool
 
     def find(from_block: int, claimed: set[str]) -> str | None:
+        # Only a repayment of the amount this sale set out to pay: the robot's key may also
+        # repay by hand, and such a payment must not stand in for the sale's own.
+        pending = eco.store.action(key)
+        amount = int(pending.detail["amount_wei"]) if pending else None
         for e in eco.chain_events(pool, ("Repaid",), from_block):
-            if e["args"]["payer"] == eco.wallet and e["tx_hash"] not in claimed:
+            if (e["args"]["payer"] == eco.wallet and e["tx_hash"] not in claimed
+                    and e["args"]["amount"] == amount):
                 return e["tx_hash"]
         return None
 

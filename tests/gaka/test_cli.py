@@ -58,11 +58,18 @@ def test_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, code, words):
     _one_error_line(err, *words)
 
 
-def test_console_script_prints_one_error_line(tmp_path):
-    proc = subprocess.run([str(GAKA), "paint", str(tmp_path / "missing.png")],
-                          capture_output=True, text=True, timeout=300, check=False)
+@pytest.mark.parametrize(("source", "words"), [
+    ("missing.png", ["no such image"]),
+    # OpenCV and FFmpeg print their own lines when a device or stream fails to open.
+    ("camera:97", ["camera 97 could not be opened"]),
+    ("rtsp://127.0.0.1:1/none", ["could not be opened"]),
+])
+def test_console_script_prints_one_error_line(tmp_path, source, words):
+    proc = subprocess.run([str(GAKA), "paint", source, "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300, check=False,
+                          cwd=tmp_path)
     assert proc.returncode == 1 and proc.stdout == ""
-    _one_error_line(proc.stderr, "no such image")
+    _one_error_line(proc.stderr, *words)
 
 
 def test_a_dead_node_is_one_line_without_retry_chatter(gaka_env):
@@ -201,3 +208,22 @@ def test_an_ipfs_error_hides_the_password_in_the_api_url(gaka_env):
     assert proc.returncode == 1 and proc.stdout == ""
     _one_error_line(proc.stderr, "IPFS node at http://127.0.0.1:", "is unavailable")
     assert "hunter2" not in proc.stderr and "user:" not in proc.stderr
+
+
+def test_version_is_the_installed_distributions(capsys):
+    from importlib.metadata import version
+
+    code, out, err = _run(capsys, "--version")
+    assert (code, out, err) == (0, f"gaka {version('gaka')}\n", "")
+
+
+def test_a_misspelt_setting_in_the_environment_is_warned_about(capsys, monkeypatch):
+    for name in [k for k in os.environ if k.startswith("GAKA_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("GAKA_CONFIG", os.devnull)
+    monkeypatch.setenv("GAKA_NETWRK", "sepolia")
+    monkeypatch.setenv("GAKA_API_PORT", "8123")  # a real setting: no warning
+    code, out, err = _run(capsys, "config", "show")
+    assert code == 0 and json.loads(out)["api_port"] == 8123
+    assert err == ("warning: GAKA_NETWRK is not a gaka setting and is ignored "
+                   "(did you mean GAKA_NETWORK?)\n")

@@ -6,8 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from eth_abi import encode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 
+from services.chain.backends import ChainSpec, open_chain
+from services.chain.events import EventDecoder
 from swarm_sim.ledger import (
     DecisionLedger,
     EstimateLedger,
@@ -298,6 +300,67 @@ def test_estimate_rounds_before_a_majority_has_voted_pay_every_stake_back() -> N
     _, rounds = ledger.estimates()
     assert rounds[0] == 1
     assert all(ledger.balance(a) == DEPOSIT for a in team.addresses)
+
+
+def test_estimate_payouts_pulled_later_equal_a_round_by_round_model() -> None:
+    """Payouts are credited when a robot next votes or withdraws. A model that pays every round
+    at once from the events (each Voted vote near the RoundClosed centre gets its stake and an
+    equal share of the losers' stakes; a RoundVoid pays every stake back) must agree with the
+    contract's balances: rounds of 14 (longer than the swarm word holds), robots that skip
+    many rounds (their round's record is no longer in the swarm word), liars far off."""
+    chain = open_chain(ChainSpec("revm"))  # keeps logs
+    ledger = TokenEstimateLedger(chain, BOND, STAKE, round_size=14, epsilon=0.05)
+    team = Robots(chain, Robots.keys(b"lazy", 24))
+    team.fund([BOND + DEPOSIT] * 24)
+    ledger.open(1)
+    for address in team.addresses:
+        assert ledger.contract.send(address, ledger.contract.data("register", [0]),
+                                    value=BOND + DEPOSIT) is not None
+    rng = np.random.default_rng(11)
+    for step in range(40):
+        for i in rng.permutation(24).tolist():
+            if i >= 20 and step % 7:  # four robots vote only every seventh pass
+                continue
+            ledger.vote(team.addresses[i], 0.9 if i % 5 == 4 else rng.normal(0.34, 0.02))
+    # A robot cannot leave while its last round is open, and leaves with that round credited.
+    last_round = {}
+    events = EventDecoder(ledger.contract.abi).decode_all(
+        chain.get_logs(0, chain.block_number(), address=ledger.contract.address))
+    balance = {a: DEPOSIT for a in team.addresses}
+    votes: dict[int, list[tuple[str, int]]] = {}
+    for e in events:
+        if e.name == "Voted":
+            word = e.args["robotSwarmRoundEstimate"]
+            who = to_checksum_address((word >> 96).to_bytes(20, "big"))
+            votes.setdefault((word >> 32) & 0xFFFFFFFF, []).append((who, word & 0xFFFFFFFF))
+            balance[who] -= STAKE
+            last_round[who] = (word >> 32) & 0xFFFFFFFF
+        elif e.name in ("RoundClosed", "RoundVoid"):
+            entries = votes.pop(e.args["round"] - 1)
+            assert len(entries) == 14
+            if e.name == "RoundVoid":
+                for who, _ in entries:
+                    balance[who] += STAKE
+                continue
+            centre, winners = e.args["centre"], e.args["winners"]
+            near = [w for w, ppm in entries
+                    if abs(ppm // 10_000 * 10_000 + 5_000 - centre) <= 50_000]
+            assert len(near) == winners
+            for who in near:
+                balance[who] += STAKE + e.args["pot"] // winners
+    assert len(events) > 100 and any(e.name == "RoundClosed" for e in events)
+    for address in team.addresses:
+        assert ledger.balance(address) == balance[address]
+    _, rounds = ledger.estimates()
+    waiting = [a for a in team.addresses if last_round.get(a, -1) == rounds[0]]
+    done = [a for a in team.addresses if last_round.get(a, -1) < rounds[0]]
+    assert waiting and done
+    assert ledger.contract.send(waiting[0], ledger.contract.data("withdraw", [])) is None
+    before = chain.balance(done[0])
+    assert ledger.contract.send(done[0], ledger.contract.data("withdraw", [])) is not None
+    assert chain.balance(done[0]) - before == balance[done[0]] + BOND
+    assert chain.balance(ledger.contract.address) == _estimate_accounts(chain, ledger,
+                                                                        team.addresses)
 
 
 def test_old_estimate_drains_honest_robots_even_without_liars() -> None:

@@ -106,3 +106,13 @@ def test_paint_console_script(tmp_path):
     assert "painting" in proc.stderr  # the progress bar
     metrics = _check_outputs(out, 10)
     assert json.loads(proc.stdout)["metrics"]["strokes"] == metrics["strokes"] == 10
+
+
+def test_unwritable_out_is_refused_before_painting(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(SystemExit) as exc:
+        main(["paint", str(ASSET), "--strokes", "5", "--size", "24", "--out", str(blocker / "x")])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 1 and out == ""
+    assert err.startswith("error: cannot create") and err.count("\n") == 1  # no progress bar

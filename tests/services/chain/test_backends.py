@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,13 +24,6 @@ from tests.conftest import ROOT, RpcRelay
 @pytest.fixture(scope="module")
 def counter_artifact():
     return compile_project()["Counter"]
-
-
-@pytest.fixture
-def embedded(tmp_path: Path) -> Iterator[Chain]:
-    chain = open_chain(ChainSpec("embedded", data_dir=tmp_path))
-    yield chain
-    chain.close()
 
 
 @pytest.fixture

@@ -74,11 +74,11 @@ def test_a_crash_before_reopening_reorged_actions_reopens_them_after_restart(
     chain.transact(c.auction.functions.bid(token), sender=chain.accounts[6], value=5 * 10**16)
     chain.mine(4)
 
-    def killed(self: object, from_block: int) -> None:
+    def killed(self: object, reorg_from: int | None, confirmed_to: int) -> None:
         raise Crash("killed while following the reorg")
 
     with monkeypatch.context() as patch:
-        patch.setattr(type(eco), "_reopen_reorged_actions", killed)
+        patch.setattr(type(eco), "_recheck_actions", killed)
         with pytest.raises(Crash):
             eco.sync()
     eco = world.reopen()
@@ -275,4 +275,31 @@ def test_a_repayment_intent_never_claims_another_repayments_transaction(
     assert sorted(_repaid_on_chain(world)) == sorted(net // 2 for net in nets)
     done = [a.tx_hash for a in eco.store.actions("repay") if a.status == "done"]
     assert len(done) == len(set(done)) == 2
+    assert_reconciled(eco)
+
+
+def test_a_repayment_by_hand_does_not_stand_in_for_a_sales_own(embedded_world: World) -> None:
+    world = embedded_world
+    chain, c = world.chain, world.eco.contracts
+    investors.open_round(world.eco, 10**18, 86_400)
+    market.invest(chain, c, chain.accounts[2], 10**17)
+    investors.close_round(world.eco)
+    net = _sell(world, 40, PRICES_WEI[0])
+    (sale,) = [lots[-1].closed_tx
+               for lots in auctions.listings(world.eco).values() if lots[-1].state == "sold"]
+
+    def crash(at: str, key: str) -> None:
+        if at == "intent":
+            raise Crash(key)
+
+    with pytest.raises(Crash):  # an intent, nothing signed
+        investors.repay_from_sale(world.reopen(hook=crash), sale, net)
+    by_hand = 12_345
+    manual = chain.transact(c.pool.functions.repay(), sender=world.eco.wallet, value=by_hand)
+    eco = world.reopen()
+    investors.repay_due(eco)
+    assert _repaid_on_chain(world) == [by_hand, net // 2]
+    action = eco.store.action(f"repay:{sale}")
+    assert action is not None and action.status == "done"
+    assert action.tx_hash != "0x" + bytes(manual["transactionHash"]).hex().removeprefix("0x")
     assert_reconciled(eco)

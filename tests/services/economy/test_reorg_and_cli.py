@@ -17,6 +17,7 @@ import jsonschema
 import pytest
 
 from services.auctions import auctions
+from services.auctions.auctions import ZERO
 from services.chain.backends import ChainSpec, open_chain
 from services.economy.core import open_economy
 from services.economy.schemas import SCHEMAS, load_schema
@@ -73,13 +74,49 @@ def test_a_reorg_rolls_ledger_and_auction_back_and_re_applies_them(hardhat_world
     assert_reconciled(eco)
 
 
+def test_a_reorg_shallower_than_the_confirmations_re_sends_the_dropped_action(
+        hardhat_world: World) -> None:
+    world = hardhat_world
+    world.settings = world.settings.model_copy(update={"confirmations": 3})
+    eco = world.reopen()
+    chain = world.chain
+    token = _mint(world, 4)
+    fork = chain.snapshot()
+    auctions.open_auction(eco, token)
+    key = f"auction:{token}:1"
+    sent = eco.store.action(key)
+    assert sent is not None and sent.status == "done"
+
+    # The auction's block is dropped before the robot reads it: the watcher, three blocks
+    # behind the head, never sees a reorg of the blocks it read.
+    chain.revert(fork)
+    chain.mine(5)
+    assert eco.sync().reorg is None
+    again = eco.store.action(key)
+    assert again is not None and again.status == "intent"
+    assert chain.call(eco.contracts.auction.functions.lots(token))[0] == ZERO
+
+    # The next call sends the same signed transaction again; the auction opens exactly once.
+    lot = auctions.open_auction(eco, token)
+    assert (lot.listing, lot.seller, lot.state) == (1, eco.wallet, "open")
+    done = eco.store.action(key)
+    assert done is not None and done.status == "done" and done.tx_hash == sent.tx_hash
+    chain.mine(5)
+    eco.sync()
+    assert not eco.store.unconfirmed_actions()
+    assert [lot.listing for lot in auctions.listings(eco)[token]] == [1]
+
+
+def _env(world: World) -> dict[str, str]:
+    return {"GAKA_DATA_DIR": str(world.settings.data_dir),
+            "GAKA_DEPLOYMENTS_DIR": str(world.settings.deployments_dir),
+            "GAKA_LOCALHOST_RPC_URL": world.settings.localhost_rpc_url,
+            "GAKA_CONFIG": os.devnull, "PATH": "/usr/bin:/bin"}
+
+
 def _gaka(world: World, *args: str, env: dict[str, str] | None = None,
           where: tuple[str, ...] = ("--network", "localhost")) -> dict[str, Any]:
-    env = {"GAKA_DATA_DIR": str(world.settings.data_dir),
-           "GAKA_DEPLOYMENTS_DIR": str(world.settings.deployments_dir),
-           "GAKA_LOCALHOST_RPC_URL": world.settings.localhost_rpc_url,
-           "GAKA_CONFIG": os.devnull, "PATH": "/usr/bin:/bin", **(env or {})}
-    out = subprocess.run([str(GAKA), *args, *where, "--json"], env=env,
+    out = subprocess.run([str(GAKA), *args, *where, "--json"], env=_env(world) | (env or {}),
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
@@ -112,6 +149,10 @@ def test_a_strangers_bid_shows_in_auction_status(hardhat_world: World) -> None:
     assert entry["latest"]["highest_bidder"] == stranger
     assert entry["latest"]["highest_bid_wei"] == str(3 * 10**16)
     assert entry["state"] == "open"
+    unknown = subprocess.run([str(GAKA), "auction", "settle", "424242", "--network", "localhost"],
+                             env=_env(world), capture_output=True, text=True, timeout=300)
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert unknown.stderr.startswith("error: token 424242 has never been put up for auction")
 
 
 def _robot_acts(world: World, stop: threading.Event, errors: list[BaseException]) -> None:
