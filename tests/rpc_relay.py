@@ -5,7 +5,8 @@ Modes: `up`; `down` (every connection dropped); `lose_send` (the first eth_sendR
 never reaches the node, then up again); `lose_answer` (it reaches the node, its answer is
 lost, then up again); `lose_answer_then_down` (the same, then down). With `max_log_blocks`,
 an eth_getLogs over more blocks is refused with the error hosted providers give;
-`log_ranges` lists the ranges served.
+`log_ranges` lists the ranges served. Receipts of the transactions in `hidden_receipts` are
+answered `null`, as a lagging replica behind a load balancer answers for a mined transaction.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class RpcRelay:
         self.max_log_blocks = max_log_blocks
         self.log_ranges: list[tuple[int, int]] = []
         self.refused = 0
+        self.hidden_receipts: set[str] = set()
         relay = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -43,7 +45,8 @@ class RpcRelay:
                 if relay.mode == "down" or (is_send and relay.mode == "lose_send"):
                     self._lose(is_send)
                     return
-                refusal = relay.refuse_logs(json.loads(body))
+                request = json.loads(body)
+                refusal = relay.refuse_logs(request) or relay.hide_receipt(request)
                 if refusal is not None:
                     self._answer(200, json.dumps(refusal).encode())
                     return
@@ -88,6 +91,13 @@ class RpcRelay:
                     "error": {"code": -32005, "message": "query exceeds max block range "
                               f"{self.max_log_blocks}"}}
         self.log_ranges.append((first, last))
+        return None
+
+    def hide_receipt(self, request: dict) -> dict | None:
+        """A `null` receipt for a hidden transaction; None to pass the request on."""
+        if (isinstance(request, dict) and request.get("method") == "eth_getTransactionReceipt"
+                and request["params"][0].lower() in self.hidden_receipts):
+            return {"jsonrpc": "2.0", "id": request.get("id"), "result": None}
         return None
 
     def close(self) -> None:

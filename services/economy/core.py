@@ -271,27 +271,48 @@ class Economy:
                           unattributed), batch.more
 
     def _recheck_actions(self, reorg_from: int | None, confirmed_to: int) -> None:
-        """An action whose transaction left the chain is an intent again (looked for, then
-        re-sent by the next call of its service). After a reorg of read blocks every done
-        action is checked; otherwise those mined within `confirmations` of the head, which a
-        shallower reorg can drop without the watcher ever seeing it. An action whose block is
-        now read stops being checked."""
-        candidates = (self.store.actions() if reorg_from is not None
-                      else self.store.unconfirmed_actions())
+        """An action whose transaction left the chain, or failed there, is an intent again
+        (looked for, then re-sent by the next call of its service). Checked: the actions not
+        yet `confirmations` deep, which a shallower reorg can drop without the watcher seeing
+        it, and after a reorg of read blocks those mined in or after its range."""
+        if reorg_from is None:
+            candidates = self.store.unconfirmed_actions()
+        else:
+            candidates = [a for a in self.store.actions() if a.status == "done" and (
+                a.detail.get("unconfirmed") or a.detail.get("block", reorg_from) >= reorg_from)]
         for action in candidates:
-            if action.status != "done" or not action.tx_hash:
+            if not action.tx_hash:
                 continue
             receipt = self.chain.receipt(bytes.fromhex(action.tx_hash[2:]))
-            if receipt is None:
-                log.warning("action %s: its transaction left the chain in a reorg", action.key)
-                since = action.intent_block if reorg_from is None else min(action.intent_block,
-                                                                           reorg_from - 1)
-                self.store.put_action(replace(action, status="intent", tx_hash=None,
-                                              intent_block=since,
-                                              detail=_without(action.detail, "unconfirmed")))
-            elif action.detail.get("unconfirmed") and receipt["blockNumber"] <= confirmed_to:
-                self.store.put_action(replace(action,
-                                              detail=_without(action.detail, "unconfirmed")))
+            if receipt is not None and receipt["status"] == 1:
+                if action.detail.get("unconfirmed") and receipt["blockNumber"] <= confirmed_to:
+                    self.store.put_action(replace(action, detail={
+                        **_without(action.detail, "unconfirmed"),
+                        "block": receipt["blockNumber"]}))
+                continue
+            if not self._gone(action, receipt, reorg_from is not None):
+                log.warning("action %s: the node has no receipt for %s although its nonce is "
+                            "used; checked again at the next sync", action.key, action.tx_hash)
+                continue
+            log.warning("action %s: its transaction %s %s", action.key, action.tx_hash,
+                        "failed" if receipt is not None else "left the chain in a reorg")
+            since = action.intent_block if reorg_from is None else min(action.intent_block,
+                                                                       reorg_from - 1)
+            self.store.put_action(replace(action, status="intent", tx_hash=None,
+                                          intent_block=since,
+                                          detail=_without(action.detail, "unconfirmed")))
+
+    def _gone(self, action: Action, receipt: Receipt | None, after_reorg: bool) -> bool:
+        """Whether a done action's transaction did not happen after all. A missing receipt
+        alone is no proof (a lagging or pruned node shows none for a mined transaction, and
+        re-sending would pay twice): the robot's own journaled transaction must also have its
+        nonce free again; one it only found on chain, a reorg the watcher saw."""
+        if receipt is not None:
+            return True  # mined and reverted: the action did not happen
+        signed = action.detail.get("signed")
+        if signed is not None and signed["tx_hash"] == action.tx_hash:
+            return self.chain.nonce(signed["sender"]) <= signed["nonce"]
+        return after_reorg
 
     # -- acting once ---------------------------------------------------------------------------
     def once(self, key: str, kind: str, send: Callable[[Journal], Receipt],
@@ -343,7 +364,10 @@ class Economy:
                 log.info("action %s: its journaled transaction %s was mined", action.key,
                          pending.tx_hash)
                 return self._done(action, pending.tx_hash)
-        found = find(action.intent_block + 1, self.store.claimed_tx_hashes())
+        # Its own journaled transaction is not another action's: a node that showed no
+        # receipt for it a moment ago may show its events now.
+        own = {h for h in (action.tx_hash, signed and signed["tx_hash"]) if h}
+        found = find(action.intent_block + 1, self.store.claimed_tx_hashes() - own)
         if found is not None:
             log.info("action %s: already on chain in %s", action.key, found)
             return self._done(action, found)

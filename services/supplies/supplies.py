@@ -194,13 +194,14 @@ def _resolve_intents(eco: Economy) -> None:
 
 def _ordered(eco: Economy) -> set[str]:
     """Supplies with an order on its way: open in the store, or mined but not confirmed yet
-    (the store follows the chain `confirmations` blocks behind)."""
+    (the store follows the chain `confirmations` blocks behind). A done order is on its way
+    until the store has it: the sync makes one a reorg dropped an intent again, and a node
+    that shows no receipt for it (lagging, pruned) is no reason to order twice."""
     listed = orders(eco)
     out = {o.supply for o in listed if o.status in OPEN and o.supply}
     stored = {o.placed_tx for o in listed}
     for action in eco.store.actions("order"):
-        if action.status == "done" and action.tx_hash not in stored and action.tx_hash \
-                and eco.chain.receipt(bytes.fromhex(action.tx_hash[2:])) is not None:
+        if action.status == "done" and action.tx_hash and action.tx_hash not in stored:
             out.add(action.detail["supply"])
     return out
 

@@ -4,16 +4,22 @@ dropped, a store that follows the chain some blocks behind, repayments sent back
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from services.auctions import auctions
+from services.chain.backends import ChainSpec, open_chain
 from services.chain.compiler import Artifact
-from services.chain.errors import TransactionTimeout
+from services.chain.errors import ChainError, TransactionTimeout
+from services.chain.protocol import SignedTx
 from services.investors import investors
 from services.ledger.ledger import ledger_report
 from services.market import market
 from services.supplies import supplies
-from tests.services.economy.conftest import PRICES, World, assert_reconciled
+from tests.rpc_relay import RpcRelay
+from tests.services.economy.conftest import PRICES, World, assert_reconciled, build_world
 from tests.services.economy.test_policies import _mint, _sell
 
 # One loan of 0.03 ETH at 10 % interest: 0.033 ETH owed. Sales of 0.04 and 0.06 ETH net
@@ -303,3 +309,63 @@ def test_a_repayment_by_hand_does_not_stand_in_for_a_sales_own(embedded_world: W
     assert action is not None and action.status == "done"
     assert action.tx_hash != "0x" + bytes(manual["transactionHash"]).hex().removeprefix("0x")
     assert_reconciled(eco)
+
+
+@pytest.fixture
+def relayed_world(tmp_path: Path, hardhat_node: str) -> Iterator[tuple[World, RpcRelay]]:
+    """A Hardhat world reached through a relay, with three confirmations."""
+    relay = RpcRelay(hardhat_node)
+    chain = open_chain(ChainSpec("localhost", rpc_url=relay.url))
+    world = build_world(chain, tmp_path, "localhost", localhost_rpc_url=relay.url,
+                        confirmations=3)
+    try:
+        yield world, relay
+    finally:
+        world.eco.store.close()
+        chain.close()
+        relay.close()
+
+
+@pytest.mark.hardhat
+def test_a_receipt_a_lagging_node_does_not_show_is_not_a_reason_to_pay_again(
+        relayed_world: tuple[World, RpcRelay]) -> None:
+    world, relay = relayed_world
+    eco = world.eco
+    _mint(world, 3)
+    supplies.reorder_if_needed(eco)
+    (order,) = [a for a in eco.store.actions("order") if a.status == "done"]
+    relay.hidden_receipts.add(order.tx_hash.lower())
+    eco.sync()
+    supplies.reorder_if_needed(eco)
+    assert eco.store.action(order.key).status == "done"
+    assert len(_canvas_orders(world)) == 1
+    relay.hidden_receipts.clear()
+    world.chain.mine(5)
+    eco.sync()
+    assert not eco.store.unconfirmed_actions()
+    assert len(_canvas_orders(world)) == 1
+
+
+@pytest.mark.hardhat
+def test_a_transaction_a_shallow_reorg_mined_again_into_a_revert_is_done_again(
+        relayed_world: tuple[World, RpcRelay]) -> None:
+    world, _relay = relayed_world
+    eco, chain, c = world.eco, world.chain, world.eco.contracts
+    _mint(world, 3)
+    fork = chain.snapshot()
+    supplies.reorder_if_needed(eco)
+    (order,) = [a for a in eco.store.actions("order") if a.status == "done"]
+    # The reorg drops the order; on the new branch the shop withdrew the item, and the same
+    # signed transaction, broadcast again, is mined and reverts.
+    chain.revert(fork)
+    chain.transact(c.shop.functions.removeItem(world.settings.supplies_items["canvas"]),
+                   sender=c.deployer)
+    signed = SignedTx(**order.detail["signed"])
+    with pytest.raises(ChainError, match="reverted"):  # Hardhat mines it, then says so
+        chain._local("eth_sendRawTransaction", [signed.raw_tx])
+    receipt = chain.receipt(bytes.fromhex(signed.tx_hash[2:]))
+    assert receipt is not None and receipt["status"] == 0
+    eco.sync()
+    again = eco.store.action(order.key)
+    assert again is not None and again.status == "intent" and again.tx_hash is None
+    assert len(_canvas_orders(world)) == 0
