@@ -4,7 +4,8 @@ bond, stakes tokens on its votes and sends its own transactions (signed on web3 
 `token-<rule>` runs SwarmTokenDecision (the contract deals first opinions, draws later ones from
 a stable height with block-hash randomness, flags and slashes robots that vote against the
 opinion it holds for them, and pays stakes back once the swarm has settled); `token-estimate`
-runs SwarmTokenEstimate (rounds of votes paid within epsilon of a centre a non-majority cannot place).
+runs SwarmTokenEstimate (rounds of votes paid within epsilon of a centre that no minority of
+the members can place).
 
 Block hashes feed the draws, so unlike the other strategies a token run's draws depend on how
 many transactions its batch sent before (on revm a block's hash is a function of its number
