@@ -185,7 +185,10 @@ def main() -> None:
         try:
             report["mesa"] = mesa_comparison(args.quick)
         except ImportError:
-            report["mesa"] = {"skipped": "mesa is not installed: pip install -e '.[mesa]'"}
+            hint = "mesa is not installed: pip install -e '.[mesa]'"
+            if args.mesa_only:  # the one thing asked for cannot run
+                raise SystemExit(f"error: {hint}") from None
+            report["mesa"] = {"skipped": hint}
     print(json.dumps(report, indent=2))
 
 

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     """Run the app; every failure is one `error:` line on stderr and a non-zero exit."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        if args and "--help" not in args:
+        if args and "--help" not in args and "--version" not in args:
             # Every command refuses a broken configuration, whether it reads the settings or
             # not: a mistake in the file must not wait for the one command that reads it.
             Settings()

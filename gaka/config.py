@@ -325,17 +325,22 @@ def describe_errors(exc: ValidationError) -> str:
         for e in exc.errors())
 
 
-# GAKA_* variables that are not settings: the config file's path and the compiler's switches.
-_ENV_NOT_SETTINGS = frozenset({"CONFIG", "SOLC_NO_DOWNLOAD", "SOLCJS_DIR", "TEST_KILL_AFTER_SEND"})
+# GAKA_* variables that are not settings: the config file's path, the compiler's switches and
+# the test suite's knobs.
+_ENV_NOT_SETTINGS = frozenset({"CONFIG", "SOLC_NO_DOWNLOAD", "SOLCJS_DIR", "TEST_KILL_AFTER_SEND",
+                               "CRASH_KILLS", "CRASH_SEED", "DASHBOARD_SCREENSHOT"})
 
 
 def unknown_env_warnings(environ: Mapping[str, str]) -> list[str]:
-    """One line per GAKA_* variable that no setting reads (a typo would be silently ignored)."""
+    """One line per GAKA_* variable that no setting reads (a typo would be silently ignored).
+    Names are matched without regard to case, as the settings read them."""
     keys = [name.upper() for name in Settings.model_fields]
     out = []
     for var in sorted(environ):
-        key = var.removeprefix("GAKA_")
-        if var == key or key in keys or key in _ENV_NOT_SETTINGS:
+        if not var.upper().startswith("GAKA_"):
+            continue
+        key = var.upper().removeprefix("GAKA_")
+        if key in keys or key in _ENV_NOT_SETTINGS:
             continue
         close = get_close_matches(key, keys, n=1)
         hint = f" (did you mean GAKA_{close[0]}?)" if close else ""

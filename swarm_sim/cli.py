@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -32,6 +33,8 @@ def parse_counts(text: str) -> tuple[int, ...]:
             raise SwarmError(f"cannot read Byzantine counts {text!r}: use non-negative integers "
                              "such as 0-9 or 0,3,6")
         lo, hi = int(match[1]), int(match[2] or match[1])
+        if hi < lo:
+            raise SwarmError(f"Byzantine counts {part!r} run backwards: use low-high, e.g. 0-9")
         out.extend(range(lo, hi + 1))
     if not out:
         raise SwarmError("no Byzantine counts given")
@@ -92,28 +95,43 @@ def run_cmd(
     out = asdict(result) | {"wall_s": round(time.perf_counter() - start, 3),
                             "arena_side_m": scenario.arena.side_m,
                             "tiles": scenario.arena.tiles}
-    typer.echo(json.dumps(out, indent=2))
+    # JSON has no NaN: a measure that does not apply to this run (tokens without a token
+    # contract) is null.
+    out = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in out.items()}
+    typer.echo(json.dumps(out, indent=2, allow_nan=False))
 
 
-def sweep_from_options(preset: str | None, strategies: str, byzantine: str, seeds: int | None,
-                       base_seed: int | None, robots: int, behaviour: str,
-                       max_time: float | None) -> Sweep:
+def sweep_from_options(preset: str | None, strategies: str | None, byzantine: str | None,
+                       seeds: int | None, base_seed: int | None, robots: int | None,
+                       behaviour: str | None, max_time: float | None) -> Sweep:
     """The sweep `gaka swarm sweep` runs: a preset (its own seeds and base seed unless given)
     or strategies × Byzantine counts."""
     from swarm_sim.config import ByzantineSpec, Scenario, scaled_arena
     from swarm_sim.experiments import PRESETS, Sweep
 
+    if seeds is not None and seeds < 1:
+        raise SwarmError(f"--seeds must be at least 1, got {seeds}")
     if preset is not None:
         if preset not in PRESETS:
             raise SwarmError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+        fixed = [f"--{name}" for name, value in (("strategies", strategies),
+                 ("byzantine", byzantine), ("robots", robots), ("behaviour", behaviour))
+                 if value is not None]
+        if fixed:
+            raise SwarmError(f"--preset {preset} sets its own strategies, Byzantine counts, "
+                             f"swarm size and behaviours; drop {', '.join(fixed)} (or the "
+                             "preset, to sweep your own)")
         sweep = PRESETS[preset]()
-        sweep = replace(sweep, seeds=seeds or sweep.seeds,
+        sweep = replace(sweep, seeds=sweep.seeds if seeds is None else seeds,
                         base_seed=sweep.base_seed if base_seed is None else base_seed)
     else:
-        base = Scenario(robots=robots, arena=scaled_arena(robots),
-                        byzantine=ByzantineSpec(behaviour=behaviour))
-        sweep = Sweep(base=base, strategies=tuple(s.strip() for s in strategies.split(",")),
-                      byzantine=parse_counts(byzantine), seeds=seeds or 45,
+        size = 20 if robots is None else robots
+        base = Scenario(robots=size, arena=scaled_arena(size),
+                        byzantine=ByzantineSpec(behaviour=behaviour or "wrong"))
+        names = strategies or "dmvd,dmmd,dc,blockchain-dmvd"
+        sweep = Sweep(base=base, strategies=tuple(s.strip() for s in names.split(",")),
+                      byzantine=parse_counts(byzantine or "0-9"),
+                      seeds=45 if seeds is None else seeds,
                       base_seed=Sweep.base_seed if base_seed is None else base_seed)
     if max_time is not None:
         sweep = replace(sweep, base=replace(sweep.base, max_time_s=max_time))
@@ -123,14 +141,16 @@ def sweep_from_options(preset: str | None, strategies: str, byzantine: str, seed
 @app.command("sweep")
 def sweep_cmd(
     preset: str | None = typer.Option(None, help="a named sweep: aamas2018 | estimation"),
-    strategies: str = typer.Option("dmvd,dmmd,dc,blockchain-dmvd", help="comma-separated"),
-    byzantine: str = typer.Option("0-9", help="Byzantine counts, e.g. 0-9 or 0,3,6"),
+    strategies: str | None = typer.Option(None, help="comma-separated (default: "
+                                          "dmvd,dmmd,dc,blockchain-dmvd)"),
+    byzantine: str | None = typer.Option(None, help="Byzantine counts, e.g. 0-9 (the "
+                                         "default) or 0,3,6"),
     seeds: int | None = typer.Option(None, help="runs per cell (preset: 45)"),
     base_seed: int | None = typer.Option(None, help="run i is seeded from (base seed, i); "
                                          "default: the preset's (aamas2018 2018, estimation "
                                          "2023), else 2018"),
-    robots: int = typer.Option(20, help="swarm size"),
-    behaviour: str = typer.Option("wrong", help="Byzantine behaviour"),
+    robots: int | None = typer.Option(None, help="swarm size (default: 20)"),
+    behaviour: str | None = typer.Option(None, help="Byzantine behaviour (default: wrong)"),
     max_time: float | None = typer.Option(None, help="simulated seconds per run at most"),
     workers: int | None = typer.Option(None, help="local processes (default: cores)"),
     ray_address: str | None = typer.Option(None, help="run on Ray: 'auto' or host:port"),

@@ -169,7 +169,10 @@ class CameraSource(_Closing):
             self._cap = cv2.VideoCapture(device)
         if not self._cap.isOpened():
             self._cap.release()
-            raise CaptureError(f"camera {device!r} could not be opened (missing or busy?)")
+            what = (f"stream {device!r} could not be opened (is it running and reachable?)"
+                    if isinstance(device, str) else
+                    f"camera {device!r} could not be opened (missing or busy?)")
+            raise CaptureError(what)
         self._warmup = warmup_frames
 
     def read(self) -> Frame:

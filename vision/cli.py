@@ -138,7 +138,8 @@ def paint(
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise VisionError(f"cannot create {out}: {exc.strerror or exc}") from None
+        raise VisionError(f"cannot create the output folder {out}: {exc.strerror or exc}; "
+                          "pass --out a folder that can be created or written") from None
     if not os.access(out, os.W_OK):
         raise VisionError(f"cannot write to {out}: permission denied")
     if mode is Mode.lines:

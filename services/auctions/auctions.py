@@ -236,7 +236,8 @@ def auction_status(eco: Economy, token_id: int | None = None) -> dict[str, Any]:
     if token_id is not None:
         if token_id not in lots:
             raise EconomyError(f"token {token_id} was never auctioned on "
-                               f"{eco.contracts.auction.address}")
+                               f"{eco.contracts.auction.address}; `gaka auction status` "
+                               "lists the auctions")
         lots = {token_id: lots[token_id]}
     keep = set(kept(eco))
     tokens = []

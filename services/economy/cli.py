@@ -121,9 +121,12 @@ def _token(text: str | None) -> int | None:
     if text is None:
         return None
     try:
-        return int(text, 0)
+        token = int(text, 0)
     except ValueError:
         raise typer.BadParameter(f"token id must be a number, got {text!r}") from None
+    if not 0 <= token < 2**256:
+        raise typer.BadParameter(f"token id must be 0 … 2**256 - 1, got {text}")
+    return token
 
 
 def _listing_line(t: dict[str, Any]) -> str:
@@ -172,8 +175,9 @@ def auction_settle_cmd(
     if token_id is not None and done == [None]:
         from services.economy.errors import EconomyError
 
-        raise EconomyError(f"token {token_id} has never been put up for auction; "
-                           "`gaka auction status` lists the auctions")
+        raise EconomyError(f"token {token_id} was never auctioned on "
+                           f"{eco.contracts.auction.address}; `gaka auction status` lists "
+                           "the auctions")
     lots = [lot.to_dict() for lot in done if lot is not None]
     doc = {"settled": lots}
     text = "\n".join(f"token {lot['token_id'][:16]}…: {lot['state']} ({lot['closed_tx']})"

@@ -62,7 +62,7 @@ def test_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, code, words):
     ("missing.png", ["no such image"]),
     # OpenCV and FFmpeg print their own lines when a device or stream fails to open.
     ("camera:97", ["camera 97 could not be opened"]),
-    ("rtsp://127.0.0.1:1/none", ["could not be opened"]),
+    ("rtsp://127.0.0.1:1/none", ["stream", "could not be opened", "reachable"]),
 ])
 def test_console_script_prints_one_error_line(tmp_path, source, words):
     proc = subprocess.run([str(GAKA), "paint", source, "--out", str(tmp_path / "out")],
@@ -210,9 +210,10 @@ def test_an_ipfs_error_hides_the_password_in_the_api_url(gaka_env):
     assert "hunter2" not in proc.stderr and "user:" not in proc.stderr
 
 
-def test_version_is_the_installed_distributions(capsys):
+def test_version_is_the_installed_distributions(capsys, monkeypatch):
     from importlib.metadata import version
 
+    monkeypatch.setenv("GAKA_NETWORK", "bogus")  # a broken configuration does not hide it
     code, out, err = _run(capsys, "--version")
     assert (code, out, err) == (0, f"gaka {version('gaka')}\n", "")
 
@@ -223,7 +224,9 @@ def test_a_misspelt_setting_in_the_environment_is_warned_about(capsys, monkeypat
     monkeypatch.setenv("GAKA_CONFIG", os.devnull)
     monkeypatch.setenv("GAKA_NETWRK", "sepolia")
     monkeypatch.setenv("GAKA_API_PORT", "8123")  # a real setting: no warning
+    monkeypatch.setenv("GAKA_Auction_Reserve_Wei", "7")  # read whatever its case: no warning
     code, out, err = _run(capsys, "config", "show")
     assert code == 0 and json.loads(out)["api_port"] == 8123
+    assert json.loads(out)["auction_reserve_wei"] == 7
     assert err == ("warning: GAKA_NETWRK is not a gaka setting and is ignored "
                    "(did you mean GAKA_NETWORK?)\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 from pathlib import Path
 
@@ -108,7 +109,13 @@ def test_cli_run_prints_the_outcome(gaka_env: dict[str, str]) -> None:
     done = _gaka("run", "--strategy", "blockchain-estimate", "--robots", "10",
                  "--byzantine", "2", "--behaviour", "sybil", "--max-time", "30", env=gaka_env)
     assert done.returncode == 0, done.stderr
-    assert '"strategy": "blockchain-estimate"' in done.stdout
+
+    def no_nan(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    out = json.loads(done.stdout, parse_constant=no_nan)
+    assert out["strategy"] == "blockchain-estimate"
+    assert out["honest_tokens"] is None  # no token contract in this run
 
 
 def test_sweep_is_reproducible_in_one_process_too() -> None:
@@ -159,3 +166,22 @@ def test_cli_preset_keeps_its_own_base_seed_unless_one_is_given(tmp_path: Path,
     assert preset.base_seed == 2023
     assert seeds() == planned(preset)
     assert seeds("--base-seed", "2018") == planned(dataclasses.replace(preset, base_seed=2018))
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["--preset", "estimation", "--strategies", "dmvd"], ["--strategies", "drop"]),
+    (["--preset", "aamas2018", "--byzantine", "0", "--robots", "10"],
+     ["--byzantine", "--robots"]),
+    (["--strategies", "dmvd", "--seeds", "0"], ["--seeds must be at least 1"]),
+    (["--strategies", "dmvd", "--byzantine", "5-2"], ["5-2", "backwards"]),
+])
+def test_cli_sweep_refuses_options_it_would_ignore(capsys, argv, words) -> None:
+    from gaka.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["swarm", "sweep", *argv])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 1 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1
+    for word in words:
+        assert word in err

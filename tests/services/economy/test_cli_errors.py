@@ -24,3 +24,10 @@ def test_no_deployment_is_one_clear_error(gaka_env: dict[str, str]) -> None:
 def test_a_token_id_must_be_a_number(gaka_env: dict[str, str]) -> None:
     out = _run(gaka_env, "auction", "status", "twelve")
     assert out.returncode == 2 and "token id must be a number" in out.stderr
+
+
+def test_a_token_id_out_of_uint256_range_is_a_usage_error(gaka_env: dict[str, str]) -> None:
+    for token in ("-1", str(2**256)):
+        out = _run(gaka_env, "auction", "settle", "--", token)
+        assert out.returncode == 2, out.stderr
+        assert "token id must be 0 … 2**256 - 1" in out.stderr and "Traceback" not in out.stderr

@@ -152,7 +152,7 @@ def test_a_strangers_bid_shows_in_auction_status(hardhat_world: World) -> None:
     unknown = subprocess.run([str(GAKA), "auction", "settle", "424242", "--network", "localhost"],
                              env=_env(world), capture_output=True, text=True, timeout=300)
     assert unknown.returncode == 1 and unknown.stdout == ""
-    assert unknown.stderr.startswith("error: token 424242 has never been put up for auction")
+    assert unknown.stderr.startswith("error: token 424242 was never auctioned on")
 
 
 def _robot_acts(world: World, stop: threading.Event, errors: list[BaseException]) -> None:
