@@ -550,7 +550,6 @@ def test_remainders_go_into_later_pots_and_nothing_stays_behind() -> None:
     ledger.open(1)
     _joined(ledger, team, BOND + 1000 * stake)
     rng = np.random.default_rng(5)
-    paid = 0
     for r in range(60):
         honest = 4 + r % 3 - (r % 5 == 0)  # 3 to 6 winners a round
         for i, address in enumerate(team.addresses):
@@ -559,13 +558,10 @@ def test_remainders_go_into_later_pots_and_nothing_stays_behind() -> None:
         assert carry < 64
         assert chain.balance(ledger.contract.address) == _estimate_accounts(
             chain, ledger, team.addresses)
-        paid += (7 - honest) * stake
     assert ledger.estimates()[1][0] == 60
     for address in team.addresses:
         assert ledger.contract.send(address, ledger.contract.data("withdraw", [])) is not None
     assert chain.balance(ledger.contract.address) == ledger.contract.call("swarms", [0])[4] < 64
-    gained = sum(ledger.balance(a) for a in team.addresses)
-    assert gained == 0 and paid > 0
 
 
 def _reference_estimate(bins: list[int], members: int, epsilon_ppm: int) -> tuple[int, int]:
