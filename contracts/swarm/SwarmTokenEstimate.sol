@@ -9,7 +9,14 @@ pragma solidity ^0.8.24;
 /// and the mean of the members' latest votes within `epsilon` of the centre becomes the swarm's
 /// estimate. The centre is the midpoint of the shortest range of 0.01-wide bins that holds the
 /// latest votes of a strict majority of the swarm's members (the identities that have not
-/// withdrawn or run out of tokens; the "shorth"). Liars that are not a majority cannot place it
+/// withdrawn or run out of tokens; the "shorth"), counted when the round's first vote came in:
+/// an identity registered later counts from the next round, so nobody can raise the majority a
+/// round needs by registering just before its closing vote. Idle identities (registered, never
+/// voted) count: like liars, they are bonded identities outside the majority range, and counting
+/// them is what stops the first votes, possibly all liars', from deciding before the others
+/// have voted. They can only make rounds void (every stake back), never take a stake, and they
+/// lock a bond and a deposit each while they idle; honest robots need a majority of the bonded
+/// identities, the same assumption that holds against liars that vote. Liars that are not a majority cannot place it
 /// by themselves: unlike a median, which 45 % liars at one extreme drag to the honest votes'
 /// edge, it sits on the honest votes once these agree within less than their distance to the
 /// liars. Until a majority of the members has voted there is no centre and a round pays every
@@ -18,15 +25,17 @@ pragma solidity ^0.8.24;
 /// round after round, and an identity that runs out of tokens drops out of the centre and of
 /// the members. Tokens are conserved: the contract's ether always equals the robots' balances
 /// (`robots`, settled rounds included) and bonds, the stakes of open rounds and the undivided
-/// remainders (`swarms`). The keeper (deployer) only opens swarms; it holds no funds.
+/// remainder of the swarm's pots (`swarms`, below 64 wei: it goes into the next pots, one wei
+/// per winner of a round at a time). The keeper (deployer) only opens swarms; it holds no funds.
 /// @dev Gas: a vote writes two words, its robot's and its swarm's. The swarm word holds the
 /// open round's votes as bins (15 bits each), so the 101-bin histogram of the members' latest
 /// votes (12-bit counters, five words) is read and written once a round, when it closes.
-/// Payouts are pulled: a round's record (centre, winners, losers; 22 bits, eleven a word) is
-/// written when it closes, and a robot's stake and share of its last round are credited when it
+/// Payouts are pulled: a round's record (centre, winners, a wei from the remainder for each
+/// winner or not; 16 bits, sixteen a word) is written when it closes, and a robot's stake and share of its last round are credited when it
 /// next votes or withdraws; `RoundClosed` announces them. A vote counts as within `epsilon`
-/// when the centre of its 0.01 bin is. Balances are 96 bits wide: the contract is meant to
-/// hold less than 2^96 wei (79 billion ether) in all.
+/// when the centre of its 0.01 bin is. Balances are 96 bits wide: a registration that would
+/// bring the contract's ether to 2^96 wei (79 billion ether) or more is refused, so no balance
+/// can outgrow its field; a swarm closes at most 2^24 - 1 rounds.
 contract SwarmTokenEstimate {
     uint32 public constant SCALE = 1_000_000;
     uint32 public constant MAX_ROUND = 64;
@@ -45,17 +54,21 @@ contract SwarmTokenEstimate {
     /// @dev Robot word: swarm (bits 0-15), flags (16-19), bin of its latest vote (20-26),
     /// round + 1 of its last vote (32-63, 0 = never), balance (64-159).
     mapping(address => uint256) private robot;
-    /// @dev Swarm word: votes in the open round (bits 0-5), rounds closed (6-29), members
-    /// (30-41), open (42), estimate (43-62), the records of the last two closed rounds (63-77,
-    /// 78-92), the open round's first HEAD votes (93-242, 15 bits each) and which histogram
-    /// words may be non-zero (243-247; the others need no read at the close).
+    /// @dev Swarm word: votes in the open round (bits 0-5), rounds closed (6-29), members when
+    /// the open round's first vote came in (30-41), open (42), estimate (43-62), the records of
+    /// the last two closed rounds (63-78, 79-94), the open round's first HEAD votes (95-244, 15
+    /// bits each), which histogram words may be non-zero (245-249; the others need no read at
+    /// the close) and the remainder of the pots (250-255).
     mapping(uint16 => uint256) private head;
+    /// @dev Members of each swarm now (those of the open round are in its swarm word).
+    mapping(uint16 => uint256) private memberCount;
     /// @dev The open round's later votes: slot (swarm << 8 | k) holds votes HEAD + 17k ...
     mapping(uint256 => uint256) private tail;
     /// @dev Histogram of the members' latest votes: slot (swarm << 3 | word), 21 bins a word.
     mapping(uint256 => uint256) private histogram;
-    /// @dev Closed rounds: slot (swarm << 32 | round / 17), a record of 15 bits a round: the
-    /// centre in half bins (8 bits) and the votes near it (7 bits; 0 = a void round).
+    /// @dev Closed rounds: slot (swarm << 32 | round / 16), a record of 16 bits a round: the
+    /// centre in half bins (8 bits), the votes near it (7 bits; 0 = a void round) and whether
+    /// each of them got a wei of the remainder (1 bit).
     mapping(uint256 => uint256) private records;
 
     uint256 private constant BIN = 10_000; // SCALE / 100: bins 0.01 wide
@@ -64,7 +77,7 @@ contract SwarmTokenEstimate {
     uint256 private constant WORDS = 5;
     uint256 private constant HEAD = 10; // votes kept in the swarm word
     uint256 private constant PER_TAIL = 17;
-    uint256 private constant PER_RECORD = 17;
+    uint256 private constant PER_RECORD = 16;
     uint256 private constant NONE = 127; // "no bin" in a vote entry
 
     uint256 private constant REGISTERED = 1 << 16;
@@ -77,8 +90,10 @@ contract SwarmTokenEstimate {
     uint256 private constant OPEN = 1 << 42;
     uint256 private constant ESTIMATE_AT = 43;
     uint256 private constant LAST_AT = 63; // record of the last closed round, then the one before
-    uint256 private constant ENTRIES_AT = 93;
-    uint256 private constant WORDS_AT = 243;
+    uint256 private constant ENTRIES_AT = 95;
+    uint256 private constant WORDS_AT = 245;
+    uint256 private constant CARRY_AT = 250;
+    uint256 private constant MAX_ROUNDS = 0xffffff;
 
     event SwarmOpened(uint16 indexed swarm);
     event Registered(address indexed robot, uint16 indexed swarm, uint256 deposit);
@@ -87,6 +102,8 @@ contract SwarmTokenEstimate {
     event RoundClosed(uint16 indexed swarm, uint32 round, uint32 centre, uint32 estimate,
         uint256 winners, uint256 pot);
     event RoundVoid(uint16 indexed swarm, uint32 round);
+    /// @notice Losers of round `round` on their last stake left the members (out of tokens).
+    event MembersLeft(uint16 indexed swarm, uint32 round, uint256 count);
     event Withdrawn(address indexed robot, uint256 amount);
 
     error BadParameters();
@@ -101,6 +118,8 @@ contract SwarmTokenEstimate {
     error NoStake(address robot);
     error EstimateOutOfRange(uint32 estimate);
     error TransferFailed(address to, uint256 amount);
+    error RoundLimit(uint16 swarm);
+    error BalanceOverflow(uint256 amount);
 
     constructor(uint256 bond_, uint256 stake_, uint8 roundSize_, uint32 epsilon_) {
         if (stake_ == 0 || stake_ > BALANCE_MASK || roundSize_ < 3 || roundSize_ > MAX_ROUND
@@ -135,9 +154,12 @@ contract SwarmTokenEstimate {
         if (msg.value < bond + stake || msg.value - bond > BALANCE_MASK) {
             revert BadDeposit(msg.value, bond + stake);
         }
-        if ((h >> MEMBERS_AT) & 0xfff == MAX_MEMBERS) revert SwarmFull(swarm);
+        // Every balance is part of the contract's ether: below 2^96, none outgrows its field.
+        if (address(this).balance > BALANCE_MASK) revert BalanceOverflow(address(this).balance);
+        uint256 members = memberCount[swarm];
+        if (members == MAX_MEMBERS) revert SwarmFull(swarm);
         robot[msg.sender] = uint256(swarm) | REGISTERED | ((msg.value - bond) << 64);
-        head[swarm] = h + (uint256(1) << MEMBERS_AT);
+        memberCount[swarm] = members + 1;
         emit Registered(msg.sender, swarm, msg.value);
     }
 
@@ -156,6 +178,11 @@ contract SwarmTokenEstimate {
         uint256 balance = (w >> 64) & BALANCE_MASK;
         if (balance < stake) revert NoStake(msg.sender);
         uint256 count = h & 0x3f;
+        if (count == 0) {
+            // The round opens: its majority counts the members now; later ones count next round.
+            if (round == MAX_ROUNDS) revert RoundLimit(id);
+            h = (h & ~(uint256(0xfff) << MEMBERS_AT)) | (memberCount[id] << MEMBERS_AT);
+        }
         unchecked {
             balance -= stake;
             uint256 bin = estimate / BIN;
@@ -192,14 +219,13 @@ contract SwarmTokenEstimate {
         w = _credited(id, w, h);
         // A robot that never voted or still has a vote in the histogram is a member; one
         // that ran out of tokens already left both.
-        if (w & COUNTED != 0 || (w >> 32) & 0xffffffff == 0) h -= uint256(1) << MEMBERS_AT;
+        if (w & COUNTED != 0 || (w >> 32) & 0xffffffff == 0) memberCount[id] -= 1;
         if (w & COUNTED != 0) {
             uint256 bin = (w >> 20) & 0x7f;
             histogram[(uint256(id) << 3) | (bin / PER_WORD)] -= uint256(1) << (12 * (bin % PER_WORD));
         }
         uint256 amount = ((w >> 64) & BALANCE_MASK) + bond;
         robot[msg.sender] = (w & ~((BALANCE_MASK << 64) | COUNTED)) | CLOSED;
-        head[id] = h;
         emit Withdrawn(msg.sender, amount);
         (bool ok,) = payable(msg.sender).call{value: amount}("");
         if (!ok) revert TransferFailed(msg.sender, amount);
@@ -233,7 +259,7 @@ contract SwarmTokenEstimate {
     /// @return count Votes in the open round.
     /// @return round Rounds closed.
     /// @return estimate The swarm's estimate (ppm), valid once round > 0.
-    /// @return carry Wei left over from dividing pots among winners (summed over the records).
+    /// @return carry Wei left over from dividing pots among winners, for the next pots.
     /// @return votes Latest votes in the histogram.
     /// @return members Identities that can still vote.
     function swarms(uint16 swarm)
@@ -243,17 +269,16 @@ contract SwarmTokenEstimate {
             uint64 votes, uint16 members)
     {
         uint256 h = head[swarm];
+        isOpen = h & OPEN != 0;
+        count = uint8(h & 0x3f);
         round = uint32((h >> ROUND_AT) & 0xffffff);
-        for (uint256 r = 0; r < round; r++) {
-            uint256 winners = _stored(swarm, r) >> 8;
-            if (winners != 0) carry += ((roundSize - winners) * stake) % winners;
-        }
+        estimate = uint32((h >> ESTIMATE_AT) & 0xfffff);
+        carry = h >> CARRY_AT;
+        members = uint16(memberCount[swarm]);
         for (uint256 word = 0; word < WORDS; word++) {
             uint256 packed = histogram[(uint256(swarm) << 3) | word];
             for (uint256 k = 0; k < PER_WORD; k++) votes += uint64((packed >> (12 * k)) & 0xfff);
         }
-        return (h & OPEN != 0, uint8(h & 0x3f), round, uint32((h >> ESTIMATE_AT) & 0xfffff),
-            carry, votes, uint16((h >> MEMBERS_AT) & 0xfff));
     }
 
     /// @notice Estimate (ppm) and closed rounds of swarms 0..count-1, packed u32 + u32.
@@ -277,15 +302,16 @@ contract SwarmTokenEstimate {
         unchecked {
             // The last two rounds' records ride in the swarm word: most robots vote again soon.
             rec = last + 2 > round
-                ? (h >> (LAST_AT + 15 * (round - last))) & 0x7fff
+                ? (h >> (LAST_AT + 16 * (round - last))) & 0xffff
                 : _stored(id, last - 1);
         }
-        uint256 winners = rec >> 8;
+        uint256 winners = (rec >> 8) & 0x7f;
         uint256 balance = (w >> 64) & BALANCE_MASK;
         if (winners == 0) {
             balance += stake; // a void round: every stake back
         } else if (_near((w >> 20) & 0x7f, rec & 0xff)) {
-            balance += stake + (roundSize - winners) * stake / winners;
+            balance += stake + (roundSize - winners) * stake / winners + (rec >> 15);
+            if (balance > BALANCE_MASK) revert BalanceOverflow(balance);
         } else if (balance < stake) {
             w &= ~COUNTED; // out of tokens: its round dropped its vote and its membership
         }
@@ -293,8 +319,8 @@ contract SwarmTokenEstimate {
     }
 
     function _stored(uint16 id, uint256 r) private view returns (uint256) {
-        return (records[(uint256(id) << 32) | (r / PER_RECORD)] >> (15 * (r % PER_RECORD)))
-            & 0x7fff;
+        return (records[(uint256(id) << 32) | (r / PER_RECORD)] >> (16 * (r % PER_RECORD)))
+            & 0xffff;
     }
 
     /// @dev Whether bin `bin`'s centre lies within epsilon of a centre given in half bins.
@@ -309,34 +335,44 @@ contract SwarmTokenEstimate {
     /// centre, drop losers out of tokens, record the round; returns the new swarm word.
     function _close(uint16 id, uint256 h, uint256 round) private returns (uint256) {
         (uint256[WORDS] memory counts, uint256[WORDS] memory before) = _applied(id, h);
-        uint256 members = (h >> MEMBERS_AT) & 0xfff;
-        (uint256 centre2, uint256 estimate, uint256 winners) = _outcome(id, h, counts, members);
+        (uint256 centre2, uint256 estimate, uint256 winners) =
+            _outcome(id, h, counts, (h >> MEMBERS_AT) & 0xfff);
+        uint256 bonus = 0;
         if (winners == 0) {
             // No strict majority of the members has voted yet, or its range is so wide that
             // no vote of the round lies near its middle: nobody can tell right from wrong,
             // so every stake goes back.
             emit RoundVoid(id, uint32(round + 1));
         } else {
-            members -= _dropOuts(id, h, counts, centre2);
-            h = (h & ~(uint256(0xfffff) << ESTIMATE_AT)) | (estimate << ESTIMATE_AT);
+            uint256 dropped = _dropOuts(id, h, counts, centre2);
+            if (dropped != 0) {
+                memberCount[id] -= dropped;
+                emit MembersLeft(id, uint32(round + 1), dropped);
+            }
+            uint256 pot = (roundSize - winners) * stake;
+            // The remainder of the pots so far gives each winner one more wei once it can.
+            uint256 carry = (h >> CARRY_AT) + pot % winners;
+            if (carry >= winners) {
+                bonus = 1;
+                carry -= winners;
+            }
+            h = (h & ~((uint256(0xfffff) << ESTIMATE_AT) | (uint256(0x3f) << CARRY_AT)))
+                | (estimate << ESTIMATE_AT) | (carry << CARRY_AT);
             emit RoundClosed(id, uint32(round + 1), uint32(centre2 * BIN / 2), uint32(estimate),
-                winners, (roundSize - winners) * stake);
+                winners, (pot / winners + bonus) * winners);
         }
         h = (h & ~(uint256(0x1f) << WORDS_AT)) | (_save(id, counts, before) << WORDS_AT);
-        return _next(id, h, round, members, centre2 | (winners << 8));
+        return _next(id, h, round, centre2 | (winners << 8) | (bonus << 15));
     }
 
     /// @dev Store round `round`'s record; the swarm word of the next round: count and votes
-    /// cleared, the members left, this round's record first and the one before it second.
-    function _next(uint16 id, uint256 h, uint256 round, uint256 members, uint256 record)
-        private
-        returns (uint256)
-    {
-        records[(uint256(id) << 32) | (round / PER_RECORD)] |= record << (15 * (round % PER_RECORD));
-        return (h & (OPEN | (uint256(0xfffff) << ESTIMATE_AT) | (uint256(0x1f) << WORDS_AT)))
-            | ((round + 1) << ROUND_AT)
-            | (members << MEMBERS_AT) | (record << LAST_AT)
-            | (((h >> LAST_AT) & 0x7fff) << (LAST_AT + 15));
+    /// cleared, this round's record first and the one before it second.
+    function _next(uint16 id, uint256 h, uint256 round, uint256 record) private returns (uint256) {
+        records[(uint256(id) << 32) | (round / PER_RECORD)] |= record << (16 * (round % PER_RECORD));
+        return (h & (OPEN | (uint256(0xfffff) << ESTIMATE_AT) | (uint256(0x1f) << WORDS_AT)
+                | (uint256(0x3f) << CARRY_AT)))
+            | ((round + 1) << ROUND_AT) | (record << LAST_AT)
+            | (((h >> LAST_AT) & 0xffff) << (LAST_AT + 16));
     }
 
     /// @dev The centre (half bins), the estimate and the round's votes near the centre (0 when
@@ -425,7 +461,7 @@ contract SwarmTokenEstimate {
 
     /// @dev Centre (in half bins) of the shortest run of bins holding the latest votes of a
     /// strict majority of the swarm's `members` (the lowest such run on ties), and the mean of
-    /// the latest votes within epsilon of it (the estimate: every member's say, not only one
+    /// the latest votes whose bin centres lie within epsilon of it (the estimate: every member's say, not only one
     /// round's); false while there is no such run. `counts` is the packed histogram.
     function _centre(uint256[WORDS] memory counts, uint256 members)
         private
@@ -485,9 +521,10 @@ contract SwarmTokenEstimate {
         // The midpoint, not the mean: a range that spans liars and a few honest robots has its
         // mean on the liars but its midpoint between them, near nobody (the round is void).
         centre2 = 2 * bestLo + bestWidth + 1;
-        uint256 centre = centre2 * BIN / 2;
-        uint256 first = centre > epsilon ? (centre - epsilon) / BIN : 0;
-        uint256 last = (centre + epsilon) / BIN;
+        // The bins `_near` counts as winners: those whose centre 2b + 1 (in half bins) lies
+        // within `reach` of centre2.
+        uint256 first = centre2 > reach ? (centre2 - reach) / 2 : 0;
+        uint256 last = (centre2 + reach - 1) / 2;
         return (true, centre2, _mean(counts, first, last < BINS ? last : BINS - 1));
     }
 

@@ -39,6 +39,7 @@ from services.chain.errors import (
     ChainError,
     ContractReverted,
     RPCUnavailable,
+    TransactionRejected,
     TransactionTimeout,
 )
 from services.chain.events import EventDecoder
@@ -231,7 +232,8 @@ class Web3Chain:
         except (ChainError, *_TRANSIENT):
             raise
         except Exception as exc:  # noqa: BLE001 - e.g. py-evm's OutOfGas past the block limit
-            raise ChainError(f"gas estimation failed: {exc.__class__.__name__}: {exc}") from None
+            raise TransactionRejected(
+                f"gas estimation failed: {exc.__class__.__name__}: {exc}") from None
         with self._lock:
             tx["nonce"] = self._next_nonce(signer.address)
             signed = signer.sign_transaction(tx)
@@ -366,7 +368,8 @@ class Web3Chain:
 
     def execute_block(self, calls: Sequence[Call], abi: list[dict[str, Any]] | None = None,
                       logs: bool = True) -> list[Outcome]:
-        """The calls one by one, each signed by its sender and mined in its own block."""
+        """The calls one by one, each signed by its sender and mined in its own block; one that
+        reverts or is rejected (e.g. funds) is not mined and the next one goes on."""
         out = []
         for c in calls:
             try:
@@ -374,6 +377,9 @@ class Web3Chain:
                                             abi=abi)
             except ContractReverted as exc:
                 out.append(Outcome(False, error=exc.reason))
+                continue
+            except TransactionRejected as exc:
+                out.append(Outcome(False, error=str(exc)))
                 continue
             out.append(Outcome(True, int(receipt["gasUsed"]),
                                tuple(receipt["logs"]) if logs else ()))

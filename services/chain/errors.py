@@ -33,6 +33,11 @@ class ContractReverted(ChainError):
         self.tx_hash = tx_hash
 
 
+class TransactionRejected(ChainError):
+    """A transaction refused before it ran (e.g. a value above the sender's balance): nothing
+    was mined and no nonce was used."""
+
+
 class TransactionTimeout(ChainError):
     """A sent transaction was not mined within the receipt timeout."""
 

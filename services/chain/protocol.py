@@ -76,8 +76,9 @@ class Call(NamedTuple):
 
 
 class Outcome(NamedTuple):
-    """What one call of `execute_block` did. A refused call (reverted) is not mined: `ok` is
-    False, no gas is charged and `error` says why, as when it is sent on its own. (A named
+    """What one call of `execute_block` did. A refused call (reverted, or rejected before it ran,
+    e.g. a value above its sender's balance) is not mined: `ok` is False, no gas is charged and
+    `error` says why (what sending it on its own raises), and the block goes on. (A named
     tuple: one is built per transaction, and that is cheaper than a frozen dataclass.)"""
 
     ok: bool

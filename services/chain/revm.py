@@ -36,7 +36,7 @@ from web3.contract.contract import ContractFunction
 
 from services.chain.abi import checksummed
 from services.chain.compiler import Artifact, compiler_config
-from services.chain.errors import ChainError, ContractReverted
+from services.chain.errors import ChainError, ContractReverted, TransactionRejected
 from services.chain.events import EventDecoder
 from services.chain.protocol import (
     Block,
@@ -292,7 +292,7 @@ class RevmChain:
         halted = _HALT.match(text)
         if halted:
             return ContractReverted(f"halted: {halted.group(1)}")
-        raise ChainError(f"transaction rejected by revm: {text}") from None
+        raise TransactionRejected(f"transaction rejected by revm: {text}") from None
 
     def _gas(self, used: int, data: bytes) -> int:
         return max(used, calldata_floor(data)) if self._floor else used
@@ -354,7 +354,8 @@ class RevmChain:
                       logs: bool = True) -> list[Outcome]:
         """Every call a transaction of its sender, in order, all in one new block. Each gets
         the status, gas and logs it would have got sent on its own (`raw_transact`); a refused
-        (reverted) one is not mined and bumps no nonce, as there.
+        one (reverted, or rejected before running, e.g. a value above the sender's balance) is
+        not mined and bumps no nonce, as there, and the block goes on with the next call.
 
         On a chain that keeps exact gas, each call is finished as its own transaction and gets
         a receipt. Otherwise (the simulator's chain) the calls run back to back in revm with
@@ -379,7 +380,7 @@ class RevmChain:
                 try:
                     evm.message_call(sender, c.to, c.data, value=c.value)
                 except RuntimeError as exc:
-                    out.append(Outcome(False, error=self._failure(exc, abi).reason))
+                    out.append(self._refused(exc, abi))
                     continue
                 finally:
                     evm.reset_transient_storage()
@@ -400,6 +401,14 @@ class RevmChain:
                                                             nonce=info.nonce + count))
         return out
 
+    def _refused(self, exc: RuntimeError, abi: list[dict[str, Any]] | None) -> Outcome:
+        """The outcome of a call that reverted, or that revm rejected before running it: both
+        leave the state alone, so the block goes on as one-by-one sending would."""
+        try:
+            return Outcome(False, error=self._failure(exc, abi).reason)
+        except TransactionRejected as rejected:
+            return Outcome(False, error=str(rejected))
+
     def _exact_call(self, call: Call, abi: list[dict[str, Any]] | None, block_hash: bytes
                     ) -> Outcome:
         sender, to = _checksum(call.sender), _checksum(call.to)
@@ -412,7 +421,7 @@ class RevmChain:
         try:
             self._atomic(run)
         except RuntimeError as exc:
-            return Outcome(False, error=self._failure(exc, abi).reason)
+            return self._refused(exc, abi)
         result = self.evm.result
         logs = self._logs_of(result, tx_hash, block_hash)
         receipt = self._receipt(tx_hash, sender, to, None, 1,

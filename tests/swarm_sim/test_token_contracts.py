@@ -9,6 +9,7 @@ from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 
 from services.chain.backends import ChainSpec, open_chain
+from services.chain.errors import ContractReverted
 from services.chain.events import EventDecoder
 from swarm_sim.ledger import (
     DecisionLedger,
@@ -419,3 +420,205 @@ def test_decision_tokens_are_conserved_liars_end_with_nothing_and_honest_robots_
     for address in team.addresses:
         ledger.contract.send(address, ledger.contract.data("withdraw", []))
     assert chain.balance(ledger.contract.address) == 0
+
+
+# ---- SwarmTokenEstimate: the majority a round needs, limits, remainders, the estimate --------
+
+def _joined(ledger: TokenEstimateLedger, team: Robots, value: int = BOND + DEPOSIT) -> None:
+    for address in team.addresses:
+        assert ledger.contract.send(address, ledger.contract.data("register", [0]),
+                                    value=value) is not None
+
+
+def test_registering_just_before_the_closing_vote_does_not_void_the_round() -> None:
+    """Three honest robots and two liars are the members when the round opens (need: 3). A liar
+    who sees the closing vote coming registers four more identities first: counted at the
+    close, they would raise the need to 5 and void the round, then leave with a full refund.
+    They count from the next round only: the round closes, the liar's stake goes to the
+    honest robots, and the new identities leave with what they paid and nothing more."""
+    chain = open_chain(ChainSpec("revm"))
+    ledger = TokenEstimateLedger(chain, BOND, STAKE, round_size=4, epsilon=0.05)
+    team = Robots(chain, Robots.keys(b"front-run", 5))
+    sybils = Robots(chain, Robots.keys(b"front-run sybils", 4))
+    team.fund([BOND + DEPOSIT] * 5)
+    sybils.fund([BOND + DEPOSIT] * 4)
+    ledger.open(1)
+    _joined(ledger, team)
+    honest, liar = team.addresses[:3], team.addresses[3]
+    ledger.vote(honest[0], 0.34)
+    ledger.vote(honest[1], 0.35)
+    ledger.vote(liar, 0.9)
+    _joined(ledger, sybils)
+    assert ledger.vote(honest[2], 0.34) == 0  # the closing vote
+    estimate, rounds = ledger.estimates()
+    assert rounds[0] == 1 and estimate[0] == pytest.approx(0.34, abs=0.01)
+    assert ledger.balance(liar) == DEPOSIT - STAKE
+    assert all(ledger.balance(a) == DEPOSIT + STAKE // 3 for a in honest)
+    assert ledger.contract.call("swarms", [0])[6] == 9  # members from the next round on
+    for address in sybils.addresses:
+        before = chain.balance(address)
+        assert ledger.contract.send(address, ledger.contract.data("withdraw", [])) is not None
+        assert chain.balance(address) - before == BOND + DEPOSIT
+    assert chain.balance(ledger.contract.address) == _estimate_accounts(
+        chain, ledger, team.addresses + sybils.addresses)
+
+
+def test_idle_identities_void_rounds_only_while_they_and_the_liars_outnumber_the_honest() -> None:
+    """Idle identities count as members (see the contract): 6 honest robots against 2 liars
+    and 5 idle identities (7) cannot decide, every stake goes back; once 3 idle ones leave, the
+    honest robots are a majority of the bonded identities and rounds close again."""
+    chain = open_backend("revm")
+    ledger = TokenEstimateLedger(chain, BOND, STAKE, round_size=4, epsilon=0.05)
+    team = Robots(chain, Robots.keys(b"idle", 13))
+    team.fund([BOND + DEPOSIT] * 13)
+    ledger.open(1)
+    _joined(ledger, team)
+    honest, liars, idle = team.addresses[:6], team.addresses[6:8], team.addresses[8:]
+    for _ in range(5):
+        for address in honest + liars:
+            ledger.vote(address, 0.9 if address in liars else 0.34)
+    estimate, rounds = ledger.estimates()
+    assert rounds[0] == 10 and estimate[0] == 0  # ten void rounds: no estimate, all back
+    assert all(ledger.balance(a) == DEPOSIT for a in honest + liars)
+    for address in idle[:3]:
+        assert ledger.contract.send(address, ledger.contract.data("withdraw", [])) is not None
+    for _ in range(5):
+        for address in honest + liars:
+            ledger.vote(address, 0.9 if address in liars else 0.34)
+    assert ledger.estimates()[0][0] == pytest.approx(0.34, abs=0.01)
+    assert all(ledger.balance(a) < DEPOSIT - 2 * STAKE for a in liars)
+
+
+def _head_slot(swarm: int) -> int:
+    """Storage slot of the swarm word: mapping `head` is the contract's third slot."""
+    return int.from_bytes(keccak(swarm.to_bytes(32, "big") + (2).to_bytes(32, "big")), "big")
+
+
+def test_a_swarm_stops_at_its_last_round_instead_of_wrapping_the_counter() -> None:
+    """The round counter is 24 bits wide. Poked to the last round but one, that round still
+    closes; then a new round is refused, and the members and estimate stay intact."""
+    chain = open_backend("revm")
+    ledger, team = _estimate_team(chain, 10, b"last round")
+    for address in team.addresses:
+        ledger.vote(address, 0.34)
+    word = chain.evm.storage(ledger.contract.address, _head_slot(0))
+    assert (word >> 6) & 0xFFFFFF == 1 and word & 0x3F == 0
+    last = (1 << 24) - 1
+    chain.evm.insert_account_storage(ledger.contract.address, _head_slot(0),
+                                     word & ~(0xFFFFFF << 6) | (last - 1) << 6)
+    for address in team.addresses:
+        assert ledger.vote(address, 0.36) == last - 1
+    estimate, rounds = ledger.estimates()
+    assert rounds[0] == last and estimate[0] == pytest.approx(0.365, abs=0.001)
+    data = ledger.contract.data("vote", [340_000])
+    with pytest.raises(ContractReverted, match="RoundLimit"):
+        chain.raw_transact(ledger.contract.address, data, sender=team.addresses[0],
+                           abi=ledger.contract.abi)
+    assert ledger.contract.call("swarms", [0])[6] == 10
+    assert ledger.balance(team.addresses[0]) == DEPOSIT  # rounds without losers: all back
+    assert ledger.contract.send(team.addresses[0], ledger.contract.data("withdraw", []))
+
+
+def test_a_deposit_that_would_outgrow_the_96_bit_balances_is_refused() -> None:
+    """Two deposits of 2^95 wei each fit a 96-bit balance, but the winner of a round between
+    them would be owed more than 2^96: the contract holds at most 2^96 - 1 wei in all."""
+    chain = open_backend("revm")
+    big = 1 << 95
+    ledger = TokenEstimateLedger(chain, 0, big // 4, round_size=3, epsilon=0.05)
+    team = Robots(chain, Robots.keys(b"whales", 3))
+    for address in team.addresses:
+        chain.evm.set_balance(address, big + 10**18)
+    ledger.open(1)
+    data = ledger.contract.data("register", [0])
+    assert ledger.contract.send(team.addresses[0], data, value=big) is not None
+    assert ledger.contract.send(team.addresses[1], data, value=big - 1) is not None
+    with pytest.raises(ContractReverted, match="BalanceOverflow"):
+        chain.raw_transact(ledger.contract.address, data, sender=team.addresses[2],
+                           value=big // 4, abi=ledger.contract.abi)
+    assert chain.balance(ledger.contract.address) == (1 << 96) - 1
+
+
+def test_remainders_go_into_later_pots_and_nothing_stays_behind() -> None:
+    """A stake of 1,001 wei split among 2, 3 or 4 winners leaves a few wei each round. They
+    stay in the swarm (below 64 wei whatever the rounds), go to later winners, and after
+    everyone leaves the contract holds only the last remainder."""
+    chain = open_backend("revm")
+    stake = 1001
+    ledger = TokenEstimateLedger(chain, BOND, stake, round_size=7, epsilon=0.05)
+    team = Robots(chain, Robots.keys(b"remainder", 7))
+    team.fund([BOND + 1000 * stake] * 7)
+    ledger.open(1)
+    _joined(ledger, team, BOND + 1000 * stake)
+    rng = np.random.default_rng(5)
+    for r in range(60):
+        honest = 4 + r % 3 - (r % 5 == 0)  # 3 to 6 winners a round
+        for i, address in enumerate(team.addresses):
+            ledger.vote(address, 0.34 + rng.normal(0, 0.005) if i < honest else 0.9)
+        carry = ledger.contract.call("swarms", [0])[4]
+        assert carry < 64
+        assert chain.balance(ledger.contract.address) == _estimate_accounts(
+            chain, ledger, team.addresses)
+    assert ledger.estimates()[1][0] == 60
+    for address in team.addresses:
+        assert ledger.contract.send(address, ledger.contract.data("withdraw", [])) is not None
+    assert chain.balance(ledger.contract.address) == ledger.contract.call("swarms", [0])[4] < 64
+
+
+def _reference_estimate(bins: list[int], members: int, epsilon_ppm: int) -> tuple[int, int]:
+    """Shortest run of 0.01 bins holding a strict majority (the lowest on ties), its midpoint
+    in half bins, and the integer mean of the votes whose bin centres lie within epsilon of it
+    (exact arithmetic in ppm)."""
+    need = members // 2 + 1
+    order = sorted(bins)
+    width, lo = min((order[i + need - 1] - order[i], order[i])
+                    for i in range(len(order) - need + 1))
+    centre2 = 2 * lo + width + 1
+    near = [b for b in bins if abs((2 * b + 1) * 5_000 - centre2 * 5_000) <= epsilon_ppm]
+    return centre2, sum(b * 10_000 + 5_000 for b in near) // len(near)
+
+
+def test_the_estimate_averages_exactly_the_votes_the_round_pays_as_winners() -> None:
+    """Random histograms and epsilons (not multiples of half a bin): the estimate is the mean
+    of the bins whose centres lie within epsilon of the centre, the bins `RoundClosed` pays
+    (a Python reference computes both from the votes)."""
+    rng = np.random.default_rng(21)
+    for trial in range(12):
+        chain = open_backend("revm")
+        epsilon_ppm = int(rng.integers(12_000, 90_000))
+        ledger = TokenEstimateLedger(chain, BOND, STAKE, round_size=3,
+                                     epsilon=epsilon_ppm / 1e6)
+        team = Robots(chain, Robots.keys(b"reference %d" % trial, 15))
+        team.fund([BOND + DEPOSIT] * 15)
+        ledger.open(1)
+        _joined(ledger, team)
+        centre = rng.uniform(0.15, 0.85)
+        ppm = [int(np.clip(rng.uniform(centre - 0.08, centre + 0.08), 0, 1) * 1e6)
+               for _ in range(12)]
+        ppm += [int(rng.uniform(0, 1) * 1e6) for _ in range(3)]
+        bins = [p // 10_000 for p in ppm]
+        centre2, expected = _reference_estimate(bins, 15, epsilon_ppm)
+        # The last vote lies near the centre, so the last round closes and sets the estimate.
+        last = next(i for i, b in enumerate(bins) if abs(2 * b + 1 - centre2) * 5_000
+                    <= epsilon_ppm)
+        for i in [i for i in range(15) if i != last] + [last]:
+            ledger.vote(team.addresses[i], ppm[i] / 1e6)
+        raw = ledger.contract.call("estimates", [1])
+        assert int.from_bytes(raw[4:8], "big") == 5
+        assert int.from_bytes(raw[:4], "big") == expected, (trial, epsilon_ppm, bins)
+
+
+def test_robots_that_run_out_of_tokens_leave_the_members_with_an_event() -> None:
+    chain = open_chain(ChainSpec("revm"))  # keeps logs
+    ledger = TokenEstimateLedger(chain, BOND, STAKE, round_size=7, epsilon=0.05)
+    team = Robots(chain, Robots.keys(b"run dry", 7))
+    team.fund([BOND + 3 * STAKE] * 7)
+    ledger.open(1)
+    _joined(ledger, team, BOND + 3 * STAKE)
+    for _ in range(5):
+        for i, address in enumerate(team.addresses):
+            ledger.vote(address, 0.34 if i < 4 else 0.9)
+    events = EventDecoder(ledger.contract.abi).decode_all(
+        chain.get_logs(0, chain.block_number(), address=ledger.contract.address))
+    left = [e.args for e in events if e.name == "MembersLeft"]
+    assert sum(e["count"] for e in left) == 3 and all(e["swarm"] == 0 for e in left)
+    assert ledger.contract.call("swarms", [0])[6] == 4

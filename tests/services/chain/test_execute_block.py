@@ -32,14 +32,16 @@ def _robots(chain: Chain) -> list[str]:
 
 
 def _calls(abi: list, to: str, robots: list[str]) -> list[Call]:
-    """Registrations (one twice), rounds of three votes that close and pay out, a second vote
-    in one round, an estimate out of range, a withdrawal and a vote after it: every kind of
-    outcome, refused calls among accepted ones."""
+    """Registrations (one twice, one with more ether than its sender has: rejected before it
+    runs), rounds of three votes that close and pay out, a second vote in one round, an
+    estimate out of range, a withdrawal and a vote after it: every kind of outcome, refused
+    calls among accepted ones."""
     def call(who: int, fn: str, args: list, value: int = 0) -> Call:
         return Call(robots[who], to, calldata(abi, fn, args), value)
 
     calls = [call(i, "register", [0], BOND + 10 * STAKE) for i in range(ROBOTS)]
     calls.append(call(0, "register", [0], BOND + 10 * STAKE))
+    calls.append(call(3, "register", [0], 10**30))
     for r in range(3):
         for i in range(ROBOTS):
             calls.append(call(i, "vote", [340_000 + 1000 * i + 7 * r if i < 3 else 900_000]))
@@ -56,7 +58,7 @@ def _deploy(chain: Chain, artifact) -> str:
 
 
 def _one_by_one(chain: Chain, calls: list[Call], abi: list) -> list[Outcome]:
-    from services.chain.errors import ContractReverted
+    from services.chain.errors import ContractReverted, TransactionRejected
 
     out = []
     for c in calls:
@@ -64,6 +66,9 @@ def _one_by_one(chain: Chain, calls: list[Call], abi: list) -> list[Outcome]:
             receipt = chain.raw_transact(c.to, c.data, sender=c.sender, value=c.value, abi=abi)
         except ContractReverted as exc:
             out.append(Outcome(False, error=exc.reason))
+            continue
+        except TransactionRejected as exc:
+            out.append(Outcome(False, error=str(exc)))
             continue
         out.append(Outcome(True, receipt["gasUsed"], tuple(receipt["logs"])))
     return out
@@ -99,16 +104,21 @@ def test_one_block_equals_one_by_one_on_revm_and_on_the_embedded_chain(artifact,
             outcomes = _one_by_one(chain, calls, artifact.abi)
         seen[label] = _seen(chain, outcomes, to, robots, artifact.abi)
     refused = [c[0] for c in seen["embedded"]["calls"]].count(False)
-    # The second registration, two second votes in a round (the third one's first vote closed
-    # the round, so it is the next round's), the estimate, the vote after withdrawing.
-    assert refused == 5
+    # The second registration, the one beyond its sender's funds, two second votes in a round
+    # (the third one's first vote closed the round, so it is the next round's), the estimate,
+    # the vote after withdrawing.
+    assert refused == 6
     assert any(len(c[3]) > 1 for c in seen["embedded"]["calls"])  # a vote that closed a round
     # Logs carry addresses as each chain spells them; the revm chains agree with each other
     # exactly and with the embedded chain up to the case of the address.
     assert seen["block"] == seen["revm"]
+    # Each chain words its refusal of a transaction beyond the sender's funds its own way.
+    rejected = ("transaction rejected by revm: ", "gas estimation failed: ")
     for got in (seen["block"], seen["embedded"]):
-        for c in got["calls"]:
+        for i, c in enumerate(got["calls"]):
             c[3][:] = [(a.lower(), t, d) for a, t, d in c[3]]
+            if c[2].startswith(rejected):
+                got["calls"][i] = (c[0], c[1], "rejected", c[3])
     assert seen["block"] == seen["embedded"]
 
 
