@@ -76,6 +76,7 @@ class PainterConfig:
     coarsest: float = 0.3  # stroke reach of the first stage, share of the longer side
     finest: float = 0.03  # ... and of the last stage
     respawn_share: float = 0.1  # least visible share of strokes respawned between rounds
+    candidates: int = 32  # strokes drawn per placed stroke (0: error-weighted random)
     threads: int | None = 1  # small ops: OpenMP barriers cost more than a 2nd core gains
 
 
@@ -384,13 +385,7 @@ def _place(
         weights / weights.sum(), n, replacement=n > weights.numel(), generator=gen
     )
     yy, xx = idx // w, idx % w
-    grey = target.mean(0, keepdim=True)
-    gx = F.pad(grey[:, :, 1:] - grey[:, :, :-1], (0, 1))
-    gy = F.pad(grey[:, 1:] - grey[:, :-1], (0, 0, 0, 1))
-    jxx, jyy, jxy = (_blur(v, 2 * k + 1)[0] for v in (gx * gx, gy * gy, gx * gy))
-    # Edge direction = eigenvector of the structure tensor with the smaller eigenvalue.
-    theta = 0.5 * torch.atan2(2 * jxy, jxx - jyy) + math.pi / 2
-    theta = theta[yy, xx] + 0.3 * (torch.rand(n, generator=gen) - 0.5)
+    theta = _edge_angle(target, k)[yy, xx] + 0.3 * (torch.rand(n, generator=gen) - 0.5)
     length = reach * (0.5 + 0.5 * torch.rand(n, generator=gen))
     chord = torch.stack([torch.cos(theta), torch.sin(theta)], 1) * length[:, None]
     colour = _blur(target, k)[:, yy, xx].T.contiguous()
@@ -405,6 +400,79 @@ def _place(
         reach=max(reach, max_length),
         max_r=max(1.0, reach / 2),
     )
+
+
+def _gains(
+    cand: _Group, canvas: torch.Tensor, tgt: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """How much painting each candidate stroke alone over `canvas` lowers the squared error,
+    each in the colour that lowers it most (the target's mean under its coverage): (m,), (m, 3)."""
+    _, h, w = tgt.shape
+    cov, origins = _windows(cand, 1.0, h, w)
+    size = cov.shape[-1]
+    pad = size
+    grid = torch.arange(size)
+    org = torch.tensor(origins) + pad
+    rows = (org[:, 1, None] + grid)[:, :, None]
+    cols = (org[:, 0, None] + grid)[:, None, :]
+    cv = F.pad(canvas, (pad, pad, pad, pad), value=1.0)[:, rows, cols]  # (3, m, s, s)
+    tg = F.pad(tgt, (pad, pad, pad, pad), value=1.0)[:, rows, cols]
+    weight = cov.sum((1, 2)).clamp_min(1e-6)
+    colour = ((cov * tg).sum((2, 3)) / weight).clamp(0.0, 1.0)  # (3, m)
+    new = cv + cov * (colour[:, :, None, None] - cv)
+    return ((cv - tg) ** 2 - (new - tg) ** 2).sum((0, 2, 3)), colour.T.contiguous()
+
+
+def _place_greedy(
+    canvas: torch.Tensor,
+    target: torch.Tensor,
+    n: int,
+    reach: float,
+    gen: torch.Generator,
+    max_length: float = 0.0,
+    candidates: int = 32,
+) -> _Group:
+    """`n` new strokes picked one at a time, each the best of `candidates` drawn where the
+    error is largest (direction along the local edges, random length and width up to the
+    stage's), painted over the canvas before the next is drawn."""
+    _, h, w = target.shape
+    k = max(1, round(reach))
+    theta_map = _edge_angle(target, k)
+    max_r = max(1.0, reach / 2)
+    picked: list[_Group] = []
+    m = candidates
+    for _ in range(n):
+        err = _blur(((canvas - target) ** 2).sum(0, keepdim=True), k)[0].flatten()
+        idx = torch.multinomial(err / err.sum() + 1e-12, m, replacement=True, generator=gen)
+        yy, xx = idx // w, idx % w
+        theta = theta_map[yy, xx] + 0.5 * (torch.rand(m, generator=gen) - 0.5)
+        length = reach * (0.2 + 0.8 * torch.rand(m, generator=gen))
+        chord = torch.stack([torch.cos(theta), torch.sin(theta)], 1) * length[:, None]
+        bend = (torch.rand(m, 2, generator=gen) - 0.5) * 0.5 * length[:, None]
+        radius = max_r * (0.25 + 0.75 * torch.rand(m, generator=gen))
+        centre = torch.stack([xx, yy], 1).to(target.dtype) + torch.rand(m, 2, generator=gen)
+        cand = _Group(
+            centre, chord, bend, radius.log()[:, None].expand(m, 3).contiguous(),
+            torch.zeros(m, 3), reach=max(reach, max_length), max_r=max_r,
+        )
+        gain, cand.colour = _gains(cand, canvas, target)
+        pick = cand.take(torch.argmax(gain)[None])
+        canvas = _render([pick], canvas)
+        picked.append(pick)
+    return _Group(
+        *(torch.cat(p) for p in zip(*(g.params() for g in picked), strict=True)),
+        reach=max(reach, max_length), max_r=max_r,
+    )
+
+
+def _edge_angle(target: torch.Tensor, k: int) -> torch.Tensor:
+    """(H, W) direction along the target's local edges: the structure tensor's eigenvector
+    with the smaller eigenvalue, over a (2k + 1)-pixel neighbourhood."""
+    grey = target.mean(0, keepdim=True)
+    gx = F.pad(grey[:, :, 1:] - grey[:, :, :-1], (0, 1))
+    gy = F.pad(grey[:, 1:] - grey[:, :-1], (0, 0, 0, 1))
+    jxx, jyy, jxy = (_blur(v, 2 * k + 1)[0] for v in (gx * gx, gy * gy, gx * gy))
+    return 0.5 * torch.atan2(2 * jxy, jxx - jyy) + math.pi / 2
 
 
 def _downscale(img: torch.Tensor, scale: float) -> torch.Tensor:
@@ -598,7 +666,8 @@ def _fit(
     schedule = _schedule(config, max(h, w))
     for count, reach in schedule:
         with torch.no_grad():
-            g = _place(canvas, tgt, count, reach, gen, schedule[0][1])
+            g = (_place_greedy(canvas, tgt, count, reach, gen, schedule[0][1], config.candidates)
+                 if config.candidates else _place(canvas, tgt, count, reach, gen, schedule[0][1]))
         # Coarse stages run at reduced resolution: big strokes do not need fine pixels.
         scale = 0.25 if reach > 24 else 0.5 if reach > 8 else 1.0
         scale = max(scale, min(1.0, 32 / min(h, w)))
@@ -741,21 +810,8 @@ def _greedy(tgt: torch.Tensor, config: PainterConfig, m: int) -> _Group:
             reach,
             max(1.0, reach / 2),
         )
-        cov, origins = _windows(cand, 1.0, h, w)
-        size = cov.shape[-1]
-        pad = size
-        grid = torch.arange(size)
-        org = torch.tensor(origins) + pad
-        rows = (org[:, 1, None] + grid)[:, :, None]
-        cols = (org[:, 0, None] + grid)[:, None, :]
-        cv = F.pad(canvas, (pad, pad, pad, pad), value=1.0)[:, rows, cols]  # (3, m, s, s)
-        tg = F.pad(tgt, (pad, pad, pad, pad), value=1.0)[:, rows, cols]
-        weight = cov.sum((1, 2)).clamp_min(1e-6)
-        colour = (cov * tg).sum((2, 3)) / weight  # (3, m)
-        new = cv + cov * (colour[:, :, None, None] - cv)
-        gain = ((cv - tg) ** 2 - (new - tg) ** 2).sum((0, 2, 3))
+        gain, cand.colour = _gains(cand, canvas, tgt)
         best = int(torch.argmax(gain))
-        cand.colour = colour.T.clamp(0, 1)
         pick = _Group(
             *(p[best : best + 1] for p in cand.params()), reach=cand.reach, max_r=cand.max_r
         )
