@@ -224,6 +224,8 @@ class _Stack:
     pixel: torch.Tensor  # (E,) flat pixel index
     shown: torch.Tensor  # (E,)
     rest: torch.Tensor  # (H*W,) share of the background still visible
+    cover: torch.Tensor  # (E,) the stroke's own coverage there
+    starts: torch.Tensor  # (H*W,) each pixel's first entry
 
 
 def _stack(groups: list[_Group], scale: float, h: int, w: int) -> _Stack | None:
@@ -260,7 +262,7 @@ def _stack(groups: list[_Group], scale: float, h: int, w: int) -> _Stack | None:
     before = torch.where(starts > 0, cum[(starts - 1).clamp_min(0)], zero)
     rest = torch.exp(torch.where(counts > 0, last - before, zero)).to(a.dtype)
     shown = a * torch.exp(last[pixel] - cum).to(a.dtype)
-    return _Stack(stroke, pixel, shown, rest)
+    return _Stack(stroke, pixel, shown, rest, a, starts)
 
 
 def _render(groups: list[_Group], background: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
@@ -427,18 +429,19 @@ def _place_greedy(
     canvas: torch.Tensor,
     target: torch.Tensor,
     n: int,
-    reach: float,
+    reaches: tuple[float, float],
     gen: torch.Generator,
     max_length: float = 0.0,
     candidates: int = 32,
 ) -> _Group:
     """`n` new strokes picked one at a time, each the best of `candidates` drawn where the
-    error is largest (direction along the local edges, random length and width up to the
-    stage's), painted over the canvas before the next is drawn."""
+    error is largest (direction along the local edges, random reach between `reaches`,
+    random length and width up to it), painted over the canvas before the next is drawn."""
     _, h, w = target.shape
-    k = max(1, round(reach))
+    lo, hi = reaches
+    k = max(1, round(math.sqrt(lo * hi)))
     theta_map = _edge_angle(target, k)
-    max_r = max(1.0, reach / 2)
+    max_r = max(1.0, hi / 2)
     picked: list[_Group] = []
     m = candidates
     for _ in range(n):
@@ -446,14 +449,15 @@ def _place_greedy(
         idx = torch.multinomial(err / err.sum() + 1e-12, m, replacement=True, generator=gen)
         yy, xx = idx // w, idx % w
         theta = theta_map[yy, xx] + 0.5 * (torch.rand(m, generator=gen) - 0.5)
+        reach = lo * (hi / lo) ** torch.rand(m, generator=gen)
         length = reach * (0.2 + 0.8 * torch.rand(m, generator=gen))
         chord = torch.stack([torch.cos(theta), torch.sin(theta)], 1) * length[:, None]
         bend = (torch.rand(m, 2, generator=gen) - 0.5) * 0.5 * length[:, None]
-        radius = max_r * (0.25 + 0.75 * torch.rand(m, generator=gen))
+        radius = (reach / 2).clamp_min(1.0) * (0.25 + 0.75 * torch.rand(m, generator=gen))
         centre = torch.stack([xx, yy], 1).to(target.dtype) + torch.rand(m, 2, generator=gen)
         cand = _Group(
             centre, chord, bend, radius.log()[:, None].expand(m, 3).contiguous(),
-            torch.zeros(m, 3), reach=max(reach, max_length), max_r=max_r,
+            torch.zeros(m, 3), reach=max(hi, max_length), max_r=max_r,
         )
         gain, cand.colour = _gains(cand, canvas, target)
         pick = cand.take(torch.argmax(gain)[None])
@@ -461,7 +465,7 @@ def _place_greedy(
         picked.append(pick)
     return _Group(
         *(torch.cat(p) for p in zip(*(g.params() for g in picked), strict=True)),
-        reach=max(reach, max_length), max_r=max_r,
+        reach=max(hi, max_length), max_r=max_r,
     )
 
 
@@ -521,20 +525,19 @@ def _respawn(
     groups: list[_Group],
     background: torch.Tensor,
     target: torch.Tensor,
-    reach: float,
+    reaches: tuple[float, float],
     gen: torch.Generator,
     share: float = 0.0,
     max_length: float = 0.0,
+    candidates: int = 0,
 ) -> list[_Group]:
-    """Replace strokes that hardly show (visible area under a few pixels, and the `share`
-    least visible) by new small strokes where the error is largest, painted last."""
-    _, h, w = target.shape
-    vis = _visibility(groups, h, w)
-    shown = vis.weights.sum(1)
-    floor = max(2.0, 0.5 * math.pi * (reach / 3.0) ** 2)
-    weak = shown < floor
+    """Replace the `share` of strokes whose removal would raise the error least (and
+    those that lower it by less than nothing) by new strokes where the error is largest,
+    painted last."""
+    cost = _removal_cost(groups, background, target)
+    weak = cost <= 0
     if share > 0:
-        weak |= shown <= torch.quantile(shown, share)
+        weak |= cost <= torch.quantile(cost, share)
     count = int(weak.sum())
     if count == 0:
         return groups
@@ -547,7 +550,44 @@ def _respawn(
             kept.append(g.take(torch.nonzero(keep).flatten()))
     with torch.no_grad():
         canvas = _render(kept, background)
-    return [*kept, _place(canvas, target, count, reach, gen, max_length)]
+    if candidates:
+        new = _place_greedy(canvas, target, count, reaches, gen, max_length, candidates)
+    else:
+        new = _place(canvas, target, count, reaches[0], gen, max_length)
+    return [*kept, new]
+
+
+def _removal_cost(
+    groups: list[_Group], background: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
+    """(n,) how much the squared error grows when each stroke alone is left out.
+
+    Leaving out entry e of a pixel changes it by shown_e x (below_e - colour_e), below_e
+    being what the entries under e composite to; that is built level by level up the
+    pixels' stacks.
+    """
+    _, h, w = target.shape
+    n = sum(len(g) for g in groups)
+    stack = _stack(groups, 1.0, h, w)
+    if stack is None:
+        return torch.zeros(n)
+    colours = torch.cat([g.colour.clamp(0.0, 1.0) for g in groups if len(g)])
+    bg = background.reshape(3, -1).T
+    value = torch.zeros(h * w, 3).index_add(
+        0, stack.pixel, colours[stack.stroke] * stack.shown[:, None]
+    ) + bg * stack.rest[:, None]
+    level = torch.arange(len(stack.pixel)) - stack.starts[stack.pixel]
+    below = torch.empty(len(stack.pixel), 3)
+    first = level == 0
+    below[first] = bg[stack.pixel[first]]
+    for d in range(1, int(level.max()) + 1):
+        e = torch.nonzero(level == d).flatten()
+        a = stack.cover[e - 1, None]
+        below[e] = a * colours[stack.stroke[e - 1]] + (1 - a) * below[e - 1]
+    tgt = target.reshape(3, -1).T[stack.pixel]
+    now = value[stack.pixel] - tgt
+    after = now + stack.shown[:, None] * (below - colours[stack.stroke])
+    return torch.zeros(n).index_add(0, stack.stroke, (after**2 - now**2).sum(1))
 
 
 # ---------------------------------------------------------------- entry points
@@ -666,7 +706,8 @@ def _fit(
     schedule = _schedule(config, max(h, w))
     for count, reach in schedule:
         with torch.no_grad():
-            g = (_place_greedy(canvas, tgt, count, reach, gen, schedule[0][1], config.candidates)
+            g = (_place_greedy(canvas, tgt, count, (reach, reach), gen, schedule[0][1],
+                               config.candidates)
                  if config.candidates else _place(canvas, tgt, count, reach, gen, schedule[0][1]))
         # Coarse stages run at reduced resolution: big strokes do not need fine pixels.
         scale = 0.25 if reach > 24 else 0.5 if reach > 8 else 1.0
@@ -689,7 +730,8 @@ def _fit(
             _solve_colours(groups, base, tgt)
             if r < rounds - 1:
                 groups = _respawn(
-                    groups, base, tgt, schedule[-1][1], gen, config.respawn_share, schedule[0][1]
+                    groups, base, tgt, (schedule[-1][1], schedule[len(schedule) // 2][1]), gen,
+                    config.respawn_share, schedule[0][1], config.candidates,
                 )
                 _solve_colours(groups, base, tgt)
     free = None
