@@ -6,10 +6,12 @@ it is painted opaque, with round caps and anti-aliased edges, exactly as
 `vision.plan.render_preview` draws it (coverage = clip(r - d + 0.5, 0, 1), d the distance
 to a segment, r interpolated along it). The optimiser therefore sees what the preview shows.
 
-Strokes are added coarse to fine in stages. Each stage places strokes where the error
-is largest (colour from the blurred target, direction along the local edges) and
-optimises them with Adam together with all strokes placed before (coarse stages at 1/4
-or 1/2 resolution), so earlier strokes make room for the new ones. A stage bounds its
+Strokes are added coarse to fine in stages. Each stage places its strokes one at a
+time, each the best of `candidates` random strokes drawn where the error is largest
+(direction along the local edges, the target's mean colour under it) by how much it
+lowers the error painted over what is there, and then optimises them with Adam together
+with all strokes placed before (coarse stages at 1/4 or 1/2 resolution), so earlier
+strokes make room for the new ones. A stage bounds its
 strokes' width, not their length: fine strokes may be long and thin. The rasteriser
 keeps, per pixel, the stack of strokes that cover it in painting order and composites
 all stacks in one vectorised pass, so the cost grows with the painted area rather than
@@ -19,8 +21,10 @@ Colours are not left to gradient descent: an opaque painting is linear in its co
 (pixel = sum of colour_i x coverage_i x what later strokes leave visible), so after
 each stage and each round of the final refinement the colours are solved in closed form
 (ridge-regularised least squares, clipped to 0..1). Between rounds of the final
-refinement (one by default), the strokes that show least (hidden by later ones) are
-respawned as small strokes where the error is largest. With a fixed palette the paints
+refinement, the strokes whose removal would raise the error least (computed exactly
+from the per-pixel stacks) are respawned, placed like a stage's strokes but of mixed
+sizes. Paintings of more than `reference_strokes` strokes get more iterations (square
+root of the stroke count). With a fixed palette the paints
 are assigned by coordinate descent on the same quadratic form and the geometry is
 refined with them.
 
@@ -68,14 +72,18 @@ class PainterConfig:
     seed: int = 0
     stages: int = 8
     stage_iterations: int = 60
-    final_iterations: int = 40  # split over `rounds` rounds of the final refinement
-    rounds: int = 1  # final rounds; weak strokes are respawned between them
+    final_iterations: int = 120  # split over `rounds` rounds of the final refinement
+    rounds: int = 4  # final rounds; the weakest strokes are respawned between them
+    # Iterations above are for up to `reference_strokes`; beyond, both grow with the square
+    # root of the stroke count (more strokes to fit; 0: never).
+    reference_strokes: int = 200
     palette_iterations: int = 30
     lr: float = 0.02
     growth: float = 1.35  # each stage has this many times the strokes of the one before
     coarsest: float = 0.3  # stroke reach of the first stage, share of the longer side
     finest: float = 0.03  # ... and of the last stage
-    respawn_share: float = 0.1  # least visible share of strokes respawned between rounds
+    respawn_share: float = 0.1  # share of strokes respawned between rounds: those whose
+    # removal raises the error least
     candidates: int = 32  # strokes drawn per placed stroke (0: error-weighted random)
     threads: int | None = 1  # small ops: OpenMP barriers cost more than a 2nd core gains
 
@@ -688,7 +696,15 @@ def total_iterations(config: PainterConfig, with_palette: bool) -> int:
     """How many optimiser iterations `paint` runs (for a progress bar)."""
     stages = len(_schedule(config, config.size))
     extra = config.palette_iterations if with_palette else 0
-    return stages * config.stage_iterations + config.final_iterations + extra
+    stage, final = _iterations(config)
+    return stages * stage + final + extra
+
+
+def _iterations(config: PainterConfig) -> tuple[int, int]:
+    """Iterations per stage and of the final refinement, grown for long paintings."""
+    ref = config.reference_strokes
+    grow = math.sqrt(config.strokes / ref) if ref and config.strokes > ref else 1.0
+    return round(config.stage_iterations * grow), round(config.final_iterations * grow)
 
 
 def _fit(
@@ -704,6 +720,7 @@ def _fit(
     canvas = base
     groups: list[_Group] = []
     schedule = _schedule(config, max(h, w))
+    stage_its, final_its = _iterations(config)
     for count, reach in schedule:
         with torch.no_grad():
             g = (_place_greedy(canvas, tgt, count, (reach, reach), gen, schedule[0][1],
@@ -716,15 +733,15 @@ def _fit(
         # ones (fitting only the new group left ~2.5 dB to a final joint refinement).
         groups.append(g)
         _optimise(
-            groups, groups, base, tgt, config.stage_iterations, config.lr, scale,
+            groups, groups, base, tgt, stage_its, config.lr, scale,
             progress=progress,
         )
         with torch.no_grad():
             _solve_colours(groups, base, tgt)
             canvas = _render(groups, base)
-    rounds = max(1, min(config.rounds, config.final_iterations))
+    rounds = max(1, min(config.rounds, final_its))
     for r in range(rounds):
-        its = config.final_iterations // rounds + (r < config.final_iterations % rounds)
+        its = final_its // rounds + (r < final_its % rounds)
         _optimise(groups, groups, base, tgt, its, config.lr * 0.5, 1.0, progress=progress)
         with torch.no_grad():
             _solve_colours(groups, base, tgt)
