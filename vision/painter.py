@@ -71,7 +71,7 @@ class PainterConfig:
     size: int = 128  # optimisation resolution of the longer canvas side, px
     seed: int = 0
     stages: int = 8
-    stage_iterations: int = 60
+    stage_iterations: int = 75
     final_iterations: int = 120  # split over `rounds` rounds of the final refinement
     rounds: int = 4  # final rounds; the weakest strokes are respawned between them
     # Iterations above are for up to `reference_strokes`; beyond, both grow with the square
