@@ -57,7 +57,7 @@ OTHERS = ("fruits", "baboon", "building")  # Debian opencv-doc's sample photos
 IMAGES = SKIMAGE + OTHERS
 CANVAS = Canvas(400.0, 400.0)
 TARGETS = {(128, 200): (26.0, 30.0), (128, 400): (29.0, 90.0)}  # (dB, s): the painter's goals
-PREVIOUS = "c1d29b1"  # the painter before joint stages, long thin strokes, stacked compositing
+PREVIOUS = "27f24b0"  # the painter before greedy placement and removal-cost respawns
 
 
 def load_photo(name: str) -> np.ndarray:

@@ -6,10 +6,12 @@ it is painted opaque, with round caps and anti-aliased edges, exactly as
 `vision.plan.render_preview` draws it (coverage = clip(r - d + 0.5, 0, 1), d the distance
 to a segment, r interpolated along it). The optimiser therefore sees what the preview shows.
 
-Strokes are added coarse to fine in stages. Each stage places strokes where the error
-is largest (colour from the blurred target, direction along the local edges) and
-optimises them with Adam together with all strokes placed before (coarse stages at 1/4
-or 1/2 resolution), so earlier strokes make room for the new ones. A stage bounds its
+Strokes are added coarse to fine in stages. Each stage places its strokes one at a
+time, each the best of `candidates` random strokes drawn where the error is largest
+(direction along the local edges, the target's mean colour under it) by how much it
+lowers the error painted over what is there, and then optimises them with Adam together
+with all strokes placed before (coarse stages at 1/4 or 1/2 resolution), so earlier
+strokes make room for the new ones. A stage bounds its
 strokes' width, not their length: fine strokes may be long and thin. The rasteriser
 keeps, per pixel, the stack of strokes that cover it in painting order and composites
 all stacks in one vectorised pass, so the cost grows with the painted area rather than
@@ -19,8 +21,10 @@ Colours are not left to gradient descent: an opaque painting is linear in its co
 (pixel = sum of colour_i x coverage_i x what later strokes leave visible), so after
 each stage and each round of the final refinement the colours are solved in closed form
 (ridge-regularised least squares, clipped to 0..1). Between rounds of the final
-refinement (one by default), the strokes that show least (hidden by later ones) are
-respawned as small strokes where the error is largest. With a fixed palette the paints
+refinement, the strokes whose removal would raise the error least (computed exactly
+from the per-pixel stacks) are respawned, placed like a stage's strokes but of mixed
+sizes. Paintings of more than `reference_strokes` strokes get more iterations (square
+root of the stroke count). With a fixed palette the paints
 are assigned by coordinate descent on the same quadratic form and the geometry is
 refined with them.
 
@@ -67,15 +71,20 @@ class PainterConfig:
     size: int = 128  # optimisation resolution of the longer canvas side, px
     seed: int = 0
     stages: int = 8
-    stage_iterations: int = 60
-    final_iterations: int = 40  # split over `rounds` rounds of the final refinement
-    rounds: int = 1  # final rounds; weak strokes are respawned between them
+    stage_iterations: int = 75
+    final_iterations: int = 120  # split over `rounds` rounds of the final refinement
+    rounds: int = 4  # final rounds; the weakest strokes are respawned between them
+    # Iterations above are for up to `reference_strokes`; beyond, both grow with the square
+    # root of the stroke count (more strokes to fit; 0: never).
+    reference_strokes: int = 200
     palette_iterations: int = 30
     lr: float = 0.02
     growth: float = 1.35  # each stage has this many times the strokes of the one before
     coarsest: float = 0.3  # stroke reach of the first stage, share of the longer side
     finest: float = 0.03  # ... and of the last stage
-    respawn_share: float = 0.1  # least visible share of strokes respawned between rounds
+    respawn_share: float = 0.1  # share of strokes respawned between rounds: those whose
+    # removal raises the error least
+    candidates: int = 32  # strokes drawn per placed stroke (0: error-weighted random)
     threads: int | None = 1  # small ops: OpenMP barriers cost more than a 2nd core gains
 
 
@@ -223,6 +232,8 @@ class _Stack:
     pixel: torch.Tensor  # (E,) flat pixel index
     shown: torch.Tensor  # (E,)
     rest: torch.Tensor  # (H*W,) share of the background still visible
+    cover: torch.Tensor  # (E,) the stroke's own coverage there
+    starts: torch.Tensor  # (H*W,) each pixel's first entry
 
 
 def _stack(groups: list[_Group], scale: float, h: int, w: int) -> _Stack | None:
@@ -259,7 +270,7 @@ def _stack(groups: list[_Group], scale: float, h: int, w: int) -> _Stack | None:
     before = torch.where(starts > 0, cum[(starts - 1).clamp_min(0)], zero)
     rest = torch.exp(torch.where(counts > 0, last - before, zero)).to(a.dtype)
     shown = a * torch.exp(last[pixel] - cum).to(a.dtype)
-    return _Stack(stroke, pixel, shown, rest)
+    return _Stack(stroke, pixel, shown, rest, a, starts)
 
 
 def _render(groups: list[_Group], background: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
@@ -384,13 +395,7 @@ def _place(
         weights / weights.sum(), n, replacement=n > weights.numel(), generator=gen
     )
     yy, xx = idx // w, idx % w
-    grey = target.mean(0, keepdim=True)
-    gx = F.pad(grey[:, :, 1:] - grey[:, :, :-1], (0, 1))
-    gy = F.pad(grey[:, 1:] - grey[:, :-1], (0, 0, 0, 1))
-    jxx, jyy, jxy = (_blur(v, 2 * k + 1)[0] for v in (gx * gx, gy * gy, gx * gy))
-    # Edge direction = eigenvector of the structure tensor with the smaller eigenvalue.
-    theta = 0.5 * torch.atan2(2 * jxy, jxx - jyy) + math.pi / 2
-    theta = theta[yy, xx] + 0.3 * (torch.rand(n, generator=gen) - 0.5)
+    theta = _edge_angle(target, k)[yy, xx] + 0.3 * (torch.rand(n, generator=gen) - 0.5)
     length = reach * (0.5 + 0.5 * torch.rand(n, generator=gen))
     chord = torch.stack([torch.cos(theta), torch.sin(theta)], 1) * length[:, None]
     colour = _blur(target, k)[:, yy, xx].T.contiguous()
@@ -405,6 +410,81 @@ def _place(
         reach=max(reach, max_length),
         max_r=max(1.0, reach / 2),
     )
+
+
+def _gains(
+    cand: _Group, canvas: torch.Tensor, tgt: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """How much painting each candidate stroke alone over `canvas` lowers the squared error,
+    each in the colour that lowers it most (the target's mean under its coverage): (m,), (m, 3)."""
+    _, h, w = tgt.shape
+    cov, origins = _windows(cand, 1.0, h, w)
+    size = cov.shape[-1]
+    pad = size
+    grid = torch.arange(size)
+    org = torch.tensor(origins) + pad
+    rows = (org[:, 1, None] + grid)[:, :, None]
+    cols = (org[:, 0, None] + grid)[:, None, :]
+    cv = F.pad(canvas, (pad, pad, pad, pad), value=1.0)[:, rows, cols]  # (3, m, s, s)
+    tg = F.pad(tgt, (pad, pad, pad, pad), value=1.0)[:, rows, cols]
+    weight = cov.sum((1, 2)).clamp_min(1e-6)
+    colour = ((cov * tg).sum((2, 3)) / weight).clamp(0.0, 1.0)  # (3, m)
+    new = cv + cov * (colour[:, :, None, None] - cv)
+    return ((cv - tg) ** 2 - (new - tg) ** 2).sum((0, 2, 3)), colour.T.contiguous()
+
+
+def _place_greedy(
+    canvas: torch.Tensor,
+    target: torch.Tensor,
+    n: int,
+    reaches: tuple[float, float],
+    gen: torch.Generator,
+    max_length: float = 0.0,
+    candidates: int = 32,
+) -> _Group:
+    """`n` new strokes picked one at a time, each the best of `candidates` drawn where the
+    error is largest (direction along the local edges, random reach between `reaches`,
+    random length and width up to it), painted over the canvas before the next is drawn."""
+    _, h, w = target.shape
+    lo, hi = reaches
+    k = max(1, round(math.sqrt(lo * hi)))
+    theta_map = _edge_angle(target, k)
+    max_r = max(1.0, hi / 2)
+    picked: list[_Group] = []
+    m = candidates
+    for _ in range(n):
+        err = _blur(((canvas - target) ** 2).sum(0, keepdim=True), k)[0].flatten()
+        idx = torch.multinomial(err / err.sum() + 1e-12, m, replacement=True, generator=gen)
+        yy, xx = idx // w, idx % w
+        theta = theta_map[yy, xx] + 0.5 * (torch.rand(m, generator=gen) - 0.5)
+        reach = lo * (hi / lo) ** torch.rand(m, generator=gen)
+        length = reach * (0.2 + 0.8 * torch.rand(m, generator=gen))
+        chord = torch.stack([torch.cos(theta), torch.sin(theta)], 1) * length[:, None]
+        bend = (torch.rand(m, 2, generator=gen) - 0.5) * 0.5 * length[:, None]
+        radius = (reach / 2).clamp_min(1.0) * (0.25 + 0.75 * torch.rand(m, generator=gen))
+        centre = torch.stack([xx, yy], 1).to(target.dtype) + torch.rand(m, 2, generator=gen)
+        cand = _Group(
+            centre, chord, bend, radius.log()[:, None].expand(m, 3).contiguous(),
+            torch.zeros(m, 3), reach=max(hi, max_length), max_r=max_r,
+        )
+        gain, cand.colour = _gains(cand, canvas, target)
+        pick = cand.take(torch.argmax(gain)[None])
+        canvas = _render([pick], canvas)
+        picked.append(pick)
+    return _Group(
+        *(torch.cat(p) for p in zip(*(g.params() for g in picked), strict=True)),
+        reach=max(hi, max_length), max_r=max_r,
+    )
+
+
+def _edge_angle(target: torch.Tensor, k: int) -> torch.Tensor:
+    """(H, W) direction along the target's local edges: the structure tensor's eigenvector
+    with the smaller eigenvalue, over a (2k + 1)-pixel neighbourhood."""
+    grey = target.mean(0, keepdim=True)
+    gx = F.pad(grey[:, :, 1:] - grey[:, :, :-1], (0, 1))
+    gy = F.pad(grey[:, 1:] - grey[:, :-1], (0, 0, 0, 1))
+    jxx, jyy, jxy = (_blur(v, 2 * k + 1)[0] for v in (gx * gx, gy * gy, gx * gy))
+    return 0.5 * torch.atan2(2 * jxy, jxx - jyy) + math.pi / 2
 
 
 def _downscale(img: torch.Tensor, scale: float) -> torch.Tensor:
@@ -453,20 +533,19 @@ def _respawn(
     groups: list[_Group],
     background: torch.Tensor,
     target: torch.Tensor,
-    reach: float,
+    reaches: tuple[float, float],
     gen: torch.Generator,
     share: float = 0.0,
     max_length: float = 0.0,
+    candidates: int = 0,
 ) -> list[_Group]:
-    """Replace strokes that hardly show (visible area under a few pixels, and the `share`
-    least visible) by new small strokes where the error is largest, painted last."""
-    _, h, w = target.shape
-    vis = _visibility(groups, h, w)
-    shown = vis.weights.sum(1)
-    floor = max(2.0, 0.5 * math.pi * (reach / 3.0) ** 2)
-    weak = shown < floor
+    """Replace the `share` of strokes whose removal would raise the error least (and
+    those that lower it by less than nothing) by new strokes where the error is largest,
+    painted last."""
+    cost = _removal_cost(groups, background, target)
+    weak = cost <= 0
     if share > 0:
-        weak |= shown <= torch.quantile(shown, share)
+        weak |= cost <= torch.quantile(cost, share)
     count = int(weak.sum())
     if count == 0:
         return groups
@@ -479,7 +558,44 @@ def _respawn(
             kept.append(g.take(torch.nonzero(keep).flatten()))
     with torch.no_grad():
         canvas = _render(kept, background)
-    return [*kept, _place(canvas, target, count, reach, gen, max_length)]
+    if candidates:
+        new = _place_greedy(canvas, target, count, reaches, gen, max_length, candidates)
+    else:
+        new = _place(canvas, target, count, reaches[0], gen, max_length)
+    return [*kept, new]
+
+
+def _removal_cost(
+    groups: list[_Group], background: torch.Tensor, target: torch.Tensor
+) -> torch.Tensor:
+    """(n,) how much the squared error grows when each stroke alone is left out.
+
+    Leaving out entry e of a pixel changes it by shown_e x (below_e - colour_e), below_e
+    being what the entries under e composite to; that is built level by level up the
+    pixels' stacks.
+    """
+    _, h, w = target.shape
+    n = sum(len(g) for g in groups)
+    stack = _stack(groups, 1.0, h, w)
+    if stack is None:
+        return torch.zeros(n)
+    colours = torch.cat([g.colour.clamp(0.0, 1.0) for g in groups if len(g)])
+    bg = background.reshape(3, -1).T
+    value = torch.zeros(h * w, 3).index_add(
+        0, stack.pixel, colours[stack.stroke] * stack.shown[:, None]
+    ) + bg * stack.rest[:, None]
+    level = torch.arange(len(stack.pixel)) - stack.starts[stack.pixel]
+    below = torch.empty(len(stack.pixel), 3)
+    first = level == 0
+    below[first] = bg[stack.pixel[first]]
+    for d in range(1, int(level.max()) + 1):
+        e = torch.nonzero(level == d).flatten()
+        a = stack.cover[e - 1, None]
+        below[e] = a * colours[stack.stroke[e - 1]] + (1 - a) * below[e - 1]
+    tgt = target.reshape(3, -1).T[stack.pixel]
+    now = value[stack.pixel] - tgt
+    after = now + stack.shown[:, None] * (below - colours[stack.stroke])
+    return torch.zeros(n).index_add(0, stack.stroke, (after**2 - now**2).sum(1))
 
 
 # ---------------------------------------------------------------- entry points
@@ -580,7 +696,15 @@ def total_iterations(config: PainterConfig, with_palette: bool) -> int:
     """How many optimiser iterations `paint` runs (for a progress bar)."""
     stages = len(_schedule(config, config.size))
     extra = config.palette_iterations if with_palette else 0
-    return stages * config.stage_iterations + config.final_iterations + extra
+    stage, final = _iterations(config)
+    return stages * stage + final + extra
+
+
+def _iterations(config: PainterConfig) -> tuple[int, int]:
+    """Iterations per stage and of the final refinement, grown for long paintings."""
+    ref = config.reference_strokes
+    grow = math.sqrt(config.strokes / ref) if ref and config.strokes > ref else 1.0
+    return round(config.stage_iterations * grow), round(config.final_iterations * grow)
 
 
 def _fit(
@@ -596,9 +720,12 @@ def _fit(
     canvas = base
     groups: list[_Group] = []
     schedule = _schedule(config, max(h, w))
+    stage_its, final_its = _iterations(config)
     for count, reach in schedule:
         with torch.no_grad():
-            g = _place(canvas, tgt, count, reach, gen, schedule[0][1])
+            g = (_place_greedy(canvas, tgt, count, (reach, reach), gen, schedule[0][1],
+                               config.candidates)
+                 if config.candidates else _place(canvas, tgt, count, reach, gen, schedule[0][1]))
         # Coarse stages run at reduced resolution: big strokes do not need fine pixels.
         scale = 0.25 if reach > 24 else 0.5 if reach > 8 else 1.0
         scale = max(scale, min(1.0, 32 / min(h, w)))
@@ -606,21 +733,22 @@ def _fit(
         # ones (fitting only the new group left ~2.5 dB to a final joint refinement).
         groups.append(g)
         _optimise(
-            groups, groups, base, tgt, config.stage_iterations, config.lr, scale,
+            groups, groups, base, tgt, stage_its, config.lr, scale,
             progress=progress,
         )
         with torch.no_grad():
             _solve_colours(groups, base, tgt)
             canvas = _render(groups, base)
-    rounds = max(1, min(config.rounds, config.final_iterations))
+    rounds = max(1, min(config.rounds, final_its))
     for r in range(rounds):
-        its = config.final_iterations // rounds + (r < config.final_iterations % rounds)
+        its = final_its // rounds + (r < final_its % rounds)
         _optimise(groups, groups, base, tgt, its, config.lr * 0.5, 1.0, progress=progress)
         with torch.no_grad():
             _solve_colours(groups, base, tgt)
             if r < rounds - 1:
                 groups = _respawn(
-                    groups, base, tgt, schedule[-1][1], gen, config.respawn_share, schedule[0][1]
+                    groups, base, tgt, (schedule[-1][1], schedule[len(schedule) // 2][1]), gen,
+                    config.respawn_share, schedule[0][1], config.candidates,
                 )
                 _solve_colours(groups, base, tgt)
     free = None
@@ -741,21 +869,8 @@ def _greedy(tgt: torch.Tensor, config: PainterConfig, m: int) -> _Group:
             reach,
             max(1.0, reach / 2),
         )
-        cov, origins = _windows(cand, 1.0, h, w)
-        size = cov.shape[-1]
-        pad = size
-        grid = torch.arange(size)
-        org = torch.tensor(origins) + pad
-        rows = (org[:, 1, None] + grid)[:, :, None]
-        cols = (org[:, 0, None] + grid)[:, None, :]
-        cv = F.pad(canvas, (pad, pad, pad, pad), value=1.0)[:, rows, cols]  # (3, m, s, s)
-        tg = F.pad(tgt, (pad, pad, pad, pad), value=1.0)[:, rows, cols]
-        weight = cov.sum((1, 2)).clamp_min(1e-6)
-        colour = (cov * tg).sum((2, 3)) / weight  # (3, m)
-        new = cv + cov * (colour[:, :, None, None] - cv)
-        gain = ((cv - tg) ** 2 - (new - tg) ** 2).sum((0, 2, 3))
+        gain, cand.colour = _gains(cand, canvas, tgt)
         best = int(torch.argmax(gain))
-        cand.colour = colour.T.clamp(0, 1)
         pick = _Group(
             *(p[best : best + 1] for p in cand.params()), reach=cand.reach, max_r=cand.max_r
         )

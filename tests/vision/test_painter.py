@@ -181,3 +181,47 @@ def test_stacked_compositing_gradient_matches_finite_differences():
                 assert abs(fd - g.view(-1)[k].item()) <= 1e-4 + 1e-3 * abs(fd)
                 checked += abs(fd) > 1e-3
     assert checked > 20  # the check saw real gradients, not only zeros
+
+
+def test_removal_cost_is_the_error_a_dropped_stroke_leaves():
+    """The per-stroke removal cost from the stacks equals re-rendering without the stroke."""
+    import vision.painter as painter
+
+    h, w = 30, 40
+    gen = torch.Generator().manual_seed(7)
+    groups = _random_groups(gen, h, w)
+    target = torch.rand(3, h, w, generator=gen)
+    background = torch.ones(3, h, w)
+    with torch.no_grad():
+        cost = painter._removal_cost(groups, background, target)
+
+        def err(gs: list) -> float:
+            return float(((painter._render(gs, background) - target) ** 2).sum())
+
+        full = err(groups)
+        dropped = []
+        for gi, g in enumerate(groups):
+            for j in range(len(g)):
+                rest = g.take(torch.tensor([k for k in range(len(g)) if k != j]))
+                dropped.append(err([*groups[:gi], rest, *groups[gi + 1:]]) - full)
+    assert torch.allclose(cost, torch.tensor(dropped), atol=1e-3)
+    assert (cost.abs() > 1e-2).sum() > 10  # most strokes matter: the check is not all zeros
+
+
+def test_greedy_placement_beats_error_weighted_random_placement(target):
+    """Strokes picked as the best of several candidates lower the error more than as many
+    strokes drawn at random where the error is largest (colours solved for both)."""
+    import vision.painter as painter
+
+    tgt, _ = painter._target_tensor(target, CANVAS, TINY.size)
+    blank = torch.ones_like(tgt)
+
+    def err(place) -> float:
+        groups = [place(blank, tgt, 8, 6.0, torch.Generator().manual_seed(2))]
+        painter._solve_colours(groups, blank, tgt)
+        return float(((painter._render(groups, blank) - tgt) ** 2).sum())
+
+    with torch.no_grad():
+        greedy = err(lambda c, t, n, r, g: painter._place_greedy(c, t, n, (r, r), g, 0.0, 16))
+        random = err(painter._place)
+    assert greedy < 0.9 * random
