@@ -29,8 +29,6 @@ app = typer.Typer(
     # Rich tracebacks print local variables, which may hold keys or passwords.
     pretty_exceptions_enable=False,
 )
-
-
 app.add_typer(robot_app, name="robot")
 # The API and dashboard are served by the daemon itself: `gaka serve` is `gaka robot run`.
 app.command("serve", help="Run the robot daemon with its REST API and dashboard "
@@ -45,7 +43,6 @@ app.add_typer(wallet_app, name="wallet")
 app.add_typer(auction_app, name="auction")
 app.add_typer(supplies_app, name="supplies")
 app.add_typer(investors_app, name="investors")
-
 
 
 def _print_version(value: bool) -> None:

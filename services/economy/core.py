@@ -278,8 +278,9 @@ class Economy:
         if reorg_from is None:
             candidates = self.store.unconfirmed_actions()
         else:
-            candidates = [a for a in self.store.actions() if a.status == "done" and (
-                a.detail.get("unconfirmed") or a.detail.get("block", reorg_from) >= reorg_from)]
+            # An action's block is kept once it is confirmed; one without is not yet.
+            candidates = [a for a in self.store.actions() if a.status == "done"
+                          and a.detail.get("block", reorg_from) >= reorg_from]
         for action in candidates:
             if not action.tx_hash:
                 continue
@@ -291,8 +292,9 @@ class Economy:
                         "block": receipt["blockNumber"]}))
                 continue
             if not self._gone(action, receipt, reorg_from is not None):
-                log.warning("action %s: the node has no receipt for %s although its nonce is "
-                            "used; checked again at the next sync", action.key, action.tx_hash)
+                log.warning("action %s: the node shows no receipt for %s, which is no proof "
+                            "that it left the chain; checked again at the next sync",
+                            action.key, action.tx_hash)
                 continue
             log.warning("action %s: its transaction %s %s", action.key, action.tx_hash,
                         "failed" if receipt is not None else "left the chain in a reorg")
