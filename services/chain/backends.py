@@ -368,22 +368,8 @@ class Web3Chain:
 
     def execute_block(self, calls: Sequence[Call], abi: list[dict[str, Any]] | None = None,
                       logs: bool = True) -> list[Outcome]:
-        """The calls one by one, each signed by its sender and mined in its own block; one that
-        reverts or is rejected (e.g. funds) is not mined and the next one goes on."""
-        out = []
-        for c in calls:
-            try:
-                receipt = self.raw_transact(c.to, c.data, sender=c.sender, value=c.value,
-                                            abi=abi)
-            except ContractReverted as exc:
-                out.append(Outcome(False, error=exc.reason))
-                continue
-            except TransactionRejected as exc:
-                out.append(Outcome(False, error=str(exc)))
-                continue
-            out.append(Outcome(True, int(receipt["gasUsed"]),
-                               tuple(receipt["logs"]) if logs else ()))
-        return out
+        """The calls one by one (see `one_by_one`)."""
+        return one_by_one(self, calls, abi, logs)
 
     def send_eth(self, to: str, value: int, sender: str | None = None) -> Receipt:
         """Plain ether transfer."""
@@ -592,3 +578,23 @@ def open_chain(spec: ChainSpec) -> Chain:
             )
         chain.signers = hardhat_dev_accounts(DEV_ACCOUNTS)
     return chain
+
+
+def one_by_one(chain: Chain, calls: Sequence[Call], abi: list[dict[str, Any]] | None = None,
+               logs: bool = True) -> list[Outcome]:
+    """The calls as separate transactions, each signed by its sender and mined in its own
+    block; one that reverts or is rejected (e.g. funds) is not mined and the next one goes
+    on. What a block of the same calls must equal."""
+    out = []
+    for c in calls:
+        try:
+            receipt = chain.raw_transact(c.to, c.data, sender=c.sender, value=c.value, abi=abi)
+        except ContractReverted as exc:
+            out.append(Outcome(False, error=exc.reason))
+            continue
+        except TransactionRejected as exc:
+            out.append(Outcome(False, error=str(exc)))
+            continue
+        out.append(Outcome(True, int(receipt["gasUsed"]),
+                           tuple(receipt["logs"]) if logs else ()))
+    return out

@@ -8,7 +8,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from services.chain.abi import calldata
-from services.chain.backends import Chain, ChainSpec, open_chain
+from services.chain.backends import Chain, ChainSpec, one_by_one, open_chain
 from services.chain.compiler import compile_project
 from services.chain.protocol import Call, Outcome
 
@@ -57,23 +57,6 @@ def _deploy(chain: Chain, artifact) -> str:
     return address
 
 
-def _one_by_one(chain: Chain, calls: list[Call], abi: list) -> list[Outcome]:
-    from services.chain.errors import ContractReverted, TransactionRejected
-
-    out = []
-    for c in calls:
-        try:
-            receipt = chain.raw_transact(c.to, c.data, sender=c.sender, value=c.value, abi=abi)
-        except ContractReverted as exc:
-            out.append(Outcome(False, error=exc.reason))
-            continue
-        except TransactionRejected as exc:
-            out.append(Outcome(False, error=str(exc)))
-            continue
-        out.append(Outcome(True, receipt["gasUsed"], tuple(receipt["logs"])))
-    return out
-
-
 def _seen(chain: Chain, outcomes: list[Outcome], to: str, robots: list[str], abi: list
           ) -> dict:
     """What a caller can observe: per call status, gas, errors and log contents; the
@@ -101,7 +84,7 @@ def test_one_block_equals_one_by_one_on_revm_and_on_the_embedded_chain(artifact,
             assert [tx.sender for tx in block.transactions] == [
                 c.sender for c, o in zip(calls, outcomes, strict=True) if o.ok]
         else:
-            outcomes = _one_by_one(chain, calls, artifact.abi)
+            outcomes = one_by_one(chain, calls, artifact.abi)
         seen[label] = _seen(chain, outcomes, to, robots, artifact.abi)
     refused = [c[0] for c in seen["embedded"]["calls"]].count(False)
     # The second registration, the one beyond its sender's funds, two second votes in a round
@@ -131,7 +114,7 @@ def test_the_simulators_chain_gives_the_same_results_with_nonces_bumped_in_bulk(
         to = _deploy(chain, artifact)
         calls = _calls(artifact.abi, to, robots)
         outcomes = (chain.execute_block(calls, abi=artifact.abi) if bulk
-                    else _one_by_one(chain, calls, artifact.abi))
+                    else one_by_one(chain, calls, artifact.abi))
         got = _seen(chain, outcomes, to, robots, artifact.abi)
         got["calls"] = [(ok, error, logs) for ok, _, error, logs in got["calls"]]
         seen.append(got)
