@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from services.chain.errors import ContractReverted
 from services.economy.core import Economy
 from services.economy.errors import EconomyError
 
@@ -106,7 +107,11 @@ def _open_lot(eco: Economy, token_id: int) -> tuple[str, int]:
     seller, *_ = eco.call(house.lots(token_id))
     if seller == ZERO:
         return seller, 0
-    return seller, int(eco.call(house.endTimeOf(token_id)))
+    try:
+        return seller, int(eco.call(house.endTimeOf(token_id)))
+    except ContractReverted:
+        # Settled between the two reads (anyone may settle, the robot too): no open lot.
+        return ZERO, 0
 
 
 def _history(eco: Economy, token_id: int) -> list[Listing]:
