@@ -12,6 +12,7 @@ import json
 import os
 import random
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,7 @@ def test_sigkill_at_random_moments(tmp_path: Path, request: pytest.FixtureReques
     rng = random.Random(int(os.environ.get("GAKA_CRASH_SEED", "13")))
     startup: list[float] = []
     kills = during_startup = 0
+    moments: Counter[str] = Counter()  # where each kill fell: start-up, or the studio's step
     window = 5.0  # seconds of work a life gets at most; widened while nothing moves
     began = time.monotonic()
     while kills < KILLS:
@@ -53,10 +55,12 @@ def test_sigkill_at_random_moments(tmp_path: Path, request: pytest.FixtureReques
         spawned = time.monotonic()
         proc = start_daemon(env, port, log)
         spawned_procs.append(proc)
-        if startup and rng.random() < 0.5:
+        at_work = not (startup and rng.random() < 0.5)
+        if not at_work:
             # A moment of the start-up itself: deploy, catching up with the chain.
             time.sleep(rng.uniform(0.2, sorted(startup)[len(startup) // 2]))
-            during_startup += not _ready(port)
+            up = _ready(port)
+            during_startup += not up
         else:
             assert wait_ready(port, proc), f"daemon died:\n{log.read_text()[-3000:]}"
             startup.append(time.monotonic() - spawned)
@@ -66,9 +70,15 @@ def test_sigkill_at_random_moments(tmp_path: Path, request: pytest.FixtureReques
         proc.kill()
         proc.wait()
         kills += 1
+        moments[_studio_step(data) if at_work or up else "start-up"] += 1
         # On a slow machine a step may need longer than the window: the moments must
-        # still fall across whole cycles, not always inside the same step.
-        window = max(5.0, window / 1.2) if _progress(data) != before else min(60, window * 1.5)
+        # still fall across whole cycles, not always inside the same step. Only a life
+        # that got to work says whether the window is long enough: one killed while
+        # starting up could not move the journal whatever the window (counting it would
+        # widen the window towards its cap for nothing, and the test would idle for minutes).
+        if at_work:
+            moved = _progress(data) != before
+            window = max(5.0, window / 1.2) if moved else min(60, window * 1.5)
 
     # Let it finish what is under way: no new paintings, every auction to its end.
     proc = start_daemon(env, port, log)
@@ -85,7 +95,7 @@ def test_sigkill_at_random_moments(tmp_path: Path, request: pytest.FixtureReques
     median = sorted(startup)[len(startup) // 2]
     print(f"\n{kills} SIGKILLs ({during_startup} during start-up) in "
           f"{time.monotonic() - began:.0f} s; cycles started {len(cycles)}, completed {done}; "
-          f"median start-up {median:.1f} s")
+          f"median start-up {median:.1f} s; kills by moment {dict(moments)}")
     assert done >= 2, "the daemon made no progress between kills"
 
     # ----- the chain as oracle
@@ -107,6 +117,13 @@ def _progress(data: Path) -> tuple[object, ...]:
     rows = journal_rows(data, "SELECT state FROM cycles")
     done = journal_rows(data, "SELECT count(*) AS n FROM effects WHERE status = 'done'")
     return (len(rows), *sorted(r["state"] for r in rows), done[0]["n"])
+
+
+def _studio_step(data: Path) -> str:
+    """The step the studio's cycle is in ("market" when only auctions are under way)."""
+    rows = journal_rows(data, "SELECT state FROM cycles WHERE state IN "
+                        "('capture', 'plan', 'paint', 'publish', 'auction') ORDER BY id")
+    return rows[0]["state"] if rows else "market"
 
 
 def _ready(port: int) -> bool:
