@@ -3,21 +3,27 @@ a hosted provider.
 
 Modes: `up`; `down` (every connection dropped); `lose_send` (the first eth_sendRawTransaction
 never reaches the node, then up again); `lose_answer` (it reaches the node, its answer is
-lost, then up again); `lose_answer_then_down` (the same, then down). With `max_log_blocks`,
+lost, then up again); `lose_answer_then_down` (the same, then down); `fail_send` (the first
+eth_sendRawTransaction is answered with a node's "internal error" and never reaches the node,
+then up); `fail_after_send` (it reaches the node, the answer is that error, then up). With
+`max_log_blocks`,
 an eth_getLogs over more blocks is refused with the error hosted providers give;
 `log_ranges` lists the ranges served. Receipts of the transactions in `hidden_receipts` are
 answered `null`, as a lagging replica behind a load balancer answers for a mined transaction.
+`methods` counts the requests it saw by JSON-RPC method.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
-AFTER_LOSS = {"lose_send": "up", "lose_answer": "up", "lose_answer_then_down": "down"}
+AFTER_LOSS = {"lose_send": "up", "lose_answer": "up", "lose_answer_then_down": "down",
+              "fail_send": "up", "fail_after_send": "up"}
 
 
 class RpcRelay:
@@ -35,6 +41,7 @@ class RpcRelay:
         self.log_ranges: list[tuple[int, int]] = []
         self.refused = 0
         self.hidden_receipts: set[str] = set()
+        self.methods: Counter[str] = Counter()
         relay = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,6 +53,11 @@ class RpcRelay:
                     self._lose(is_send)
                     return
                 request = json.loads(body)
+                if isinstance(request, dict):
+                    relay.methods[str(request.get("method"))] += 1
+                if is_send and relay.mode == "fail_send":
+                    self._fail(request)
+                    return
                 refusal = relay.refuse_logs(request) or relay.hide_receipt(request)
                 if refusal is not None:
                     self._answer(200, json.dumps(refusal).encode())
@@ -55,6 +67,9 @@ class RpcRelay:
                 if is_send and relay.mode in ("lose_answer", "lose_answer_then_down"):
                     self._lose(is_send)  # the node has the transaction; the client never hears
                     return
+                if is_send and relay.mode == "fail_after_send":
+                    self._fail(request)  # the node has the transaction; the client hears an error
+                    return
                 self._answer(answer.status_code, answer.content)
 
             def _answer(self, status: int, content: bytes) -> None:
@@ -63,6 +78,12 @@ class RpcRelay:
                 self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
                 self.wfile.write(content)
+
+            def _fail(self, request: dict) -> None:
+                relay.dropped += 1
+                relay.mode = AFTER_LOSS[relay.mode]
+                self._answer(200, json.dumps({"jsonrpc": "2.0", "id": request.get("id"), "error": {
+                    "code": -32603, "message": "Internal error"}}).encode())
 
             def _lose(self, is_send: bool) -> None:
                 if is_send and relay.mode in AFTER_LOSS:

@@ -32,6 +32,7 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3RPCError,
 )
+from web3.types import RPCEndpoint
 
 from services.chain.compiler import Artifact
 from services.chain.embedded import DEV_ACCOUNTS, PersistentPyEVMBackend
@@ -270,7 +271,10 @@ class Web3Chain:
                                                      "known transaction", "nonce too low"))
                 if duplicate and self._known(tx_hash):
                     return tx_hash
-                raise ChainError(f"transaction rejected by the node: {exc}") from None
+                # A node that failed ("internal error") may or may not have taken the bytes:
+                # sending them again is safe (answered "already known" if it had).
+                if not is_internal_error(exc) or attempt == self.spec.retries - 1:
+                    raise ChainError(f"transaction rejected by the node: {exc}") from None
             except _REVERTS:
                 raise
             except _INVALID as exc:
@@ -280,9 +284,12 @@ class Web3Chain:
         raise AssertionError("unreachable")
 
     def _known(self, tx_hash: bytes) -> bool:
+        """Whether the node has the transaction. A node that cannot be asked raises its
+        error: a resend answered "nonce too low" may well have been mined, and calling it
+        rejected would fail the caller for good over a lost answer."""
         try:
-            self.w3.eth.get_transaction(tx_hash)
-        except Exception:  # noqa: BLE001 - unknown or unreachable both mean "not known"
+            self._rpc(lambda: self.w3.eth.get_transaction(tx_hash))
+        except TransactionNotFound:
             return False
         return True
 
@@ -537,9 +544,15 @@ def _backoff(attempt: int) -> float:
 
 
 def _http_web3(url: str, timeout: float) -> Web3:
-    # web3's own retries would multiply Chain._rpc's: keep exactly one layer.
+    # web3's own retries would multiply Chain._rpc's: keep exactly one layer. Its validation
+    # middleware asks the node for the chain id before every eth_call and eth_estimateGas,
+    # and the signer asks before every send: a node's chain id never changes, so it is asked
+    # once (per thread, web3 caches by thread), which halves the requests a robot makes.
     return Web3(HTTPProvider(url, request_kwargs={"timeout": timeout},
-                             exception_retry_configuration=None))
+                             exception_retry_configuration=None,
+                             cache_allowed_requests=True,
+                             cacheable_requests={RPCEndpoint("eth_chainId")},
+                             request_cache_validation_threshold=None))
 
 
 def _check_alive(chain: Web3Chain, url: str) -> None:

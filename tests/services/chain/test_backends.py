@@ -335,3 +335,19 @@ def test_logs_come_in_chunks_that_a_capped_node_accepts(hardhat_node: str,
             sized.get_logs(first, first, counter.address)
     finally:
         relay.close()
+
+
+def test_the_chain_id_is_asked_once(hardhat_node: str, counter_artifact) -> None:
+    """A node's chain id never changes: calls, estimates and sends do not ask it again (web3's
+    validation would otherwise ask before each of them, through a possibly flaky network)."""
+    relay = RpcRelay(hardhat_node)
+    try:
+        chain = open_chain(ChainSpec("localhost", rpc_url=relay.url))
+        counter = chain.deploy(counter_artifact)
+        for n in (1, 2):
+            chain.transact(counter.functions.add(n))
+        assert chain.call(counter.functions.count()) == 3
+        assert relay.methods["eth_sendRawTransaction"] == 3
+        assert relay.methods["eth_chainId"] == 1
+    finally:
+        relay.close()

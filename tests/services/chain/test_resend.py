@@ -1,4 +1,5 @@
-"""A lost eth_sendRawTransaction (request or answer) is retried without ever paying twice."""
+"""A lost or failed eth_sendRawTransaction (request or answer) is retried without ever paying
+twice."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from services.chain.compiler import compile_project
 from tests.rpc_relay import RpcRelay
 
 
-@pytest.fixture(params=["lose_send", "lose_answer"])
+@pytest.fixture(params=["lose_send", "lose_answer", "fail_send", "fail_after_send"])
 def lossy(hardhat_node: str, request: pytest.FixtureRequest) -> Iterator[RpcRelay]:
     proxy = RpcRelay(hardhat_node, request.param)
     try:
@@ -31,8 +32,9 @@ def test_lost_send_answer_does_not_double_send(hardhat_node: str, lossy: RpcRela
                              .functions.add(5), sender=sender)
 
     assert lossy.dropped == 1
-    # Both are sent again, byte for byte: a lost request is then simply taken, a lost answer
-    # is refused as known (nonce too low) and recognised as the transaction already mined.
+    # Both are sent again, byte for byte: a lost request (or one the node failed without
+    # taking it) is then simply taken, a lost answer (or an error answered after the node took
+    # it) is refused as known (nonce too low) and recognised as the transaction already mined.
     assert lossy.sends == 2
     assert receipt["status"] == 1
     assert direct.call(counter.functions.count()) == 5  # executed exactly once
