@@ -41,7 +41,10 @@ def test_sigkill_at_random_moments(tmp_path: Path, request: pytest.FixtureReques
     spawned_procs: list = []
     request.addfinalizer(lambda: [p.kill() for p in spawned_procs if p.poll() is None])
     data = tmp_path / "data"
-    env = daemon_env(data)
+    # Lives are seconds long: an auction must outlast a few of them for the simulated
+    # collectors (who bid while the daemon runs) to buy, so that sales, settlements and
+    # repayments happen between kills too.
+    env = daemon_env(data, GAKA_AUCTION_DURATION_S="10")
     port = free_port()
     log = tmp_path / "daemon.log"
     rng = random.Random(int(os.environ.get("GAKA_CRASH_SEED", "13")))
@@ -107,6 +110,8 @@ def test_sigkill_at_random_moments(tmp_path: Path, request: pytest.FixtureReques
         chain.close()
     print(audit)
     assert audit["open_now"] == 0, "an auction left open"
+    assert audit["sold"] >= 1, "nothing sold: settling and repaying went unexercised"
+    assert audit["repayments"] >= 1, "no sale repaid the investors"
     assert not journal_rows(data, "SELECT key FROM effects WHERE status != 'done'")
 
 
