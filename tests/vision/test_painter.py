@@ -118,7 +118,8 @@ def test_colours_are_the_least_squares_optimum(target):
 
 
 def _random_groups(gen: torch.Generator, h: int, w: int, dtype=torch.float32) -> list:
-    """Three groups of overlapping strokes, some reaching past the canvas edge."""
+    """Three groups of overlapping wavy strokes of uneven pressure, some reaching past the
+    canvas edge."""
     import vision.painter as painter
 
     groups = []
@@ -130,6 +131,8 @@ def _random_groups(gen: torch.Generator, h: int, w: int, dtype=torch.float32) ->
             (torch.rand(n, 2, generator=gen, dtype=dtype) - 0.5) * reach,
             torch.log(0.6 + torch.rand(n, 3, generator=gen, dtype=dtype) * reach / 2),
             torch.rand(n, 3, generator=gen, dtype=dtype),
+            (torch.rand(n, painter.SAMPLES, 2, generator=gen, dtype=dtype) - 0.5) * reach,
+            (torch.rand(n, painter.SAMPLES, generator=gen, dtype=dtype) - 0.5) * 0.6,
             reach=reach,
             max_r=reach / 2,
         ))
