@@ -57,7 +57,7 @@ OTHERS = ("fruits", "baboon", "building")  # Debian opencv-doc's sample photos
 IMAGES = SKIMAGE + OTHERS
 CANVAS = Canvas(400.0, 400.0)
 TARGETS = {(128, 200): (26.0, 30.0), (128, 400): (29.0, 90.0)}  # (dB, s): the painter's goals
-PREVIOUS = "27f24b0"  # the painter before greedy placement and removal-cost respawns
+PREVIOUS = "e795449"  # the painter before per-point offsets, pressure and the kink penalty
 
 
 def load_photo(name: str) -> np.ndarray:
@@ -190,7 +190,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.strokes, args.repeats, args.baseline_repeats, args.palette_strokes = [200], 1, 0, 0
-    machine_at_start = machine_info(("torch", "numpy", "scipy", "scikit-image",
+    machine_at_start = machine_info(("torch", "numpy", "numba", "scipy", "scikit-image",
                                      "opencv-python-headless"))
     started = time.perf_counter()
     previous = previous_painter(args.previous) if args.baseline_repeats else None

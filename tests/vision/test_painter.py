@@ -118,7 +118,8 @@ def test_colours_are_the_least_squares_optimum(target):
 
 
 def _random_groups(gen: torch.Generator, h: int, w: int, dtype=torch.float32) -> list:
-    """Three groups of overlapping strokes, some reaching past the canvas edge."""
+    """Three groups of overlapping wavy strokes of uneven pressure, some reaching past the
+    canvas edge."""
     import vision.painter as painter
 
     groups = []
@@ -130,6 +131,8 @@ def _random_groups(gen: torch.Generator, h: int, w: int, dtype=torch.float32) ->
             (torch.rand(n, 2, generator=gen, dtype=dtype) - 0.5) * reach,
             torch.log(0.6 + torch.rand(n, 3, generator=gen, dtype=dtype) * reach / 2),
             torch.rand(n, 3, generator=gen, dtype=dtype),
+            (torch.rand(n, painter.SAMPLES, 2, generator=gen, dtype=dtype) - 0.5) * reach,
+            (torch.rand(n, painter.SAMPLES, generator=gen, dtype=dtype) - 0.5) * 0.6,
             reach=reach,
             max_r=reach / 2,
         ))
@@ -225,3 +228,47 @@ def test_greedy_placement_beats_error_weighted_random_placement(target):
         greedy = err(lambda c, t, n, r, g: painter._place_greedy(c, t, n, (r, r), g, 0.0, 16))
         random = err(painter._place)
     assert greedy < 0.9 * random
+
+
+def test_segment_search_matches_brute_force():
+    """The compiled search finds, for every window pixel, the same deepest r - d and a
+    segment reaching it as array code over every segment and pixel (in float64)."""
+    import vision.painter as painter
+    from vision.segments import MARGIN, deepest
+
+    rng = np.random.default_rng(11)
+    n, samples, size = 7, 9, 40
+    pts = (rng.random((n, samples, 2)) * 30 + 5).astype(np.float32)
+    radius = (0.5 + rng.random((n, samples)) * 4).astype(np.float32)
+    origin = rng.integers(-3, 4, (n, 2))
+    best, seg = deepest(pts, radius, origin, size)
+    with torch.no_grad():
+        xs = torch.from_numpy(origin[:, 0, None] + np.arange(size))[:, None, None, :] + 0.5
+        ys = torch.from_numpy(origin[:, 1, None] + np.arange(size))[:, None, :, None] + 0.5
+        p, r = torch.from_numpy(pts).double(), torch.from_numpy(radius).double()
+        cut = (slice(None), slice(None), None, None)
+        every = painter._inside(p[:, :-1][cut], p[:, 1:][cut], r[:, :-1][cut], r[:, 1:][cut],
+                                xs, ys).numpy()  # (n, segments, size, size)
+    reach = every.max(axis=1) > -MARGIN + 1.0  # within a segment's radius + 0.5 px
+    assert reach.sum() > 1000  # the strokes cover a good share of the windows
+    assert np.allclose(best[reach], every.max(axis=1)[reach], atol=1e-4)
+    # The segment it names is one of the deepest (at a joint two are, up to rounding).
+    chosen = np.take_along_axis(every, seg[:, None], axis=1)[:, 0]
+    assert np.allclose(chosen[reach], every.max(axis=1)[reach], atol=1e-4)
+    assert np.all(best[~reach] < -0.5 + 1e-4)  # what the search skips is not covered
+
+
+def test_kink_penalty_straightens_strokes(target):
+    """With the kink penalty the strokes zigzag less, measured on the plan the robot gets."""
+
+    def kinks(res) -> float:
+        total = []
+        for s in res.strokes:
+            xy = np.array([pt[:2] for pt in s.points])
+            total.append((np.linalg.norm(xy[:-2] - 2 * xy[1:-1] + xy[2:], axis=1)
+                          / s.width_mm).mean())
+        return float(np.mean(total))
+
+    free = paint(target, CANVAS, PainterConfig(**{**TINY.__dict__, "bend": 0.0}))
+    bent = paint(target, CANVAS, PainterConfig(**{**TINY.__dict__, "bend": 1e-2}))
+    assert kinks(bent) < 0.7 * kinks(free)
