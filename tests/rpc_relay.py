@@ -10,6 +10,8 @@ then up); `fail_after_send` (it reaches the node, the answer is that error, then
 an eth_getLogs over more blocks is refused with the error hosted providers give;
 `log_ranges` lists the ranges served. Receipts of the transactions in `hidden_receipts` are
 answered `null`, as a lagging replica behind a load balancer answers for a mined transaction.
+With `failing_lookups`, eth_getTransactionByHash is answered with the error geth gives while
+it indexes transactions.
 `methods` counts the requests it saw by JSON-RPC method.
 """
 
@@ -41,6 +43,7 @@ class RpcRelay:
         self.log_ranges: list[tuple[int, int]] = []
         self.refused = 0
         self.hidden_receipts: set[str] = set()
+        self.failing_lookups = False
         self.methods: Counter[str] = Counter()
         relay = self
 
@@ -58,7 +61,8 @@ class RpcRelay:
                 if is_send and relay.mode == "fail_send":
                     self._fail(request)
                     return
-                refusal = relay.refuse_logs(request) or relay.hide_receipt(request)
+                refusal = (relay.refuse_logs(request) or relay.hide_receipt(request)
+                           or relay.fail_lookup(request))
                 if refusal is not None:
                     self._answer(200, json.dumps(refusal).encode())
                     return
@@ -112,6 +116,14 @@ class RpcRelay:
                     "error": {"code": -32005, "message": "query exceeds max block range "
                               f"{self.max_log_blocks}"}}
         self.log_ranges.append((first, last))
+        return None
+
+    def fail_lookup(self, request: dict) -> dict | None:
+        """geth's answer to a transaction lookup while it indexes; None to pass it on."""
+        if (self.failing_lookups and isinstance(request, dict)
+                and request.get("method") == "eth_getTransactionByHash"):
+            return {"jsonrpc": "2.0", "id": request.get("id"), "error": {
+                "code": -32000, "message": "transaction indexing is in progress"}}
         return None
 
     def hide_receipt(self, request: dict) -> dict | None:

@@ -265,16 +265,24 @@ class Web3Chain:
                 if mined is not None:
                     raise mined from None
                 text = str(exc).lower()
-                # geth, Erigon and Besu say "already known"/"imported"; Hardhat (EDR) says
-                # "Known transaction"; a mined one makes its nonce "too low".
-                duplicate = any(m in text for m in ("already known", "already imported",
-                                                     "known transaction", "nonce too low"))
-                if duplicate and self._known(tx_hash):
+                # geth, Erigon and Besu say "already known"/"imported", Hardhat (EDR) says
+                # "Known transaction": the node holds these very bytes (same hash), which
+                # a node lagging behind a load balancer might not confirm. A mined one
+                # makes its nonce "too low", which another transaction could too: ask.
+                if any(m in text for m in ("already known", "already imported",
+                                           "known transaction")):
                     return tx_hash
+                if "nonce too low" in text and self._known(tx_hash):
+                    return tx_hash
+                if not is_internal_error(exc):
+                    raise ChainError(f"transaction rejected by the node: {exc}") from None
                 # A node that failed ("internal error") may or may not have taken the bytes:
                 # sending them again is safe (answered "already known" if it had).
-                if not is_internal_error(exc) or attempt == self.spec.retries - 1:
-                    raise ChainError(f"transaction rejected by the node: {exc}") from None
+                if attempt == self.spec.retries - 1:
+                    raise RPCUnavailable(
+                        self.spec.rpc_url or self.network,
+                        f"internal error on every one of {self.spec.retries} sends; the "
+                        f"node may hold transaction 0x{tx_hash.hex()}: {exc}") from None
             except _REVERTS:
                 raise
             except _INVALID as exc:
@@ -291,6 +299,10 @@ class Web3Chain:
             self._rpc(lambda: self.w3.eth.get_transaction(tx_hash))
         except TransactionNotFound:
             return False
+        except Web3RPCError as exc:  # e.g. geth's "transaction indexing is in progress"
+            raise RPCUnavailable(self.spec.rpc_url or self.network,
+                                 f"cannot tell whether it holds transaction "
+                                 f"0x{tx_hash.hex()}: {exc}") from None
         return True
 
     def _replay_revert(self, tx: dict[str, Any], receipt: dict[str, Any],

@@ -100,6 +100,7 @@ def test_sigkill_at_random_moments(tmp_path: Path, request: pytest.FixtureReques
           f"{time.monotonic() - began:.0f} s; cycles started {len(cycles)}, completed {done}; "
           f"median start-up {median:.1f} s; kills by moment {dict(moments)}")
     assert done >= 2, "the daemon made no progress between kills"
+    assert during_startup >= 1, "no kill fell inside a start-up"
 
     # ----- the chain as oracle
     record = json.loads((data / "deployments" / "embedded.json").read_text())
