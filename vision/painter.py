@@ -3,8 +3,9 @@
 A stroke is a polyline of `SAMPLES` points with one colour and a brush radius per point
 (pressure). Its shape is a quadratic Bézier spine plus each point's own offset from it
 (at most the stroke's reach), so a stroke can follow a wavy edge or fill an irregular
-patch; its radius is a quadratic Bézier of three radii times each point's own pressure
-factor. It is painted opaque, with round caps and anti-aliased edges, exactly as
+patch; its radius is a quadratic Bézier of three radii (a radius of each point's own made
+beads that an arm, splitting wide strokes into passes, painted 7 dB away from the
+preview). It is painted opaque, with round caps and anti-aliased edges, exactly as
 `vision.plan.render_preview` draws it (coverage = clip(r - d + 0.5, 0, 1), d the distance
 to a segment, r interpolated along it). The optimiser therefore sees what the preview shows.
 The loss adds a small penalty on kinks (second differences of the points, over the brush
@@ -92,7 +93,7 @@ class PainterConfig:
     candidates: int = 32  # strokes drawn per placed stroke (0: error-weighted random)
     # Weight of the strokes' mean squared kink (second difference of their points over the
     # brush radius) in the loss: 0 lets strokes zigzag; 1e-4 keeps them brush-like
-    # curves at about 0.5 dB.
+    # curves at about 0.4 dB.
     bend: float = 1e-4
     threads: int | None = 1  # small ops: OpenMP barriers cost more than a 2nd core gains
 
@@ -128,7 +129,6 @@ class _Group:
     log_r: torch.Tensor  # (n, 3) log brush radius at P0, control point, P2, px
     colour: torch.Tensor  # (n, 3) 0..1
     offset: torch.Tensor  # (n, SAMPLES, 2) each point's displacement from the spine, px
-    log_p: torch.Tensor  # (n, SAMPLES) log of each point's factor on the radius
     reach: float  # max |chord|, |bend|, |offset| per axis, px
     max_r: float
 
@@ -137,14 +137,12 @@ class _Group:
         cls, centre: torch.Tensor, chord: torch.Tensor, bend: torch.Tensor, log_r: torch.Tensor,
         colour: torch.Tensor, reach: float, max_r: float,
     ) -> _Group:
-        """Strokes that follow their Bézier spine exactly (no offsets, even pressure)."""
-        n, dtype = len(centre), centre.dtype
-        return cls(centre, chord, bend, log_r, colour, torch.zeros(n, SAMPLES, 2, dtype=dtype),
-                   torch.zeros(n, SAMPLES, dtype=dtype), reach, max_r)
+        """Strokes that follow their Bézier spine exactly (no offsets)."""
+        return cls(centre, chord, bend, log_r, colour,
+                   torch.zeros(len(centre), SAMPLES, 2, dtype=centre.dtype), reach, max_r)
 
     def params(self) -> list[torch.Tensor]:
-        return [self.centre, self.chord, self.bend, self.log_r, self.colour, self.offset,
-                self.log_p]
+        return [self.centre, self.chord, self.bend, self.log_r, self.colour, self.offset]
 
     def __len__(self) -> int:
         return len(self.centre)
@@ -175,7 +173,7 @@ def _polylines(g: _Group, height: int, width: int) -> tuple[torch.Tensor, torch.
     lim = torch.tensor([width, height], dtype=pts.dtype)
     pts = torch.minimum(pts.clamp_min(0.0), lim)
     radii = g.log_r.clamp(math.log(0.5), math.log(g.max_r)).exp()  # (n, 3)
-    return pts, ((radii @ basis.T) * g.log_p.exp()).clamp(0.5, g.max_r)
+    return pts, radii @ basis.T
 
 
 def _inside(
@@ -539,10 +537,9 @@ def _optimise(
         params += [
             {"params": [g.centre, g.chord, g.bend], "lr": lr * 25 / scale},
             {"params": [g.log_r], "lr": lr * 2},
-            # Offsets and pressure factors refine the spine: half its rates (full rates
-            # lost 0.6 dB on a photo of a building).
+            # Offsets refine the spine: half its rate (the full rate lost 0.6 dB on a
+            # photo of a building).
             {"params": [g.offset], "lr": lr * 12.5 / scale},
-            {"params": [g.log_p], "lr": lr},
         ]
         if train_colour:
             params.append({"params": [g.colour], "lr": lr})

@@ -10,6 +10,7 @@ it visits each segment's own bounding box once, without the temporaries of array
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -17,7 +18,17 @@ import numpy as np
 MARGIN = 1.5  # px beyond a segment's radius that its box spans: any pixel it covers
 
 
-@numba.njit(cache=True, nogil=True)
+def _compiled(fn: Callable[..., None]) -> Callable[..., None]:
+    """`fn` compiled by numba, cached on disk where numba finds a writable place (next to
+    this file or in the user's cache); else compiled afresh in each process (about 2 s),
+    as under a service user with a read-only install and no home."""
+    try:
+        return numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # "cannot cache function …: no locator available"
+        return numba.njit(nogil=True)(fn)
+
+
+@_compiled
 def _search(
     pts: np.ndarray, radius: np.ndarray, origin: np.ndarray, best: np.ndarray, seg: np.ndarray
 ) -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +19,7 @@ from vision.preprocess import load_image
 
 from .conftest import ASSET
 
+ROOT = Path(__file__).resolve().parents[2]
 CANVAS = Canvas(400.0, 300.0)
 TINY = PainterConfig(
     strokes=16, size=40, stages=3, stage_iterations=12, final_iterations=6, palette_iterations=6
@@ -118,8 +124,7 @@ def test_colours_are_the_least_squares_optimum(target):
 
 
 def _random_groups(gen: torch.Generator, h: int, w: int, dtype=torch.float32) -> list:
-    """Three groups of overlapping wavy strokes of uneven pressure, some reaching past the
-    canvas edge."""
+    """Three groups of overlapping wavy strokes, some reaching past the canvas edge."""
     import vision.painter as painter
 
     groups = []
@@ -132,7 +137,6 @@ def _random_groups(gen: torch.Generator, h: int, w: int, dtype=torch.float32) ->
             torch.log(0.6 + torch.rand(n, 3, generator=gen, dtype=dtype) * reach / 2),
             torch.rand(n, 3, generator=gen, dtype=dtype),
             (torch.rand(n, painter.SAMPLES, 2, generator=gen, dtype=dtype) - 0.5) * reach,
-            (torch.rand(n, painter.SAMPLES, generator=gen, dtype=dtype) - 0.5) * 0.6,
             reach=reach,
             max_r=reach / 2,
         ))
@@ -272,3 +276,21 @@ def test_kink_penalty_straightens_strokes(target):
     free = paint(target, CANVAS, PainterConfig(**{**TINY.__dict__, "bend": 0.0}))
     bent = paint(target, CANVAS, PainterConfig(**{**TINY.__dict__, "bend": 1e-2}))
     assert kinks(bent) < 0.7 * kinks(free)
+
+
+def test_segment_search_works_where_numba_cannot_cache(tmp_path):
+    """With no writable cache location (a service user, read-only install, no home) the
+    search is compiled in memory instead of failing at import."""
+    script = (
+        "import numba.core.caching as caching\n"
+        "caching.CacheImpl._locator_classes = []  # no place to cache: as a service user\n"
+        "import numpy as np\n"
+        "from vision.segments import deepest\n"
+        "pts = np.array([[[2.0, 2.0], [8.0, 3.0]]], dtype=np.float32)\n"
+        "best, seg = deepest(pts, np.full((1, 2), 1.5, np.float32), np.zeros((1, 2), int), 12)\n"
+        "print(int((best > -0.5).sum()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert int(out.stdout) > 20  # the capsule covers pixels
