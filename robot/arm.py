@@ -124,8 +124,11 @@ class SimulatedArm:
         self.q = solve_ik(self.config.chain, pose, self.q)
         return fk(self.config.chain, self.q)[:3, 3]
 
-    def execute(self, trajectory: Trajectory) -> RunReport:
-        """Run the joint trajectory: sample it in time, paint where the brush touches."""
+    def execute(self, trajectory: Trajectory,
+                progress: Callable[[float], None] | None = None) -> RunReport:
+        """Run the joint trajectory: sample it in time, paint where the brush touches.
+
+        `progress(t)` is told the arm time (s) simulated so far, as it grows."""
         began = time.perf_counter()
         check_joint_limits(self.config.chain, trajectory.q)
         t_s, q_s = self._samples(trajectory)
@@ -148,6 +151,8 @@ class SimulatedArm:
                 pot = label - _POT0
                 if pot < len(trajectory.pot_rgb):
                     self.state = BrushState(trajectory.pot_rgb[pot], self.brush.capacity_mm2)
+            if progress is not None:
+                progress(float(t_s[b - 1]))
         frames.until(t_s[-1] + 1e-9, self.state)
         self.q = trajectory.q[-1].copy()
         return RunReport(arm=self.name, duration_s=trajectory.duration_s,

@@ -155,6 +155,7 @@ def paint(
     resume: int = typer.Option(0, "--resume", min=0,
                                help="G-code arm: go on with an interrupted run of the same plan "
                                     "at this program line (the error said which)"),
+    progress: bool = typer.Option(True, help="simulation: a progress bar over the arm time"),
 ) -> None:
     """Paint PLAN with the simulated arm (filming it) or a GRBL arm on a serial port."""
     from robot.errors import RobotError
@@ -171,7 +172,7 @@ def paint(
                         px_per_mm=px_per_mm, fit=fit, jitter_mm=jitter_mm,
                         width_noise=width_noise, paint_scale=paint_scale, target=target,
                         corrections=corrections, world=SimWorld(misplace_mm, seed),
-                        resume_line=resume)
+                        resume_line=resume, progress=progress)
     try:
         record = run_paint(opts)
     except (RobotError, PlanError) as exc:

@@ -8,12 +8,16 @@ from __future__ import annotations
 import csv
 import json
 import math
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
 from robot.arm import SimulatedArm, misplaced
 from robot.arm_model import ArmConfig, load_arm
@@ -33,7 +37,7 @@ from robot.closed_loop import corrective_pass
 from robot.errors import ArmConnectionError, CalibrationError, RobotError
 from robot.film import FilmRecorder, FilmSpec, read_film_info
 from robot.gcode import GCodeArm
-from robot.trajectory import fit_plan, plan_trajectory
+from robot.trajectory import Trajectory, fit_plan, plan_trajectory
 from vision.metrics import psnr, ssim
 from vision.plan import load_plan, render_preview
 
@@ -75,6 +79,7 @@ class PaintOptions:
     corrections: int = 0
     world: SimWorld = SimWorld()
     resume_line: int = 0
+    progress: bool = False  # a bar on stderr over the simulated arm time
 
 
 def _calibration(opts_path: Path | None, arm: ArmConfig) -> tuple[CanvasCalibration, str]:
@@ -82,6 +87,15 @@ def _calibration(opts_path: Path | None, arm: ArmConfig) -> tuple[CanvasCalibrat
         return load_calibration(opts_path), str(opts_path)
     return (nominal_calibration(arm.workcell.canvas_pose(), arm.workcell.canvas_size_mm),
             "configured canvas pose (uncalibrated)")
+
+
+@contextmanager
+def _arm_time_bar(traj: Trajectory, opts: PaintOptions) -> Iterator[Callable[[float], None]]:
+    """A tqdm bar over the arm time a simulation has covered (silent unless asked)."""
+    total = round(traj.duration_s)
+    with tqdm(total=total, desc="painting (arm s)", unit="s", disable=not opts.progress,
+              leave=False, file=sys.stderr) as bar:
+        yield lambda t: bar.update(min(total, round(t)) - bar.n)
 
 
 def run_paint(opts: PaintOptions) -> dict[str, Any]:
@@ -115,16 +129,17 @@ def run_paint(opts: PaintOptions) -> dict[str, Any]:
     blank_photo = sim.capture(camera)
     traj = plan_trajectory(plan, arm, cal, brush, sim.q)
     if opts.video is not None:
-        with FilmRecorder(opts.video, opts.film) as film:
+        with FilmRecorder(opts.video, opts.film) as film, _arm_time_bar(traj, opts) as bar:
             sim.film = film
-            report = sim.execute(traj)
+            report = sim.execute(traj, bar)
             sim.film = None
         info = read_film_info(opts.video)
         record["film"] = {"path": str(opts.video), "codec": info.codec, "frames": info.frames,
                           "fps": info.fps, "duration_s": info.duration_s,
                           "size": [info.width, info.height], "speedup": opts.film.speedup}
     else:
-        report = sim.execute(traj)
+        with _arm_time_bar(traj, opts) as bar:
+            report = sim.execute(traj, bar)
     record.update(_run_record(report))
     painted = sim.canvas_rgb((plan.canvas.width_mm, plan.canvas.height_mm))
     preview = render_preview(plan, opts.px_per_mm)

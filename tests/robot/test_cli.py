@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -183,6 +184,11 @@ def test_the_two_steps_chain_with_defaults_only(tmp_path):
     record = json.loads(step.stdout)
     assert record["film"]["frames"] == read_film_info(tmp_path / "f.mp4").frames > 0
     assert record["dips"] >= 1
+    # Minutes of simulation show a bar over the arm time, moving up to (nearly: the bar
+    # redraws at most 10 times a second) the painting's end.
+    total = round(record["arm_time_s"])
+    shown = [int(n) for n in re.findall(rf"painting \(arm s\):.*?(\d+)/{total} ", step.stderr)]
+    assert shown and max(shown) >= 0.9 * total and min(shown) < total / 2, step.stderr[-2000:]
 
 
 def test_palette_defaults_to_the_workcell_and_free_says_it_is_a_preview(tmp_path, monkeypatch):
