@@ -3,9 +3,9 @@
 A stroke is a polyline of `SAMPLES` points with one colour and a brush radius per point
 (pressure). Its shape is a quadratic Bézier spine plus each point's own offset from it
 (at most the stroke's reach), so a stroke can follow a wavy edge or fill an irregular
-patch; its radius is a quadratic Bézier of three radii (a radius of each point's own made
-beads that an arm, splitting wide strokes into passes, painted 7 dB away from the
-preview). It is painted opaque, with round caps and anti-aliased edges, exactly as
+patch; its radius is a quadratic Bézier of three radii (a radius of each point's own gained
+at most 0.25 dB and made beads along wide strokes, which an arm must split into passes).
+It is painted opaque, with round caps and anti-aliased edges, exactly as
 `vision.plan.render_preview` draws it (coverage = clip(r - d + 0.5, 0, 1), d the distance
 to a segment, r interpolated along it). The optimiser therefore sees what the preview shows.
 The loss adds a small penalty on kinks (second differences of the points, over the brush
